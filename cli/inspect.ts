@@ -1,0 +1,103 @@
+import { openStore } from "../src/backends/index.js";
+import { UsageError } from "../src/errors.js";
+import { indexOfKey, isRunId, keys } from "../src/keys.js";
+import { checkBackend } from "../src/options.js";
+import { readManifest } from "../src/run.js";
+import type { ResultEnvelope, RunManifest } from "../src/types.js";
+import { awsOptionsFrom, writeStdout } from "./main.js";
+import { fmtMs } from "./render.js";
+
+interface StoreFlags {
+  backend?: string;
+  store?: string;
+  region?: string;
+  profile?: string;
+  stage?: string;
+  function?: string;
+  bucket?: string;
+  json?: boolean;
+}
+
+async function withStore<T>(flags: StoreFlags, fn: (s: Awaited<ReturnType<typeof openStore>>["store"]) => Promise<T>): Promise<T> {
+  const opened = await openStore({
+    backend: checkBackend(flags.backend),
+    cwd: process.cwd(),
+    ...(flags.store ? { store: flags.store } : {}),
+    aws: awsOptionsFrom(flags),
+  });
+  try {
+    return await fn(opened.store);
+  } finally {
+    await opened.close();
+  }
+}
+
+function checkRunId(runId: string): void {
+  if (!isRunId(runId)) throw new UsageError(`"${runId}" is not a run id`, "run ids look like 20261127T044612Z-k3j9xq; `fanout status` lists them");
+}
+
+export async function statusCommand(runId: string | undefined, flags: StoreFlags): Promise<void> {
+  await withStore(flags, async (store) => {
+    if (!runId) {
+      const manifests = (await store.list("runs/")).filter((k) => k.endsWith("/manifest.json"));
+      const rows: RunManifest[] = [];
+      for (const k of manifests) rows.push(JSON.parse((await store.get(k)).toString("utf8")) as RunManifest);
+      if (flags.json) return writeStdout(JSON.stringify(rows.map(({ runId, status, chunks, job, createdAt }) => ({ runId, status, chunks, job: job.path, createdAt }))) + "\n");
+      if (rows.length === 0) return writeStdout(`no runs in ${store.location}\n`);
+      const lines = rows.map((m) => `${m.runId}  ${m.status.padEnd(9)}  ${String(m.chunks).padStart(6)} chunks  ${m.job.path}`);
+      return writeStdout(lines.join("\n") + "\n");
+    }
+    checkRunId(runId);
+    const m = await readManifest(store, runId);
+    const done = new Set((await store.list(keys.resultsPrefix(runId))).map(indexOfKey));
+    const failed = (await store.list(keys.failuresPrefix(runId))).map(indexOfKey).filter((i) => !done.has(i));
+    const missing = m.chunks - done.size;
+    const info = {
+      runId,
+      status: m.status,
+      job: m.job.path,
+      backend: m.backend,
+      chunks: m.chunks,
+      done: done.size,
+      failed: failed.length,
+      missing,
+      createdAt: m.createdAt,
+      updatedAt: m.updatedAt,
+      ...(m.summary ? { wallMs: m.summary.wallMs } : {}),
+      resume: missing > 0 || m.status !== "succeeded" ? `fanout run ${m.job.path} --resume ${runId}` : undefined,
+    };
+    if (flags.json) return writeStdout(JSON.stringify(info) + "\n");
+    const out = [
+      `run ${runId}: ${m.status} · ${done.size}/${m.chunks} chunks have results${failed.length ? ` · ${failed.length} failed (${failed.slice(0, 10).join(", ")}${failed.length > 10 ? ", ..." : ""})` : ""}`,
+      `  job ${m.job.path} on ${m.backend} · started ${m.createdAt}${m.summary ? ` · wall ${fmtMs(m.summary.wallMs)}` : ""}`,
+    ];
+    if (m.error) out.push(`  error: ${m.error.index !== undefined ? `chunk ${m.error.index}: ` : ""}${m.error.name}: ${m.error.message}`);
+    if (info.resume) out.push(`  resume: ${info.resume}`);
+    return writeStdout(out.join("\n") + "\n");
+  });
+}
+
+export async function logsCommand(runId: string, chunk: string | undefined, flags: StoreFlags): Promise<void> {
+  checkRunId(runId);
+  let only: number | undefined;
+  if (chunk !== undefined) {
+    only = Number(chunk);
+    if (!Number.isInteger(only) || only < 0) throw new UsageError(`chunk must be a chunk index (0, 1, ...), got "${chunk}"`, `e.g. fanout logs ${runId} 0`);
+  }
+  await withStore(flags, async (store) => {
+    const m = await readManifest(store, runId);
+    if (only !== undefined && only >= m.chunks) throw new UsageError(`run ${runId} has chunks 0 to ${m.chunks - 1}, not ${only}`, "name a chunk index in that range");
+    const ks = [...(await store.list(keys.resultsPrefix(runId))), ...(await store.list(keys.failuresPrefix(runId)))]
+      .filter((k) => only === undefined || indexOfKey(k) === only)
+      .sort((a, b) => indexOfKey(a) - indexOfKey(b));
+    const out: string[] = [];
+    for (const k of ks) {
+      const env = JSON.parse((await store.get(k)).toString("utf8")) as ResultEnvelope;
+      const head = `--- chunk ${env.index} (attempt ${env.attempt}, ${env.ok ? "ok" : "failed"}, ${fmtMs(env.timing.endedAt - env.timing.startedAt)}, ${env.worker.id})`;
+      out.push(head, ...env.logs);
+      if (env.error) out.push(`error (${env.error.kind}): ${env.error.stack ?? `${env.error.name}: ${env.error.message}`}`);
+    }
+    if (ks.length === 0) out.push(only === undefined ? `run ${runId} has no chunk output yet` : `chunk ${only} of run ${runId} has no output yet`);
+    await writeStdout(out.join("\n") + "\n");
+  });
+}

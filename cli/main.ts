@@ -1,0 +1,276 @@
+import { Command, CommanderError, Option } from "commander";
+import { ChunkFailedError, FanoutError, RunAbortedError, UsageError } from "../src/errors.js";
+import { checkBackend, type AwsOptions, type BackendName } from "../src/options.js";
+import { run, type RunOptions } from "../src/run.js";
+import { ProgressView, summaryLines, userFrame } from "./render.js";
+import { logsCommand, statusCommand } from "./inspect.js";
+
+const EXAMPLES_RUN = `
+Examples:
+  $ fanout run examples/pi.ts --chunks 360
+  $ fanout run job.ts --chunks 1000 --concurrency 200 --json > out.json
+  $ fanout run job.ts --chunks 360 --backend aws --region eu-west-1 --memory 1769
+  $ fanout run job.ts --resume 20261127T044612Z-k3j9xq
+
+Output:
+  The result (reduce's value, or the array of map results) is printed as JSON on stdout.
+  Progress, the run id and a closing summary go to stderr. With --json, stdout gets one
+  object: { "result": ..., "summary": ... }.
+
+Exit status:
+  0 success · 1 a chunk or reduce failed · 2 bad input (flags, job file, run id)
+  3 missing setup (AWS credentials, stack not deployed) · 130 cancelled (Ctrl-C)
+  Finished chunks are always kept in the store; --resume <runId> runs only the rest.`;
+
+const DESCRIPTION = `Run one TypeScript module over many chunks at once.
+
+A job module's default export is made with defineJob from "fanout": an input (range, lines,
+or an array), a map(chunk, ctx) that runs in a worker once per chunk, and an optional
+reduce(results) that runs here over all results in chunk order. fanout bundles the module
+with esbuild, stores the bundle, payloads and results in object storage (a local folder, or
+S3), and runs one worker invocation per chunk: on a pool of local worker processes by
+default, or on AWS Lambda.`;
+
+interface RunFlags {
+  chunks?: string;
+  concurrency?: string;
+  backend?: string;
+  timeout?: string;
+  retries?: string;
+  memory?: string;
+  speculate?: boolean;
+  store?: string;
+  processes?: string;
+  resume?: string;
+  json?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+  report?: string;
+  region?: string;
+  profile?: string;
+  stage?: string;
+  function?: string;
+  bucket?: string;
+}
+
+/** Flags shared by every command that reaches a backend. */
+export function addBackendOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option("-b, --backend <name>", "where chunks run: local, aws, or emulated (AWS code path on a loopback stack)").default("local"))
+    .option("--store <dir>", "folder of the local object store", ".fanout")
+    .option("--region <region>", "AWS region (default: AWS_REGION, then the profile's)")
+    .option("--profile <name>", "AWS profile from ~/.aws (default: AWS_PROFILE)")
+    .option("--stage <stage>", "deployment stage of the fanout stack", "dev")
+    .option("--function <name>", "Lambda function name (default: discovered from the stack)")
+    .option("--bucket <name>", "S3 bucket (default: discovered from the stack)");
+}
+
+export function awsOptionsFrom(f: Pick<RunFlags, "region" | "profile" | "stage" | "function" | "bucket">): AwsOptions {
+  return {
+    ...(f.region ? { region: f.region } : {}),
+    ...(f.profile ? { profile: f.profile } : {}),
+    ...(f.stage ? { stage: f.stage } : {}),
+    ...(f.function ? { functionName: f.function } : {}),
+    ...(f.bucket ? { bucket: f.bucket } : {}),
+  };
+}
+
+function num(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  return v.trim() === "" ? NaN : n;
+}
+
+function intFlag(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = num(v)!;
+  if (!Number.isInteger(n) || n < (name === "retries" ? 0 : 1)) {
+    throw new UsageError(
+      `--${name} must be a ${name === "retries" ? "whole number >= 0" : "positive integer"}, got "${v}"`,
+      `e.g. --${name} ${name === "retries" ? 2 : name === "memory" ? 1024 : 100}`,
+    );
+  }
+  return n;
+}
+
+function numFlag(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = num(v)!;
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} must be a positive number of seconds, got "${v}"`, `e.g. --${name} 60`);
+  return n;
+}
+
+export function runOptionsFrom(flags: RunFlags): RunOptions & { backend: BackendName } {
+  const backend = checkBackend(flags.backend);
+  const chunks = intFlag("chunks", flags.chunks);
+  const concurrency = intFlag("concurrency", flags.concurrency);
+  const retries = intFlag("retries", flags.retries);
+  const memory = intFlag("memory", flags.memory);
+  const processes = intFlag("processes", flags.processes);
+  const timeout = numFlag("timeout", flags.timeout);
+  return {
+    backend,
+    ...(chunks !== undefined ? { chunks } : {}),
+    ...(concurrency !== undefined ? { concurrency } : {}),
+    ...(retries !== undefined ? { retries } : {}),
+    ...(memory !== undefined ? { memory } : {}),
+    ...(processes !== undefined ? { processes } : {}),
+    ...(timeout !== undefined ? { timeout } : {}),
+    ...(flags.speculate === false ? { speculate: false } : {}),
+    ...(flags.store ? { store: flags.store } : {}),
+    ...(flags.resume ? { resume: flags.resume } : {}),
+    aws: awsOptionsFrom(flags),
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name("fanout")
+    .description(DESCRIPTION)
+    .version(VERSION, "-V, --version")
+    .showHelpAfterError("(run with --help for usage)")
+    .configureHelp({ sortSubcommands: false })
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ npx fanout run examples/pi.ts --chunks 360       run locally, print the answer
+  $ npx fanout run job.ts --chunks 360 --backend aws run on Lambda (after fanout deploy)
+  $ npx fanout status                                list runs in the store
+  $ npx fanout logs <runId> 7                        log lines and error of chunk 7
+
+Library: import { run, map, defineJob, range, lines } from "fanout"`,
+    );
+
+  const runCmd = program
+    .command("run")
+    .description("run a job module over --chunks chunks and print its result")
+    .argument("<job>", "the job module (.ts or .js) whose default export is defineJob({...})")
+    .option("-n, --chunks <n>", "split the input into n chunks (default: the job's, else 100)")
+    .option("-c, --concurrency <n>", "chunks in flight at once (default: all, up to 1000)")
+    .option("-t, --timeout <seconds>", "per-chunk timeout (default: the job's, else 300)")
+    .option("-r, --retries <n>", "retries of crashed, timed-out or throttled chunks (default 2)")
+    .option("-m, --memory <mb>", "worker memory in MB: Lambda memory, or the V8 heap cap locally (default 1024)")
+    .option("--no-speculate", "do not rerun stragglers (on by default for 20+ chunks)")
+    .option("--processes <n>", "local worker processes (default: one per core)")
+    .option("--resume <runId>", "continue a run: only chunks without a stored result run again")
+    .option("--json", "print { result, summary } as one JSON object on stdout")
+    .option("--report <file.html>", "write a self-contained HTML report of the run")
+    .option("-q, --quiet", "no progress or summary on stderr")
+    .option("--verbose", "show stacks with errors");
+  addBackendOptions(runCmd).addHelpText("after", EXAMPLES_RUN).action(runAction);
+
+  const status = program
+    .command("status")
+    .description("list runs, or show one run's state and how to resume it")
+    .argument("[runId]", "a run id (default: list all runs in the store)")
+    .option("--json", "print as JSON");
+  addBackendOptions(status).action(statusCommand);
+
+  const logs = program
+    .command("logs")
+    .description("print the captured log lines and errors of a run's chunks")
+    .argument("<runId>", "the run id")
+    .argument("[chunk]", "only this chunk index");
+  addBackendOptions(logs).action(logsCommand);
+
+  return program;
+}
+
+async function runAction(job: string, flags: RunFlags): Promise<void> {
+  const opts = runOptionsFrom(flags);
+  const view = new ProgressView(!flags.quiet);
+  const ac = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    view.notice("cancelling: stopping dispatch and in-flight chunks (Ctrl-C again to quit at once)");
+    ac.abort(new Error("interrupted (SIGINT)"));
+  };
+  process.on("SIGINT", onSigint);
+  process.on("SIGTERM", onSigint);
+  view.start(`fanout: bundling ${job}`);
+  try {
+    const res = await run(job, {
+      ...opts,
+      signal: ac.signal,
+      onProgress: view.update,
+      onNotice: (line) => view.notice(line),
+    });
+    view.stop(true);
+    if (flags.report) {
+      const { writeReport } = await import("./report-hook.js");
+      await writeReport(flags.report, res);
+    }
+    if (!flags.quiet) for (const l of summaryLines(res.summary)) process.stderr.write(`${l}\n`);
+    const out = flags.json ? { result: res.result, summary: res.summary } : res.result;
+    await writeStdout(JSON.stringify(out === undefined ? null : out, null, flags.json ? 0 : 2) + "\n");
+  } catch (err) {
+    view.stop(false);
+    if (err instanceof ChunkFailedError && err.summary && !flags.quiet) {
+      for (const l of summaryLines(err.summary)) process.stderr.write(`${l}\n`);
+    }
+    throw err;
+  } finally {
+    process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onSigint);
+  }
+}
+
+export function writeStdout(s: string): Promise<void> {
+  return new Promise((resolve) => process.stdout.write(s, () => resolve()));
+}
+
+/** One line per error: what went wrong, then what to do about it. Stacks only with --verbose. */
+export function formatError(err: unknown, verbose: boolean): string {
+  if (err instanceof ChunkFailedError) {
+    const where = userFrame(err.remote);
+    const more = err.failedChunks > 1 ? ` (${err.failedChunks} chunks failed; this is the first)` : "";
+    let line = `fanout: ${err.message}${where ? ` at ${where}` : ""}${more}${err.hint ? ` — ${err.hint}` : ""}`;
+    if (verbose && err.remote.stack) line += `\nremote stack of chunk ${err.index}:\n${err.remote.stack}`;
+    return line;
+  }
+  if (err instanceof FanoutError) {
+    let line = `fanout: ${err.message}${err.hint ? ` — ${err.hint}` : ""}`;
+    if (verbose) line += `\n${err.stack ?? ""}${err.cause instanceof Error ? `\ncaused by: ${err.cause.stack}` : ""}`;
+    return line;
+  }
+  const e = err as Error;
+  return verbose ? `fanout: ${e?.stack ?? String(err)}` : `fanout: unexpected error: ${e?.message ?? String(err)} — rerun with --verbose for the stack, and report it`;
+}
+
+export function exitCodeOf(err: unknown): number {
+  if (err instanceof FanoutError) return err.exitCode;
+  if (err instanceof RunAbortedError) return 130;
+  return 1;
+}
+
+const VERSION = "0.1.0";
+
+/** The CLI entry: returns the exit code instead of exiting, so tests can call it. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  program.configureOutput({
+    writeErr: (s) => {
+      // Commander's own errors are rewritten into our one-line form below.
+      if (!s.startsWith("error:") && !s.startsWith("(run with")) process.stderr.write(s);
+    },
+  });
+  const verbose = argv.includes("--verbose");
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return 0;
+      const msg = err.message.replace(/^error:\s*/, "");
+      process.stderr.write(`fanout: ${msg} — see \`fanout ${argv[2] && !argv[2].startsWith("-") ? argv[2] + " " : ""}--help\`\n`);
+      return 2;
+    }
+    process.stderr.write(formatError(err, verbose) + "\n");
+    return exitCodeOf(err);
+  }
+}

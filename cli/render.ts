@@ -1,0 +1,82 @@
+import ora, { type Ora } from "ora";
+import type { Progress, RemoteError, RunSummary } from "../src/types.js";
+
+export function fmtMs(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+  const m = Math.floor(ms / 60_000);
+  return `${m} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+export function progressLine(p: Progress): string {
+  const eta = p.etaSec === undefined ? "" : ` · ETA ${fmtMs(p.etaSec * 1000)}`;
+  const extra = [p.retries ? `${p.retries} retried` : "", p.speculated ? `${p.speculated} speculated` : ""].filter(Boolean).join(" · ");
+  return `${p.done}/${p.total} done · ${p.running} running · ${p.failed} failed · ${p.rate.toFixed(p.rate < 10 ? 1 : 0)}/s${eta}${extra ? ` · ${extra}` : ""}`;
+}
+
+/**
+ * Progress on stderr: a spinner on a terminal, plain lines (at most one every 2 s, plus the
+ * last) when stderr is a file or a CI log.
+ */
+export class ProgressView {
+  private spinner: Ora | undefined;
+  private lastPlain = 0;
+  private last: Progress | undefined;
+  constructor(private readonly enabled: boolean, private readonly tty = Boolean(process.stderr.isTTY)) {}
+
+  start(text: string): void {
+    if (!this.enabled) return;
+    if (this.tty) this.spinner = ora({ text, stream: process.stderr }).start();
+    else process.stderr.write(`${text}\n`);
+  }
+
+  update = (p: Progress): void => {
+    this.last = p;
+    if (!this.enabled) return;
+    const line = progressLine(p);
+    if (this.spinner) this.spinner.text = line;
+    else if (Date.now() - this.lastPlain >= 2000) {
+      this.lastPlain = Date.now();
+      process.stderr.write(`${line}\n`);
+    }
+  };
+
+  stop(ok: boolean): void {
+    if (!this.enabled) return;
+    const line = this.last ? progressLine(this.last) : "";
+    if (this.spinner) {
+      if (ok) this.spinner.succeed(line);
+      else this.spinner.fail(line);
+      this.spinner = undefined;
+    } else if (line) process.stderr.write(`${line}\n`);
+  }
+
+  /** A notice that must not be overwritten by the spinner. */
+  notice(line: string): void {
+    if (this.spinner) {
+      this.spinner.clear();
+      process.stderr.write(`${line}\n`);
+      this.spinner.render();
+    } else process.stderr.write(`${line}\n`);
+  }
+}
+
+export function summaryLines(s: RunSummary): string[] {
+  const ok = s.failed === 0 && s.status === "succeeded";
+  return [
+    `${ok ? "done" : s.status}: run ${s.runId} · ${s.succeeded}/${s.chunks} chunks ok${s.failed ? ` · ${s.failed} failed` : ""} on ${s.backend}`,
+    `  wall ${fmtMs(s.wallMs)} · sum of chunk times ${fmtMs(s.sumChunkMs)} · speedup ${s.speedup.toFixed(1)}x at concurrency ${s.concurrency}`,
+    `  chunk p50 ${fmtMs(s.chunkMs.p50)} · p95 ${fmtMs(s.chunkMs.p95)} · max ${fmtMs(s.chunkMs.max)} · retries ${s.retries} · speculated ${s.speculated} (${s.speculationWins} won)${s.skipped ? ` · ${s.skipped} resumed from the store` : ""} · cold starts ${s.coldStarts}`,
+  ];
+}
+
+/** The first stack frame in the user's code, to name where a chunk failed in one line. */
+export function userFrame(e: RemoteError): string | undefined {
+  const frames = (e.stack ?? "").split("\n").slice(1);
+  for (const f of frames) {
+    if (/node:internal|node_modules|\/worker\/handler|fanout\/dist|\/src\/job\//.test(f)) continue;
+    const m = /\(?((?:file:\/\/)?[^()\s]+:\d+:\d+)\)?\s*$/.exec(f.trim());
+    if (m) return m[1]!.replace(/^file:\/\//, "").replace(process.cwd() + "/", "");
+  }
+  return undefined;
+}

@@ -1,0 +1,251 @@
+import { fork, type ChildProcess } from "node:child_process";
+import * as os from "node:os";
+import { fileURLToPath } from "node:url";
+import { InfraError } from "../errors.js";
+import type { ToParent, ToWorker } from "../../worker/protocol.js";
+import type { FolderStore } from "../store/folder.js";
+import type { Reply, Task } from "../types.js";
+import type { Backend, InvokeOptions } from "./types.js";
+
+const WORKER_ENTRY = fileURLToPath(new URL("../../worker/local.js", import.meta.url));
+/** How long a process may stay silent past a chunk's deadline before it is killed. */
+const GRACE_MS = 2000;
+const STDERR_TAIL = 8192;
+
+interface Pending {
+  task: Task;
+  resolve: (r: Reply) => void;
+  reject: (e: InfraError) => void;
+  onStart: (() => void) | undefined;
+  started: boolean;
+  cleanup: () => void;
+}
+
+interface Proc {
+  child: ChildProcess;
+  pending: Map<string, Pending>;
+  outbox: Task[];
+  flushQueued: boolean;
+  lastHeard: number;
+  stderrTail: string;
+  /** Runs one isolated task and is then retired. */
+  isolated: boolean;
+  /** Set when we killed it for silence: its tasks failed by timeout, not by crash. */
+  killedForSilence: boolean;
+  exited: boolean;
+}
+
+export interface LocalBackendOptions {
+  store: FolderStore;
+  /** Worker processes in the pool; default: one per core. */
+  processes?: number;
+  /** V8 heap cap per process in MB. */
+  memoryMb: number;
+}
+
+const idOf = (t: { index: number; attempt: number }) => `${t.index}:${t.attempt}`;
+
+/**
+ * The embedded local backend: a pool of warm worker processes, one per core by default.
+ * Each process runs many chunks at once (chunks that wait overlap) and the pool spreads
+ * them by load, so CPU-bound work uses every core. A process that dies takes only its own
+ * chunks; those are rerun alone to find the one that killed it.
+ */
+export class LocalBackend implements Backend {
+  readonly name = "local" as const;
+  readonly store: FolderStore;
+  readonly memoryMb: number;
+  private readonly size: number;
+  private readonly pool: Proc[] = [];
+  private readonly all = new Set<Proc>();
+  private sweeper: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(opts: LocalBackendOptions) {
+    this.store = opts.store;
+    this.memoryMb = opts.memoryMb;
+    this.size = Math.max(1, opts.processes ?? os.availableParallelism());
+  }
+
+  invoke(task: Task, opts: InvokeOptions = {}): Promise<Reply> {
+    if (this.closed) return Promise.reject(new InfraError("cancelled", "local backend is closed"));
+    if (opts.signal?.aborted) return Promise.reject(new InfraError("cancelled", "cancelled before dispatch"));
+    const proc = opts.isolate ? this.spawn(true) : this.pick();
+    return new Promise<Reply>((resolve, reject) => {
+      const id = idOf(task);
+      const onAbort = () => {
+        if (!proc.pending.delete(id)) return;
+        this.post(proc, { t: "cancel", ids: [id] });
+        reject(new InfraError("cancelled", "cancelled"));
+        this.retireIfIdle(proc);
+      };
+      opts.signal?.addEventListener("abort", onAbort, { once: true });
+      proc.pending.set(id, {
+        task,
+        resolve,
+        reject,
+        onStart: opts.onStart,
+        started: false,
+        cleanup: () => opts.signal?.removeEventListener("abort", onAbort),
+      });
+      proc.outbox.push(task);
+      if (!proc.flushQueued) {
+        proc.flushQueued = true;
+        // Tasks dispatched in the same tick travel in one IPC message.
+        queueMicrotask(() => this.flushOutbox(proc));
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.sweeper) clearInterval(this.sweeper);
+    const exits = [...this.all].map(
+      (p) =>
+        new Promise<void>((resolve) => {
+          if (p.exited) return resolve();
+          p.child.once("exit", () => resolve());
+          p.child.kill("SIGKILL");
+        }),
+    );
+    await Promise.all(exits);
+  }
+
+  private flushOutbox(proc: Proc): void {
+    proc.flushQueued = false;
+    if (proc.outbox.length === 0 || proc.exited) return;
+    const tasks = proc.outbox;
+    proc.outbox = [];
+    this.post(proc, { t: "run", tasks });
+  }
+
+  private post(proc: Proc, msg: ToWorker): void {
+    if (proc.exited || !proc.child.connected) return;
+    proc.child.send(msg);
+  }
+
+  /** The pool process with the fewest chunks in flight; the pool grows to its size first. */
+  private pick(): Proc {
+    if (this.pool.length < this.size) {
+      const p = this.spawn(false);
+      return p;
+    }
+    let best = this.pool[0]!;
+    for (const p of this.pool) if (p.pending.size < best.pending.size) best = p;
+    return best;
+  }
+
+  private spawn(isolated: boolean): Proc {
+    const execArgv = ["--enable-source-maps", `--max-old-space-size=${this.memoryMb}`];
+    const child = fork(WORKER_ENTRY, [], {
+      execArgv,
+      env: {
+        ...process.env,
+        FANOUT_STORE_ROOT: this.store.root,
+        FANOUT_MEMORY_MB: String(this.memoryMb),
+      },
+      stdio: ["ignore", "inherit", "pipe", "ipc"],
+      serialization: "json",
+    });
+    const proc: Proc = {
+      child,
+      pending: new Map(),
+      outbox: [],
+      flushQueued: false,
+      lastHeard: Date.now(),
+      stderrTail: "",
+      isolated,
+      killedForSilence: false,
+      exited: false,
+    };
+    child.stderr?.setEncoding("utf8");
+    child.stderr?.on("data", (s: string) => {
+      proc.stderrTail = (proc.stderrTail + s).slice(-STDERR_TAIL);
+    });
+    child.on("message", (msg: ToParent) => this.onMessage(proc, msg));
+    child.on("exit", (code, signal) => this.onExit(proc, code, signal));
+    child.on("error", () => {});
+    if (!isolated) this.pool.push(proc);
+    this.all.add(proc);
+    this.sweeper ??= setInterval(() => this.sweep(), 500);
+    this.sweeper.unref();
+    return proc;
+  }
+
+  private onMessage(proc: Proc, msg: ToParent): void {
+    proc.lastHeard = Date.now();
+    if (msg.t === "done") {
+      for (const reply of msg.replies) {
+        const id = idOf(reply);
+        const p = proc.pending.get(id);
+        if (!p) continue; // cancelled meanwhile: the first result already won
+        proc.pending.delete(id);
+        p.cleanup();
+        if (!p.started) p.onStart?.();
+        if (!reply.ok && reply.error?.kind === "transient") {
+          p.reject(new InfraError("transient", reply.error.message, { cause: reply.error }));
+        } else p.resolve(reply);
+      }
+      this.retireIfIdle(proc);
+    } else if (msg.t === "started") {
+      for (const id of msg.ids) {
+        const p = proc.pending.get(id);
+        if (p && !p.started) {
+          p.started = true;
+          p.onStart?.();
+        }
+      }
+    }
+  }
+
+  private retireIfIdle(proc: Proc): void {
+    if (proc.isolated && proc.pending.size === 0 && !proc.exited) proc.child.kill("SIGKILL");
+  }
+
+  private onExit(proc: Proc, code: number | null, signal: NodeJS.Signals | null): void {
+    proc.exited = true;
+    this.all.delete(proc);
+    const i = this.pool.indexOf(proc);
+    if (i >= 0) this.pool.splice(i, 1);
+    if (proc.pending.size === 0) return;
+    const victims = [...proc.pending.values()];
+    proc.pending.clear();
+    const how = signal ? `signal ${signal}` : `exit code ${code}`;
+    const oom = /heap out of memory|Reached heap limit|Allocation failed/i.test(proc.stderrTail);
+    // Alone, the chunk is its own culprit; shared, every chunk is a suspect and reruns alone.
+    const alone = victims.length === 1 || proc.isolated;
+    for (const v of victims) {
+      v.cleanup();
+      let err: InfraError;
+      if (proc.killedForSilence) {
+        err = alone
+          ? new InfraError("timeout", `chunk ${v.task.index} timed out after ${v.task.timeoutMs / 1000} s and did not yield; its worker process was killed`)
+          : new InfraError("timeout", `a chunk held worker process ${proc.child.pid} past its timeout; rerunning its ${victims.length} chunks one by one`, { innocent: true });
+      } else if (oom) {
+        err = alone
+          ? new InfraError("oom", `worker ran out of memory (limit ${this.memoryMb} MB, set with --memory)`)
+          : new InfraError("oom", `worker process ${proc.child.pid} ran out of memory with ${victims.length} chunks in it; rerunning them one by one`, { innocent: true });
+      } else {
+        err = alone
+          ? new InfraError("crash", `worker process died (${how}) while running chunk ${v.task.index}`)
+          : new InfraError("crash", `worker process ${proc.child.pid} died (${how}) with ${victims.length} chunks in it; rerunning them one by one`, { innocent: true });
+      }
+      v.reject(err);
+    }
+  }
+
+  /** Kill processes whose event loop has been stuck past the deadline of a chunk they hold. */
+  private sweep(): void {
+    const now = Date.now();
+    for (const proc of this.all) {
+      if (proc.exited || proc.pending.size === 0) continue;
+      let limit = Infinity;
+      for (const p of proc.pending.values()) if (p.task.timeoutMs > 0) limit = Math.min(limit, p.task.timeoutMs);
+      if (limit === Infinity) continue;
+      if (now - proc.lastHeard > limit + GRACE_MS) {
+        proc.killedForSilence = true;
+        proc.child.kill("SIGKILL");
+      }
+    }
+  }
+}

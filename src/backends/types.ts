@@ -1,0 +1,25 @@
+import type { ObjectStore } from "../store/types.js";
+import type { Reply, Task } from "../types.js";
+
+export interface InvokeOptions {
+  /** Cancels the attempt: the promise rejects with InfraError("cancelled") at once. */
+  signal?: AbortSignal;
+  /** Run alone, in a process of its own (after a crash shared by several chunks). */
+  isolate?: boolean;
+  /** Told when the worker actually starts the chunk (queued time is not run time). */
+  onStart?: () => void;
+}
+
+/**
+ * Where chunks run. The local pool and Lambda implement the same call: a Task in, the
+ * worker's Reply out. A chunk's own failure is a Reply with ok=false; failures around the
+ * chunk (crash, kill, throttle, outage, cancel) reject with InfraError.
+ */
+export interface Backend {
+  readonly name: "local" | "aws" | "emulated";
+  readonly store: ObjectStore;
+  /** Memory a chunk gets, in MB, for reports and cost. */
+  readonly memoryMb: number;
+  invoke(task: Task, opts?: InvokeOptions): Promise<Reply>;
+  close(): Promise<void>;
+}

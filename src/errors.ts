@@ -1,0 +1,145 @@
+import type { ErrorKind, RemoteError } from "./types.js";
+
+/**
+ * Every error fanout raises on purpose. `message` names the problem in one line, `hint` names
+ * the fix; the CLI prints both on one line and exits with `exitCode`.
+ */
+export class FanoutError extends Error {
+  override name = "FanoutError";
+  readonly code: string;
+  readonly hint: string | undefined;
+  readonly exitCode: number;
+  constructor(code: string, message: string, opts: { hint?: string; exitCode?: number; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.code = code;
+    this.hint = opts.hint;
+    this.exitCode = opts.exitCode ?? 1;
+  }
+}
+
+/** A bad flag, option or argument. */
+export class UsageError extends FanoutError {
+  override name = "UsageError";
+  constructor(message: string, hint?: string) {
+    super("E_USAGE", message, { hint, exitCode: 2 });
+  }
+}
+
+/** The job module cannot be found, bundled, imported, or is not a job. */
+export class JobLoadError extends FanoutError {
+  override name = "JobLoadError";
+  constructor(message: string, hint?: string, cause?: unknown) {
+    super("E_JOB", message, { hint, exitCode: 2, cause });
+  }
+}
+
+/** Something the platform needs is missing: credentials, a deployed stack, a tool. */
+export class ConfigError extends FanoutError {
+  override name = "ConfigError";
+  constructor(message: string, hint?: string, cause?: unknown) {
+    super("E_CONFIG", message, { hint, exitCode: 3, cause });
+  }
+}
+
+/** A run id that the store does not know, or a resume that does not match its run. */
+export class RunNotFoundError extends FanoutError {
+  override name = "RunNotFoundError";
+  constructor(runId: string, where: string) {
+    super("E_NO_RUN", `no run "${runId}" in ${where}`, {
+      hint: "list runs with `fanout status`, or point --store/--backend at where the run was made",
+      exitCode: 2,
+    });
+  }
+}
+
+/** A chunk failed for good; `remote` carries the worker-side error and stack. */
+export class ChunkFailedError extends FanoutError {
+  override name = "ChunkFailedError";
+  readonly index: number;
+  readonly remote: RemoteError;
+  readonly attempts: number;
+  readonly runId: string;
+  /** Set when the run ends: how many chunks failed in all, and the run's summary. */
+  failedChunks = 1;
+  summary?: import("./types.js").RunSummary;
+  constructor(index: number, remote: RemoteError, attempts: number, runId: string) {
+    super(`E_CHUNK_${remote.kind.toUpperCase()}`, `chunk ${index} failed: ${describeRemote(remote)}`, {
+      hint: hintFor(remote.kind, runId, index),
+      exitCode: 1,
+    });
+    this.index = index;
+    this.remote = remote;
+    this.attempts = attempts;
+    this.runId = runId;
+  }
+}
+
+/** The run was cancelled through its AbortSignal (or Ctrl-C). */
+export class RunAbortedError extends FanoutError {
+  override name = "RunAbortedError";
+  readonly runId: string;
+  constructor(runId: string, reason?: unknown) {
+    super("E_ABORTED", `run ${runId} was cancelled${reason instanceof Error ? `: ${reason.message}` : ""}`, {
+      hint: `finished chunks are kept; resume with --resume ${runId}`,
+      exitCode: 130,
+    });
+    this.runId = runId;
+  }
+}
+
+/**
+ * A failure of the infrastructure around a chunk rather than of the chunk's code, raised by
+ * backends. The executor retries these (within --retries; throttling has its own budget).
+ */
+export class InfraError extends Error {
+  override name = "InfraError";
+  readonly kind: ErrorKind;
+  /** Set when the failure is not the chunk's fault (e.g. it shared a process that another chunk crashed). */
+  readonly innocent: boolean;
+  constructor(kind: ErrorKind, message: string, opts: { innocent?: boolean; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.kind = kind;
+    this.innocent = opts.innocent ?? false;
+  }
+}
+
+function describeRemote(e: RemoteError): string {
+  const label = e.kind === "user" ? e.name : e.kind === "oom" ? "out of memory" : e.kind;
+  return `${label}: ${e.message}`.replace(/\s*\n\s*/g, " ");
+}
+
+function hintFor(kind: ErrorKind, runId: string, index: number): string {
+  switch (kind) {
+    case "timeout":
+      return `raise --timeout, or split the work with more --chunks; other results are kept: --resume ${runId}`;
+    case "oom":
+      return `raise --memory, or use more --chunks so each holds less; other results are kept: --resume ${runId}`;
+    case "serialize":
+      return "return plain JSON data from map (no functions, symbols, BigInts or cycles)";
+    default:
+      return `see \`fanout logs ${runId} ${index}\` (stack with --verbose); other results are kept: --resume ${runId}`;
+  }
+}
+
+/** Turn anything thrown into a RemoteError, keeping the stack as text. */
+export function toRemoteError(err: unknown, kind: ErrorKind = "user"): RemoteError {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return {
+      kind,
+      name: err.name || "Error",
+      message: err.message,
+      ...(err.stack ? { stack: err.stack } : {}),
+      ...(typeof code === "string" ? { code } : {}),
+    };
+  }
+  return { kind, name: "NonError", message: `threw a non-Error value: ${safeString(err)}` };
+}
+
+function safeString(v: unknown): string {
+  try {
+    return typeof v === "string" ? JSON.stringify(v) : String(v);
+  } catch {
+    return Object.prototype.toString.call(v);
+  }
+}

@@ -1,0 +1,348 @@
+import pLimit from "p-limit";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Backend } from "./backends/types.js";
+import { ChunkFailedError, InfraError } from "./errors.js";
+import type { AttemptRecord, ChunkOutcome, Progress, RemoteError, Reply, Task } from "./types.js";
+
+export interface ExecuteParams {
+  backend: Backend;
+  runId: string;
+  /** The chunks to run now (on resume: only those without a result). */
+  tasks: Task[];
+  /** Chunks in the whole run, for progress. */
+  total: number;
+  /** Chunks whose results already exist (resume). */
+  skipped: number;
+  concurrency: number;
+  retries: number;
+  retryUserErrors: boolean;
+  speculate: boolean;
+  signal?: AbortSignal;
+  onProgress?: (p: Progress) => void;
+  /** Each winning reply as it arrives (for streaming results). */
+  onResult?: (index: number, reply: Reply) => void;
+  /** Stop dispatching after this many chunks failed for good (the rest stay resumable). */
+  maxFailures?: number;
+}
+
+export interface ExecuteOutcome {
+  replies: Map<number, Reply>;
+  failures: Map<number, ChunkFailedError>;
+  attempts: AttemptRecord[];
+  retries: number;
+  speculated: number;
+  speculationWins: number;
+  startedAt: number;
+  firstInvokeAt: number;
+  lastInvokeAt: number;
+  endedAt: number;
+  /** Why dispatch stopped early, if it did. */
+  stopped?: "aborted" | "too-many-failures";
+}
+
+interface Running {
+  ac: AbortController;
+  record: AttemptRecord;
+  /** Client time at which the worker reported the chunk started; undefined while queued. */
+  startSeen?: number;
+}
+
+interface ChunkState {
+  task: Task;
+  launched: number;
+  charged: number;
+  throttles: number;
+  suspectReruns: number;
+  running: Map<number, Running>;
+  done: boolean;
+  speculatedOnce: boolean;
+}
+
+const BACKOFF_BASE_MS = 200;
+const BACKOFF_CAP_MS = 30_000;
+const THROTTLE_BUDGET = 12;
+const SUSPECT_RERUNS = 3;
+/** A chunk is a straggler once it has run this many times the median chunk time. */
+const STRAGGLER_FACTOR = 2;
+
+/** Exponential backoff with full jitter in [d/2, d): spread retries so they do not stampede. */
+export function backoffMs(attempt: number, base = BACKOFF_BASE_MS, cap = BACKOFF_CAP_MS): number {
+  const d = Math.min(cap, base * 2 ** Math.max(0, attempt - 1));
+  return d / 2 + Math.random() * (d / 2);
+}
+
+/**
+ * Runs tasks on a backend at bounded concurrency, retrying infrastructure failures, rerunning
+ * stragglers speculatively, and keeping one record per attempt. The first successful reply of
+ * a chunk wins; later ones are cancelled or ignored, so nothing is counted twice.
+ */
+export async function execute(params: ExecuteParams): Promise<ExecuteOutcome> {
+  const { backend, tasks, signal } = params;
+  const limit = pLimit(Math.max(1, params.concurrency));
+  const out: ExecuteOutcome = {
+    replies: new Map(),
+    failures: new Map(),
+    attempts: [],
+    retries: 0,
+    speculated: 0,
+    speculationWins: 0,
+    startedAt: Date.now(),
+    firstInvokeAt: 0,
+    lastInvokeAt: 0,
+    endedAt: 0,
+  };
+  const states: ChunkState[] = tasks.map((task) => ({
+    task,
+    launched: task.attempt - 1,
+    charged: 0,
+    throttles: 0,
+    suspectReruns: 0,
+    running: new Map(),
+    done: false,
+    speculatedOnce: false,
+  }));
+  const maxFailures = params.maxFailures ?? Infinity;
+  const runTimes: number[] = [];
+  let finished = 0;
+  const live = new Set<ChunkState>();
+  let runningChunks = 0;
+  let speculativeInFlight = 0;
+  const stop = (why: "aborted" | "too-many-failures") => {
+    out.stopped ??= why;
+    limit.clearQueue();
+  };
+
+  const progress = makeProgressReporter(params, out, () => runningChunks);
+
+  const onRunAbort = () => {
+    stop("aborted");
+    for (const s of states) for (const r of s.running.values()) r.ac.abort();
+  };
+  if (signal?.aborted) onRunAbort();
+  signal?.addEventListener("abort", onRunAbort, { once: true });
+
+  /** One attempt on the backend; resolves with a reply or an InfraError, never throws. */
+  const launch = async (s: ChunkState, speculative: boolean, isolate: boolean): Promise<Reply | InfraError> => {
+    const attempt = ++s.launched;
+    const task: Task = attempt === s.task.attempt ? s.task : { ...s.task, attempt };
+    const now = Date.now();
+    if (out.firstInvokeAt === 0) out.firstInvokeAt = now;
+    out.lastInvokeAt = now;
+    const record: AttemptRecord = {
+      index: task.index,
+      attempt,
+      speculative,
+      invokedAt: now,
+      returnedAt: 0,
+      coldStart: false,
+      outcome: "cancelled",
+      won: false,
+    };
+    const running: Running = { ac: new AbortController(), record };
+    s.running.set(attempt, running);
+    if (s.running.size === 1) {
+      runningChunks++;
+      live.add(s);
+    }
+    out.attempts.push(record);
+    let result: Reply | InfraError;
+    try {
+      result = await backend.invoke(task, {
+        signal: running.ac.signal,
+        isolate,
+        onStart: () => (running.startSeen = Date.now()),
+      });
+    } catch (err) {
+      result = err instanceof InfraError ? err : new InfraError("transient", (err as Error)?.message ?? String(err), { cause: err });
+    }
+    record.returnedAt = Date.now();
+    s.running.delete(attempt);
+    if (s.running.size === 0) {
+      runningChunks--;
+      live.delete(s);
+    }
+    if (result instanceof InfraError) {
+      record.outcome = result.kind;
+    } else {
+      record.startedAt = result.timing.startedAt;
+      record.endedAt = result.timing.endedAt;
+      record.coldStart = result.timing.coldStart;
+      record.outcome = result.ok ? "ok" : (result.error?.kind ?? "user");
+      if (result.ok && !s.done) win(s, result, record);
+    }
+    return result;
+  };
+
+  const win = (s: ChunkState, reply: Reply, record: AttemptRecord) => {
+    s.done = true;
+    record.won = true;
+    if (record.speculative) out.speculationWins++;
+    // A bounded reservoir keeps the median cheap for runs of 100,000 chunks.
+    const t = reply.timing.endedAt - reply.timing.startedAt;
+    if (runTimes.length < 1000) runTimes.push(t);
+    else runTimes[Math.floor(Math.random() * runTimes.length)] = t;
+    finished++;
+    out.replies.set(s.task.index, reply);
+    for (const r of s.running.values()) r.ac.abort();
+    params.onResult?.(s.task.index, reply);
+    progress.tick();
+  };
+
+  const fail = (s: ChunkState, error: RemoteError) => {
+    s.done = true;
+    out.failures.set(s.task.index, new ChunkFailedError(s.task.index, error, s.launched, params.runId));
+    for (const r of s.running.values()) r.ac.abort();
+    progress.tick();
+    if (out.failures.size >= maxFailures) stop("too-many-failures");
+  };
+
+  const runChunk = async (s: ChunkState): Promise<void> => {
+    let isolate = false;
+    while (!s.done && !out.stopped) {
+      const result = await launch(s, false, isolate);
+      if (s.done) return;
+      if (!(result instanceof InfraError)) {
+        // A failed reply: the chunk's own code (or its result) is at fault.
+        const error = result.error ?? { kind: "user", name: "Error", message: "chunk failed" };
+        if (params.retryUserErrors && error.kind === "user" && s.charged < params.retries) {
+          s.charged++;
+          out.retries++;
+          await pause(backoffMs(s.charged));
+          continue;
+        }
+        return fail(s, error);
+      }
+      if (result.kind === "cancelled") {
+        if (out.stopped || s.done) return;
+        continue;
+      }
+      if (result.innocent && s.suspectReruns < SUSPECT_RERUNS) {
+        // Shared a process with a chunk that killed it: rerun alone, free of charge.
+        s.suspectReruns++;
+        isolate = true;
+        continue;
+      }
+      if (result.kind === "throttled" && s.throttles < THROTTLE_BUDGET) {
+        s.throttles++;
+        out.retries++;
+        await pause(backoffMs(s.throttles, 500, 20_000));
+        continue;
+      }
+      if (s.charged < params.retries && result.kind !== "serialize") {
+        s.charged++;
+        out.retries++;
+        await pause(backoffMs(s.charged));
+        continue;
+      }
+      return fail(s, { kind: result.kind, name: result.name, message: result.message, ...(result.stack ? { stack: result.stack } : {}) });
+    }
+  };
+
+  const pause = async (ms: number) => {
+    try {
+      await sleep(ms, undefined, signal ? { signal } : undefined);
+    } catch {
+      /* aborted: the loop sees out.stopped */
+    }
+  };
+
+  const runSpeculative = async (s: ChunkState) => {
+    speculativeInFlight++;
+    out.speculated++;
+    try {
+      await launch(s, true, false);
+    } finally {
+      speculativeInFlight--;
+    }
+  };
+
+  // Stragglers: rerun a chunk that has run far longer than the median finished chunk.
+  const minSamples = Math.max(3, Math.ceil(tasks.length * 0.1));
+  const maxSpeculative = Math.max(1, Math.ceil(params.concurrency * 0.1));
+  let specTimer: NodeJS.Timeout | undefined;
+  if (params.speculate) {
+    specTimer = setInterval(() => {
+      if (out.stopped || finished < minSamples || speculativeInFlight >= maxSpeculative) return;
+      const median = quantile(runTimes, 0.5);
+      const threshold = Math.max(STRAGGLER_FACTOR * median, median + 20);
+      const now = Date.now();
+      for (const s of live) {
+        if (s.done || s.speculatedOnce || s.running.size !== 1) continue;
+        const only = s.running.values().next().value as Running;
+        if (only.startSeen === undefined || now - only.startSeen < threshold) continue;
+        s.speculatedOnce = true;
+        void runSpeculative(s);
+        if (speculativeInFlight >= maxSpeculative) break;
+      }
+    }, 50);
+    specTimer.unref();
+  }
+
+  try {
+    await Promise.all(
+      states.map((s) =>
+        limit(() => (out.stopped ? undefined : runChunk(s))).catch(() => {
+          /* cleared from the queue by stop() */
+        }),
+      ),
+    );
+    // Speculative copies still in flight lost (their chunk is done) or run on: wait them out.
+    while (speculativeInFlight > 0) await sleep(5);
+  } finally {
+    if (specTimer) clearInterval(specTimer);
+    signal?.removeEventListener("abort", onRunAbort);
+    out.endedAt = Date.now();
+    progress.final();
+  }
+  return out;
+}
+
+function makeProgressReporter(params: ExecuteParams, out: ExecuteOutcome, running: () => number) {
+  let last = 0;
+  const snapshot = (): Progress => {
+    const now = Date.now();
+    const done = out.replies.size;
+    const elapsedMs = now - out.startedAt;
+    const rate = elapsedMs > 0 ? (done * 1000) / elapsedMs : 0;
+    const left = params.total - params.skipped - done - out.failures.size;
+    return {
+      total: params.total,
+      done: done + params.skipped,
+      failed: out.failures.size,
+      running: running(),
+      skipped: params.skipped,
+      retries: out.retries,
+      speculated: out.speculated,
+      rate,
+      ...(rate > 0 ? { etaSec: left / rate } : {}),
+      elapsedMs,
+    };
+  };
+  const emit = () => params.onProgress?.(snapshot());
+  const timer = params.onProgress ? setInterval(emit, 250) : undefined;
+  timer?.unref();
+  return {
+    tick() {
+      if (!params.onProgress) return;
+      const now = Date.now();
+      if (now - last >= 100) {
+        last = now;
+        emit();
+      }
+    },
+    final() {
+      if (timer) clearInterval(timer);
+      emit();
+    },
+  };
+}
+
+/** Nearest-rank quantile of an unsorted sample. */
+export function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+export type { ChunkOutcome };

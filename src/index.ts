@@ -1,0 +1,34 @@
+/**
+ * fanout: run one TypeScript module over many chunks at once, on a local worker pool or
+ * on AWS Lambda, with payloads and results in object storage.
+ */
+export { defineJob, range, lines, items, isJob } from "./job/index.js";
+export type { Job, JobSpec, JobDefaults, ChunkContext, Input, InputSpec, RangeChunk, ChunkOf } from "./job/index.js";
+export { run, map, mapIter, readManifest } from "./run.js";
+export type { RunOptions, RunResult, MapOptions, MapItem, JobOutput } from "./run.js";
+export type { AwsOptions, BackendName, CommonOptions } from "./options.js";
+export {
+  FanoutError,
+  UsageError,
+  JobLoadError,
+  ConfigError,
+  RunNotFoundError,
+  ChunkFailedError,
+  RunAbortedError,
+  InfraError,
+} from "./errors.js";
+export type {
+  Task,
+  ChunkSource,
+  ResultEnvelope,
+  Reply,
+  RemoteError,
+  ErrorKind,
+  RunManifest,
+  RunSummary,
+  AttemptRecord,
+  Progress,
+} from "./types.js";
+export { keys } from "./keys.js";
+export { FolderStore } from "./store/folder.js";
+export type { ObjectStore } from "./store/types.js";

@@ -1,0 +1,147 @@
+/**
+ * The job contract: what a user's module imports from "fanout". This file is bundled into
+ * every job, so it must stay free of imports (no SDK, no Node built-ins).
+ */
+
+/** What `map` gets besides its chunk. */
+export interface ChunkContext {
+  /** 0-based position of this chunk. */
+  readonly index: number;
+  /** Number of chunks in the run. */
+  readonly count: number;
+  /** 1 on the first try; higher on a retry or a speculative copy. */
+  readonly attempt: number;
+  readonly runId: string;
+  /** Aborted when the chunk times out or its result is no longer wanted. */
+  readonly signal: AbortSignal;
+  /** A line kept with this chunk's result; `fanout logs <runId> <chunk>` prints them. */
+  log(...args: unknown[]): void;
+}
+
+export interface JobDefaults {
+  /** Worker memory in MB (Lambda memory; the V8 heap cap locally). */
+  memory?: number;
+  /** Per-chunk timeout in seconds. */
+  timeout?: number;
+  /** Retries for crashed, timed-out or throttled chunks. */
+  retries?: number;
+  /** Also retry chunks whose own code threw (off by default: most throws are deterministic). */
+  retryErrors?: boolean;
+  concurrency?: number;
+  chunks?: number;
+}
+
+export interface RangeChunk {
+  /** inclusive */
+  start: number;
+  /** exclusive */
+  end: number;
+}
+
+declare const chunkType: unique symbol;
+
+/** How the whole input is described; the planner turns it into chunks. */
+export type InputSpec =
+  | { kind: "range"; start: number; end: number }
+  | { kind: "items"; items: readonly unknown[] | (() => readonly unknown[] | Promise<readonly unknown[]>) }
+  | { kind: "lines"; path: string };
+
+/** An input whose chunks have type C. */
+export interface Input<C> {
+  readonly spec: InputSpec;
+  /** Type-level only: carries the chunk type for `defineJob`'s inference. */
+  readonly [chunkType]?: C;
+}
+
+/** The integers start..end-1; each chunk gets a contiguous `{ start, end }`. */
+export function range(start: number, end?: number): Input<RangeChunk> {
+  const [s, e] = end === undefined ? [0, start] : [start, end];
+  if (!Number.isSafeInteger(s) || !Number.isSafeInteger(e) || e < s) {
+    throw new RangeError(`range(${start}, ${end}): start and end must be integers with start <= end`);
+  }
+  return { spec: { kind: "range", start: s, end: e } };
+}
+
+/** A list; each chunk gets a contiguous slice. A function is called once, in the calling process. */
+export function items<T>(list: readonly T[] | (() => readonly T[] | Promise<readonly T[]>)): Input<T[]> {
+  return { spec: { kind: "items", items: list } };
+}
+
+/**
+ * The lines of a text file (a path relative to the working directory, or a file URL).
+ * Each chunk gets the whole lines that start inside its byte range, read from its range only.
+ */
+export function lines(path: string | URL): Input<string[]> {
+  const p = typeof path === "string" ? path : path.href;
+  return { spec: { kind: "lines", path: p } };
+}
+
+type JobInput = Input<unknown> | readonly unknown[] | (() => readonly unknown[] | Promise<readonly unknown[]>);
+
+/** The chunk type a job's input produces. */
+export type ChunkOf<I> =
+  I extends Input<infer C>
+    ? C
+    : I extends readonly (infer T)[]
+      ? T[]
+      : I extends () => infer R
+        ? Awaited<R> extends readonly (infer T)[]
+          ? T[]
+          : never
+        : never;
+
+export const JOB_BRAND = "fanout.job/1";
+
+export interface Job<C = unknown, R = unknown, O = R[]> {
+  readonly __fanout: typeof JOB_BRAND;
+  readonly input: InputSpec;
+  readonly map: (chunk: C, ctx: ChunkContext) => R | Promise<R>;
+  readonly reduce?: (results: R[]) => O | Promise<O>;
+  readonly defaults: JobDefaults;
+}
+
+export interface JobSpec<I extends JobInput, R, O> {
+  input: I;
+  map: (chunk: ChunkOf<I>, ctx: ChunkContext) => R;
+  reduce?: (results: Awaited<R>[]) => O;
+  defaults?: JobDefaults;
+}
+
+/**
+ * Define a job: the module's default export. Chunk and result types are inferred, so a
+ * `reduce` that expects the wrong result type is a compile error in the user's editor.
+ */
+export function defineJob<I extends JobInput, R, O = Awaited<R>[]>(
+  spec: JobSpec<I, R, O>,
+): Job<ChunkOf<I>, Awaited<R>, Awaited<O>> {
+  if (spec === null || typeof spec !== "object") throw new TypeError("defineJob(spec): spec must be an object");
+  if (typeof spec.map !== "function") throw new TypeError("defineJob(spec): spec.map must be a function");
+  if (spec.reduce !== undefined && typeof spec.reduce !== "function") {
+    throw new TypeError("defineJob(spec): spec.reduce must be a function when given");
+  }
+  return {
+    __fanout: JOB_BRAND,
+    input: toInputSpec(spec.input),
+    map: spec.map as unknown as Job<ChunkOf<I>, Awaited<R>>["map"],
+    reduce: spec.reduce as unknown as Job<ChunkOf<I>, Awaited<R>, Awaited<O>>["reduce"],
+    defaults: { ...spec.defaults },
+  };
+}
+
+function toInputSpec(input: JobInput): InputSpec {
+  if (Array.isArray(input) || typeof input === "function") {
+    return { kind: "items", items: input as readonly unknown[] };
+  }
+  if (input && typeof input === "object" && "spec" in input) return (input as Input<unknown>).spec;
+  throw new TypeError("defineJob(spec): spec.input must be range(...), lines(...), an array, or a function returning an array");
+}
+
+/** True for a value made by `defineJob` (checked by shape: the bundle has its own copy of this module). */
+export function isJob(value: unknown): value is Job {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    (value as { __fanout?: unknown }).__fanout === JOB_BRAND &&
+    typeof (value as { map?: unknown }).map === "function"
+  );
+}

@@ -1,0 +1,103 @@
+import { UsageError } from "./errors.js";
+import type { JobDefaults } from "./job/index.js";
+import type { RunOptionsResolved } from "./types.js";
+
+export type BackendName = "local" | "aws" | "emulated";
+export const BACKENDS: readonly BackendName[] = ["local", "aws", "emulated"];
+
+/** Where AWS runs go; every field falls back to flags, env and stack discovery. */
+export interface AwsOptions {
+  region?: string;
+  profile?: string;
+  stage?: string;
+  functionName?: string;
+  bucket?: string;
+  /** Lambda and S3 endpoints, for the emulated stack or other compatible servers. */
+  lambdaEndpoint?: string;
+  s3Endpoint?: string;
+}
+
+/** What callers may set; anything left out comes from the job's defaults, then fanout's. */
+export interface CommonOptions {
+  concurrency?: number;
+  /** Per-chunk timeout, seconds. */
+  timeout?: number;
+  retries?: number;
+  /** Worker memory, MB. */
+  memory?: number;
+  speculate?: boolean;
+  backend?: BackendName;
+  /** Folder of the local store; default `.fanout` in the working directory. */
+  store?: string;
+  /** Worker processes of the local backend; default one per core. */
+  processes?: number;
+  aws?: AwsOptions;
+  cwd?: string;
+  signal?: AbortSignal;
+  onProgress?: (p: import("./types.js").Progress) => void;
+  /** Lines for the user: the run id as it starts, fewer chunks than asked, and the like. */
+  onNotice?: (line: string) => void;
+}
+
+export const DEFAULTS = {
+  chunks: 100,
+  timeoutSec: 300,
+  retries: 2,
+  memoryMb: 1024,
+  /** In-flight ceiling when none is given: Lambda's default regional concurrency. */
+  maxConcurrency: 1000,
+  /** Speculation pays off only with enough chunks to know what "slow" is. */
+  speculateFrom: 20,
+} as const;
+
+export function positiveInt(name: string, value: unknown, flag = `--${name}`): number {
+  const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 1) {
+    throw new UsageError(`${flag} must be a positive integer, got ${JSON.stringify(value)}`, `e.g. ${flag} 100`);
+  }
+  return n;
+}
+
+function nonNegativeInt(name: string, value: unknown): number {
+  const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 0) {
+    throw new UsageError(`--${name} must be a whole number >= 0, got ${JSON.stringify(value)}`, `e.g. --${name} 2`);
+  }
+  return n;
+}
+
+function positiveNumber(name: string, value: unknown): number {
+  const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+  if (typeof n !== "number" || !Number.isFinite(n) || n <= 0) {
+    throw new UsageError(`--${name} must be a positive number, got ${JSON.stringify(value)}`, `e.g. --${name} 60`);
+  }
+  return n;
+}
+
+export function checkBackend(value: unknown): BackendName {
+  if (value === undefined) return "local";
+  if (typeof value === "string" && (BACKENDS as readonly string[]).includes(value)) return value as BackendName;
+  throw new UsageError(`unknown backend ${JSON.stringify(value)}`, `use one of: ${BACKENDS.join(", ")}`);
+}
+
+/** Merge flags over job defaults over fanout's defaults, checking each value once. */
+export function resolveOptions(
+  opts: CommonOptions & { chunks?: number },
+  job: JobDefaults,
+  chunksPlanned?: number,
+): RunOptionsResolved {
+  const chunks = chunksPlanned ?? positiveInt("chunks", opts.chunks ?? job.chunks ?? DEFAULTS.chunks);
+  const concurrency = positiveInt(
+    "concurrency",
+    opts.concurrency ?? job.concurrency ?? Math.max(1, Math.min(chunks, DEFAULTS.maxConcurrency)),
+  );
+  return {
+    chunks,
+    concurrency,
+    timeoutMs: Math.round(positiveNumber("timeout", opts.timeout ?? job.timeout ?? DEFAULTS.timeoutSec) * 1000),
+    retries: nonNegativeInt("retries", opts.retries ?? job.retries ?? DEFAULTS.retries),
+    memoryMb: positiveInt("memory", opts.memory ?? job.memory ?? DEFAULTS.memoryMb),
+    speculate: opts.speculate ?? chunks >= DEFAULTS.speculateFrom,
+    retryUserErrors: job.retryErrors ?? false,
+  };
+}

@@ -1,0 +1,132 @@
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { JobLoadError, UsageError } from "./errors.js";
+import type { InputSpec } from "./job/index.js";
+import { keys } from "./keys.js";
+import type { ObjectStore } from "./store/types.js";
+import { toJson } from "./serialize.js";
+import type { ChunkSource } from "./types.js";
+
+/** Chunk payloads up to this size ride inside the task; larger ones are read from the store. */
+export const INLINE_PAYLOAD_BYTES = 8 * 1024;
+
+export interface Plan {
+  /** Per chunk, the source as it is stored in payloads.jsonl (values inline). */
+  lines: string[];
+  /** Local files to upload before the run: store key -> path. */
+  uploads: Map<string, string>;
+  /** Said to the user when the plan differs from what was asked (fewer chunks). */
+  notes: string[];
+}
+
+/** Split [0, n) into k contiguous parts whose sizes differ by at most one. */
+export function splitPoints(n: number, k: number): number[] {
+  const pts: number[] = [];
+  for (let i = 0; i <= k; i++) pts.push(Math.floor((i * n) / k));
+  return pts;
+}
+
+/**
+ * Turn a job's input into chunk payloads. Runs in the calling process: a function input is
+ * called here, once; a lines() file is hashed and uploaded once, then each chunk names only a
+ * byte range of it.
+ */
+export async function planChunks(spec: InputSpec, chunks: number, cwd: string): Promise<Plan> {
+  const notes: string[] = [];
+  const fewer = (have: number, unit: string) => {
+    if (have < chunks) notes.push(`the input has only ${have} ${unit}, so ${have} chunks are used instead of ${chunks}`);
+    return Math.min(chunks, have);
+  };
+  switch (spec.kind) {
+    case "range": {
+      const n = spec.end - spec.start;
+      const k = fewer(n, "integers");
+      const pts = splitPoints(n, k);
+      const lines: string[] = [];
+      for (let i = 0; i < k; i++) {
+        lines.push(`{"kind":"inline","value":{"start":${spec.start + pts[i]!},"end":${spec.start + pts[i + 1]!}}}`);
+      }
+      return { lines, uploads: new Map(), notes };
+    }
+    case "items": {
+      let list: readonly unknown[];
+      try {
+        list = typeof spec.items === "function" ? await spec.items() : spec.items;
+      } catch (err) {
+        throw new JobLoadError(`the job's input function threw: ${(err as Error)?.message ?? String(err)}`, "fix the input function", err);
+      }
+      if (!Array.isArray(list)) throw new JobLoadError("the job's input function did not return an array", "return an array from it");
+      const k = fewer(list.length, "items");
+      const pts = splitPoints(list.length, k);
+      const lines: string[] = [];
+      for (let i = 0; i < k; i++) {
+        let json: string;
+        try {
+          json = toJson(list.slice(pts[i], pts[i + 1]), `input chunk ${i}`);
+        } catch (err) {
+          throw new JobLoadError((err as Error).message, "make the input plain JSON data", err);
+        }
+        lines.push(`{"kind":"inline","value":${json}}`);
+      }
+      return { lines, uploads: new Map(), notes };
+    }
+    case "lines": {
+      const file = spec.path.startsWith("file:") ? fileURLToPath(spec.path) : path.resolve(cwd, spec.path);
+      let size: number;
+      try {
+        size = fs.statSync(file).size;
+      } catch {
+        throw new UsageError(`lines() input file not found: ${spec.path}`, `check the path (it is resolved from ${cwd})`);
+      }
+      const sha = await hashFile(file);
+      const key = keys.input(sha);
+      const k = size === 0 ? 0 : fewer(size, "bytes");
+      const pts = splitPoints(size, k);
+      const lines: string[] = [];
+      for (let i = 0; i < k; i++) {
+        const src: ChunkSource = { kind: "lines", key, start: pts[i]!, end: pts[i + 1]!, size };
+        lines.push(JSON.stringify(src));
+      }
+      return { lines, uploads: new Map([[key, file]]), notes };
+    }
+  }
+}
+
+async function hashFile(file: string): Promise<string> {
+  const h = createHash("sha256");
+  for await (const chunk of fs.createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest("hex");
+}
+
+const INLINE_PREFIX = '{"kind":"inline","value":';
+
+/**
+ * The task sources for a payloads.jsonl body: small inline values stay inline; a large one
+ * becomes a byte range of the stored object, so its worker reads only its own slice.
+ * The same function serves a new run and a resumed one.
+ */
+export function sourcesFromPayloads(body: Buffer, payloadsKey: string): ChunkSource[] {
+  const out: ChunkSource[] = [];
+  let pos = 0;
+  while (pos < body.length) {
+    let nl = body.indexOf(0x0a, pos);
+    if (nl === -1) nl = body.length;
+    const len = nl - pos;
+    if (len > INLINE_PAYLOAD_BYTES && body.toString("utf8", pos, pos + INLINE_PREFIX.length) === INLINE_PREFIX) {
+      const offset = pos + INLINE_PREFIX.length;
+      out.push({ kind: "stored", key: payloadsKey, offset, length: nl - 1 - offset });
+    } else {
+      out.push(JSON.parse(body.toString("utf8", pos, nl)) as ChunkSource);
+    }
+    pos = nl + 1;
+  }
+  return out;
+}
+
+export async function uploadInputs(store: ObjectStore, uploads: Map<string, string>): Promise<void> {
+  for (const [key, file] of uploads) {
+    if (!(await store.exists(key))) await store.putFile(key, file);
+  }
+}

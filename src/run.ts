@@ -1,0 +1,438 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { openBackend } from "./backends/index.js";
+import type { Backend } from "./backends/types.js";
+import { bundleJob, type Bundle } from "./bundle.js";
+import { ChunkFailedError, FanoutError, JobLoadError, RunAbortedError, RunNotFoundError, toRemoteError } from "./errors.js";
+import { execute, quantile, type ExecuteOutcome } from "./executor.js";
+import { isJob, type Job, type JobDefaults } from "./job/index.js";
+import { indexOfKey, isRunId, keys, newRunId } from "./keys.js";
+import { checkBackend, positiveInt, resolveOptions, type CommonOptions } from "./options.js";
+import { planChunks, sourcesFromPayloads, uploadInputs } from "./plan.js";
+import type { ObjectStore } from "./store/types.js";
+import type { AttemptRecord, ResultEnvelope, Reply, RunManifest, RunOptionsResolved, RunSummary, Task } from "./types.js";
+
+/** Results up to this size come back in the reply; larger ones are read from the store. */
+const INLINE_RESULT_BYTES = 256 * 1024;
+
+export interface RunOptions extends CommonOptions {
+  chunks?: number;
+  /** Continue this run: only chunks without a stored result are run again. */
+  resume?: string;
+}
+
+export interface RunResult<O = unknown> {
+  runId: string;
+  result: O;
+  summary: RunSummary;
+  /** Every attempt at every chunk, for timelines and reports. */
+  attempts: AttemptRecord[];
+}
+
+/** The output type of a job module's default export. */
+export type JobOutput<J> = J extends Job<unknown, unknown, infer O> ? O : unknown;
+
+/**
+ * Run a job module: bundle it, split its input into chunks, run one worker invocation per
+ * chunk on the chosen backend, reduce, and return the result with the run's summary.
+ */
+export async function run<O = unknown>(job: string | URL, options: RunOptions = {}): Promise<RunResult<O>> {
+  const cwd = options.cwd ?? process.cwd();
+  const file = typeof job === "string" ? job : fileURLToPath(job);
+  const t0 = Date.now();
+  const bundle = await bundleJob(file, cwd);
+  const backendName = checkBackend(options.backend);
+  if (options.chunks !== undefined) positiveInt("chunks", options.chunks);
+  if (options.resume !== undefined && !isRunId(options.resume)) {
+    throw new RunNotFoundError(options.resume, "this store (run ids look like 20261127T044612Z-k3j9xq)");
+  }
+  // Options are checked before any process starts, so a bad flag costs nothing.
+  const preliminary = resolveOptions(options, {});
+  const backend = await openBackend({
+    backend: backendName,
+    cwd,
+    memoryMb: options.memory ?? preliminary.memoryMb,
+    concurrency: options.concurrency ?? preliminary.concurrency,
+    ...(options.store ? { store: options.store } : {}),
+    ...(options.processes ? { processes: options.processes } : {}),
+    ...(options.aws ? { aws: options.aws } : {}),
+  });
+  try {
+    const store = backend.store;
+    const bundleKey = await storeBundle(store, bundle);
+    const mod = await importBundle(store, bundleKey, bundle);
+    const jobValue = mod.default;
+    if (jobValue === undefined) {
+      throw new JobLoadError(`${file} has no default export`, "end the module with `export default defineJob({ input, map, reduce })`");
+    }
+    if (!isJob(jobValue)) {
+      throw new JobLoadError(
+        `the default export of ${file} is not a job (it is ${describe(jobValue)})`,
+        'export default defineJob({ ... }) from "fanout"',
+      );
+    }
+    const theJob = jobValue as Job;
+    let runId: string;
+    let manifest: RunManifest;
+    let sourcesBody: Buffer;
+    if (options.resume) {
+      runId = options.resume;
+      manifest = await readManifest(store, runId);
+      if (manifest.job.bundleSha256 !== bundle.sha256) {
+        throw new FanoutError(
+          "E_RESUME_MISMATCH",
+          `run ${runId} was made from a different build of the job (bundle ${manifest.job.bundleSha256.slice(0, 12)}, now ${bundle.sha256.slice(0, 12)})`,
+          { hint: "resume with the job file unchanged, or start a new run without --resume", exitCode: 2 },
+        );
+      }
+      sourcesBody = await store.get(manifest.payloadsKey);
+      manifest.options = { ...resolveOptions(options, theJob.defaults, manifest.chunks) };
+    } else {
+      const chunks = positiveInt("chunks", options.chunks ?? theJob.defaults.chunks ?? 100);
+      const plan = await planChunks(theJob.input, chunks, cwd);
+      for (const n of plan.notes) options.onNotice?.(n);
+      const resolved = resolveOptions(options, theJob.defaults, plan.lines.length);
+      runId = newRunId();
+      await uploadInputs(store, plan.uploads);
+      sourcesBody = Buffer.from(plan.lines.length ? plan.lines.join("\n") + "\n" : "");
+      await store.put(keys.payloads(runId), sourcesBody);
+      manifest = newManifest(runId, backend.name, file, "default", bundleKey, bundle.sha256, plan.lines.length, [...plan.uploads.keys()], resolved);
+    }
+    return await executeRun<O>({ store, backend, manifest, sourcesBody, reduce: theJob.reduce, t0, options });
+  } finally {
+    await backend.close();
+  }
+}
+
+export interface MapOptions extends CommonOptions {}
+
+/**
+ * Call one exported function of a module once per input, on the chosen backend, and return
+ * the results in input order. The function gets `(input, ctx)` like a job's map.
+ */
+export async function map<I, R>(
+  module: string | URL,
+  exportName: string,
+  inputs: readonly I[],
+  options: MapOptions = {},
+): Promise<Awaited<R>[]> {
+  const results = new Array<Awaited<R>>(inputs.length);
+  for await (const r of mapIter<I, R>(module, exportName, inputs, options)) results[r.index] = r.value;
+  return results;
+}
+
+export interface MapItem<R> {
+  index: number;
+  value: R;
+}
+
+/** Like `map`, but yields each result as soon as it is finished (not in input order). */
+export async function* mapIter<I, R>(
+  module: string | URL,
+  exportName: string,
+  inputs: readonly I[],
+  options: MapOptions = {},
+): AsyncGenerator<MapItem<Awaited<R>>, RunSummary, undefined> {
+  const cwd = options.cwd ?? process.cwd();
+  const file = typeof module === "string" ? module : fileURLToPath(module);
+  const t0 = Date.now();
+  const bundle = await bundleJob(file, cwd);
+  const backendName = checkBackend(options.backend);
+  const resolved = resolveOptions(options, {}, inputs.length);
+  const backend = await openBackend({
+    backend: backendName,
+    cwd,
+    memoryMb: resolved.memoryMb,
+    concurrency: resolved.concurrency,
+    ...(options.store ? { store: options.store } : {}),
+    ...(options.processes ? { processes: options.processes } : {}),
+    ...(options.aws ? { aws: options.aws } : {}),
+  });
+  try {
+    const store = backend.store;
+    const bundleKey = await storeBundle(store, bundle);
+    const mod = await importBundle(store, bundleKey, bundle);
+    if (typeof mod[exportName] !== "function") {
+      throw new JobLoadError(`${file} has no exported function "${exportName}"`, `export function ${exportName}(input) { ... }`);
+    }
+    const { toJson } = await import("./serialize.js");
+    const lines = inputs.map((v, i) => `{"kind":"inline","value":${toJson(v, `input ${i}`)}}`);
+    const runId = newRunId();
+    const sourcesBody = Buffer.from(lines.length ? lines.join("\n") + "\n" : "");
+    await store.put(keys.payloads(runId), sourcesBody);
+    const manifest = newManifest(runId, backend.name, file, exportName, bundleKey, bundle.sha256, inputs.length, [], resolved);
+
+    // Results are handed from the executor's callback to this generator through a queue.
+    const queue: MapItem<Awaited<R>>[] = [];
+    let wake: (() => void) | undefined;
+    let finished = false;
+    const pending = executeRun<unknown>({
+      store,
+      backend,
+      manifest,
+      sourcesBody,
+      reduce: undefined,
+      t0,
+      options,
+      onValue: (index, value) => {
+        queue.push({ index, value: value as Awaited<R> });
+        wake?.();
+      },
+    }).finally(() => {
+      finished = true;
+      wake?.();
+    });
+    pending.catch(() => {});
+    for (;;) {
+      while (queue.length) yield queue.shift()!;
+      if (finished) break;
+      await new Promise<void>((r) => (wake = r));
+      wake = undefined;
+    }
+    while (queue.length) yield queue.shift()!;
+    return (await pending).summary;
+  } finally {
+    await backend.close();
+  }
+}
+
+interface ExecuteRunParams {
+  store: ObjectStore;
+  backend: Backend;
+  manifest: RunManifest;
+  sourcesBody: Buffer;
+  reduce: ((results: unknown[]) => unknown) | undefined;
+  t0: number;
+  options: RunOptions;
+  onValue?: (index: number, value: unknown) => void;
+}
+
+/** The shared second half of run() and map(): dispatch, collect in order, reduce, record. */
+async function executeRun<O>(p: ExecuteRunParams): Promise<RunResult<O>> {
+  const { store, backend, manifest, options } = p;
+  const runId = manifest.runId;
+  const opts = manifest.options;
+  const sources = sourcesFromPayloads(p.sourcesBody, manifest.payloadsKey);
+  const done = new Set((await store.list(keys.resultsPrefix(runId))).map(indexOfKey));
+  const todo: number[] = [];
+  for (let i = 0; i < sources.length; i++) if (!done.has(i)) todo.push(i);
+  if (options.resume) options.onNotice?.(`resuming run ${runId}: ${done.size} of ${manifest.chunks} chunks already done, ${todo.length} to run`);
+  else options.onNotice?.(`run ${runId}: ${manifest.chunks} chunks on ${backend.name}, store ${store.location}`);
+  manifest.status = "running";
+  manifest.updatedAt = new Date().toISOString();
+  await store.put(keys.manifest(runId), JSON.stringify(manifest, null, 2));
+
+  const base = {
+    v: 1 as const,
+    runId,
+    count: manifest.chunks,
+    attempt: 1,
+    bundle: { key: manifest.job.bundleKey, sha256: manifest.job.bundleSha256 },
+    export: manifest.job.export,
+    timeoutMs: opts.timeoutMs,
+    inlineLimit: INLINE_RESULT_BYTES,
+  };
+  const tasks: Task[] = todo.map((index) => ({
+    ...base,
+    index,
+    source: sources[index]!,
+    resultKey: keys.result(runId, index),
+    failureKey: keys.failure(runId, index),
+  }));
+
+  const outcome = await execute({
+    backend,
+    runId,
+    tasks,
+    total: manifest.chunks,
+    skipped: done.size,
+    concurrency: opts.concurrency,
+    retries: opts.retries,
+    retryUserErrors: opts.retryUserErrors,
+    speculate: opts.speculate,
+    maxFailures: 10,
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(p.onValue
+      ? {
+          onResult: (index: number, reply: Reply) => {
+            if (!reply.stored) p.onValue!(index, reply.value);
+            else void readValue(store, runId, index).then((v) => p.onValue!(index, v));
+          },
+        }
+      : {}),
+  });
+
+  const summary = summarize(manifest, backend.name, outcome, done.size, p.t0, opts);
+  if (outcome.stopped === "aborted" || (options.signal?.aborted && outcome.failures.size === 0 && outcome.replies.size < tasks.length)) {
+    await finishManifest(store, manifest, "aborted", summary);
+    throw new RunAbortedError(runId, options.signal?.reason);
+  }
+  if (outcome.failures.size > 0) {
+    const first = [...outcome.failures.values()].sort((a, b) => a.index - b.index)[0]!;
+    await finishManifest(store, manifest, "failed", summary, { ...first.remote, index: first.index });
+    first.failedChunks = outcome.failures.size;
+    first.summary = summary;
+    throw first;
+  }
+
+  const values = new Array<unknown>(manifest.chunks);
+  for (const [index, reply] of outcome.replies) if (!reply.stored) values[index] = reply.value;
+  const toRead: number[] = [];
+  for (let i = 0; i < manifest.chunks; i++) if (!outcome.replies.has(i) || outcome.replies.get(i)!.stored) toRead.push(i);
+  await readValuesInto(store, runId, toRead, values);
+
+  let result: unknown = values;
+  if (p.reduce) {
+    try {
+      result = await p.reduce(values);
+    } catch (err) {
+      const remote = toRemoteError(err);
+      await finishManifest(store, manifest, "failed", summary, remote);
+      throw new FanoutError("E_REDUCE", `reduce threw: ${remote.message}`, {
+        hint: `every chunk result is kept; fix reduce, then \`fanout run <job> --resume ${runId}\` runs only reduce`,
+        exitCode: 1,
+        cause: err,
+      });
+    }
+  }
+  summary.wallMs = Date.now() - p.t0;
+  summary.speedup = summary.wallMs > 0 ? summary.sumChunkMs / summary.wallMs : 0;
+  await finishManifest(store, manifest, "succeeded", summary);
+  return { runId, result: result as O, summary, attempts: outcome.attempts };
+}
+
+async function readValue(store: ObjectStore, runId: string, index: number): Promise<unknown> {
+  const env = JSON.parse((await store.get(keys.result(runId, index))).toString("utf8")) as ResultEnvelope;
+  return env.value;
+}
+
+async function readValuesInto(store: ObjectStore, runId: string, indices: number[], values: unknown[]): Promise<void> {
+  // Bounded parallel reads: S3 latency adds up over thousands of resumed results.
+  let next = 0;
+  const worker = async () => {
+    while (next < indices.length) {
+      const i = indices[next++]!;
+      values[i] = await readValue(store, runId, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(32, indices.length) }, worker));
+}
+
+function newManifest(
+  runId: string,
+  backend: string,
+  file: string,
+  exportName: string,
+  bundleKey: string,
+  sha256: string,
+  chunks: number,
+  inputKeys: string[],
+  options: RunOptionsResolved,
+): RunManifest {
+  const now = new Date().toISOString();
+  return {
+    v: 1,
+    runId,
+    createdAt: now,
+    updatedAt: now,
+    status: "running",
+    backend,
+    job: { path: file, export: exportName, bundleKey, bundleSha256: sha256 },
+    chunks,
+    payloadsKey: keys.payloads(runId),
+    inputKeys,
+    options,
+  };
+}
+
+async function finishManifest(
+  store: ObjectStore,
+  manifest: RunManifest,
+  status: RunManifest["status"],
+  summary: RunSummary,
+  error?: RunManifest["error"],
+): Promise<void> {
+  manifest.status = status;
+  manifest.updatedAt = new Date().toISOString();
+  manifest.summary = { ...summary, status };
+  if (error) manifest.error = error;
+  else delete manifest.error;
+  try {
+    await store.put(keys.manifest(manifest.runId), JSON.stringify(manifest, null, 2));
+  } catch {
+    // The results are the source of truth; a manifest that could not be updated is not fatal.
+  }
+}
+
+export async function readManifest(store: ObjectStore, runId: string): Promise<RunManifest> {
+  const buf = await store.getIfExists(keys.manifest(runId));
+  if (!buf) throw new RunNotFoundError(runId, store.location);
+  return JSON.parse(buf.toString("utf8")) as RunManifest;
+}
+
+function summarize(
+  manifest: RunManifest,
+  backend: string,
+  o: ExecuteOutcome,
+  skipped: number,
+  t0: number,
+  opts: RunOptionsResolved,
+): RunSummary {
+  const won = o.attempts.filter((a) => a.won);
+  const times = won.map((a) => (a.endedAt ?? a.returnedAt) - (a.startedAt ?? a.invokedAt));
+  const sum = times.reduce((a, b) => a + b, 0);
+  const wallMs = Date.now() - t0;
+  return {
+    runId: manifest.runId,
+    backend,
+    status: o.failures.size ? "failed" : o.stopped === "aborted" ? "aborted" : "succeeded",
+    chunks: manifest.chunks,
+    succeeded: o.replies.size + skipped,
+    failed: o.failures.size,
+    skipped,
+    retries: o.retries,
+    speculated: o.speculated,
+    speculationWins: o.speculationWins,
+    coldStarts: o.attempts.filter((a) => a.coldStart).length,
+    concurrency: opts.concurrency,
+    wallMs,
+    dispatchMs: o.lastInvokeAt - o.firstInvokeAt,
+    sumChunkMs: sum,
+    speedup: wallMs > 0 ? sum / wallMs : 0,
+    chunkMs: { p50: quantile(times, 0.5), p95: quantile(times, 0.95), p99: quantile(times, 0.99), max: times.length ? Math.max(...times) : 0 },
+  };
+}
+
+async function storeBundle(store: ObjectStore, bundle: Bundle): Promise<string> {
+  const key = keys.bundle(bundle.sha256);
+  if (!(await store.exists(key))) await store.put(key, bundle.code);
+  return key;
+}
+
+/** Import the bundle in this process too: the input and reduce live in the job module. */
+async function importBundle(store: ObjectStore, key: string, bundle: Bundle): Promise<Record<string, unknown>> {
+  let file = store.localPath?.(key);
+  if (!file) {
+    const dir = path.join(os.tmpdir(), "fanout-bundles");
+    fs.mkdirSync(dir, { recursive: true });
+    file = path.join(dir, `${bundle.sha256}.mjs`);
+    if (!fs.existsSync(file)) fs.writeFileSync(file, bundle.code);
+  }
+  try {
+    return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (err) {
+    throw new JobLoadError(`loading ${path.relative(process.cwd(), bundle.entry) || bundle.entry} threw: ${(err as Error)?.message ?? String(err)}`, "fix the error in the job module's top-level code", err);
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (typeof v === "function") return "a function; wrap it: defineJob({ input, map: yourFunction })";
+  if (typeof v === "object") return "an object not made by defineJob";
+  return `a ${typeof v}`;
+}
+
+export type { JobDefaults };

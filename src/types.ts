@@ -1,0 +1,177 @@
+/**
+ * The data that flows through a run, defined once. Every stage (planner, executor,
+ * backends, worker, stores, CLI, report) speaks these shapes; anything that crosses a
+ * process or network boundary is plain JSON.
+ */
+
+/** Where a worker finds the value of its chunk. */
+export type ChunkSource =
+  /** Small payloads travel inside the task itself, so a no-op chunk costs no store read. */
+  | { kind: "inline"; value: unknown }
+  /** A slice of the run's payload object (one object for all chunks, read with a ranged GET). */
+  | { kind: "stored"; key: string; offset: number; length: number }
+  /** Whole lines that start inside [start, end) of an uploaded input object. */
+  | { kind: "lines"; key: string; start: number; end: number; size: number };
+
+/** One invocation of the worker handler for one chunk. */
+export interface Task {
+  v: 1;
+  runId: string;
+  index: number;
+  count: number;
+  /** 1 for the first try; retries and speculative copies count up. */
+  attempt: number;
+  bundle: { key: string; sha256: string };
+  /** The export to call: "default" for a job, any name for `map()`. */
+  export: string;
+  source: ChunkSource;
+  resultKey: string;
+  failureKey: string;
+  timeoutMs: number;
+  /** Results whose JSON is at most this many bytes come back inside the reply too. */
+  inlineLimit: number;
+}
+
+export type ErrorKind =
+  /** the chunk's own code threw or rejected */
+  | "user"
+  /** the map result cannot be carried as JSON */
+  | "serialize"
+  | "timeout"
+  | "oom"
+  /** the worker process or container died */
+  | "crash"
+  /** the platform refused to start the chunk (429) */
+  | "throttled"
+  /** store or network trouble that a retry can fix */
+  | "transient"
+  | "cancelled";
+
+/** An error as it crosses a boundary: the remote stack is kept as text. */
+export interface RemoteError {
+  kind: ErrorKind;
+  name: string;
+  message: string;
+  stack?: string;
+  code?: string;
+}
+
+export interface ChunkTiming {
+  /** Epoch ms at which the worker began the chunk (after loading the bundle). */
+  startedAt: number;
+  endedAt: number;
+  /** Time spent fetching and importing the job bundle for this invocation. */
+  loadMs: number;
+  /** True when this invocation had to load the bundle (a fresh process or container). */
+  coldStart: boolean;
+}
+
+/** What a worker writes to the store for one chunk attempt, and (value permitting) replies. */
+export interface ResultEnvelope {
+  v: 1;
+  runId: string;
+  index: number;
+  attempt: number;
+  ok: boolean;
+  /** Present when ok and the value is not `undefined`. */
+  value?: unknown;
+  error?: RemoteError;
+  timing: ChunkTiming;
+  logs: string[];
+  worker: { platform: "local" | "lambda"; id: string; memoryMb?: number };
+}
+
+/**
+ * What a worker returns to the caller: the envelope, except that a large value stays in the
+ * store (`stored` = true) so replies fit IPC and Lambda response limits.
+ */
+export interface Reply extends ResultEnvelope {
+  stored?: boolean;
+  bytes: number;
+}
+
+export type ChunkOutcome = "ok" | ErrorKind;
+
+/** One attempt at one chunk, as the executor saw it: the rows of the timeline. */
+export interface AttemptRecord {
+  index: number;
+  attempt: number;
+  speculative: boolean;
+  /** Epoch ms: handed to the backend, worker start, worker end, reply seen by the client. */
+  invokedAt: number;
+  startedAt?: number;
+  endedAt?: number;
+  returnedAt: number;
+  coldStart: boolean;
+  outcome: ChunkOutcome;
+  /** This attempt's result is the one the run used. */
+  won: boolean;
+}
+
+export interface RunOptionsResolved {
+  chunks: number;
+  concurrency: number;
+  timeoutMs: number;
+  retries: number;
+  memoryMb: number;
+  speculate: boolean;
+  retryUserErrors: boolean;
+}
+
+export type RunStatus = "running" | "succeeded" | "failed" | "aborted";
+
+/** `runs/<runId>/manifest.json`: enough to resume, inspect or tear down a run. */
+export interface RunManifest {
+  v: 1;
+  runId: string;
+  createdAt: string;
+  updatedAt: string;
+  status: RunStatus;
+  backend: string;
+  job: { path: string; export: string; bundleKey: string; bundleSha256: string };
+  chunks: number;
+  payloadsKey: string;
+  inputKeys: string[];
+  options: RunOptionsResolved;
+  summary?: RunSummary;
+  error?: RemoteError & { index?: number };
+}
+
+export interface RunSummary {
+  runId: string;
+  backend: string;
+  status: RunStatus;
+  chunks: number;
+  succeeded: number;
+  failed: number;
+  /** Chunks whose result already existed (resume). */
+  skipped: number;
+  retries: number;
+  speculated: number;
+  speculationWins: number;
+  coldStarts: number;
+  concurrency: number;
+  wallMs: number;
+  /** First to last invoke. */
+  dispatchMs: number;
+  /** Sum of chunk run times of the attempts that won. */
+  sumChunkMs: number;
+  /** sumChunkMs / wallMs: how many chunk-seconds each wall second did. */
+  speedup: number;
+  chunkMs: { p50: number; p95: number; p99: number; max: number };
+}
+
+export interface Progress {
+  total: number;
+  done: number;
+  failed: number;
+  running: number;
+  skipped: number;
+  retries: number;
+  speculated: number;
+  /** chunks per second since the first dispatch */
+  rate: number;
+  /** seconds, or undefined until a rate is known */
+  etaSec?: number;
+  elapsedMs: number;
+}

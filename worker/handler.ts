@@ -1,0 +1,320 @@
+/**
+ * The one handler that runs a chunk, on Lambda and in the local worker processes alike:
+ * load (and cache) the job bundle, resolve the chunk's payload, call the export, write the
+ * result envelope to the store, and reply with a small envelope.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { pathToFileURL } from "node:url";
+import { format } from "node:util";
+import { toRemoteError } from "../src/errors.js";
+import { isJob, type ChunkContext } from "../src/job/index.js";
+import { readOwnedLines } from "../src/lines.js";
+import { SerializeError, toJson } from "../src/serialize.js";
+import type { ObjectStore } from "../src/store/types.js";
+import type { ChunkSource, RemoteError, Reply, ResultEnvelope, Task } from "../src/types.js";
+
+export interface WorkerEnv {
+  store: ObjectStore;
+  platform: "local" | "lambda";
+  workerId: string;
+  memoryMb?: number;
+  /** Where bundles fetched from a remote store are cached (e.g. /tmp on Lambda). */
+  cacheDir: string;
+}
+
+/** Per-chunk state reachable from anywhere in the chunk's async call tree. */
+interface ChunkScope {
+  index: number;
+  logs: string[];
+  logBytes: number;
+  /** When the chunk's own code finished (before other chunks' continuations run). */
+  endedAt?: number;
+  /** Fails the chunk from outside its await chain (an error thrown in a stray callback). */
+  fail?: (err: unknown) => void;
+}
+
+export const chunkScope = new AsyncLocalStorage<ChunkScope>();
+
+const MAX_LOG_LINES = 2000;
+const MAX_LOG_BYTES = 256 * 1024;
+
+function appendLog(scope: ChunkScope, line: string): void {
+  if (scope.logs.length >= MAX_LOG_LINES || scope.logBytes >= MAX_LOG_BYTES) {
+    if (scope.logs[scope.logs.length - 1] !== "[fanout: further log lines dropped]") {
+      scope.logs.push("[fanout: further log lines dropped]");
+    }
+    return;
+  }
+  scope.logs.push(line);
+  scope.logBytes += line.length;
+}
+
+/**
+ * Route console output made inside a chunk to that chunk's log. Chunks share a process, so
+ * AsyncLocalStorage tells whose line it is. `echo` keeps the original output too (Lambda:
+ * CloudWatch).
+ */
+export function captureConsole(echo: boolean): void {
+  for (const method of ["log", "info", "warn", "error", "debug"] as const) {
+    const original = console[method].bind(console);
+    console[method] = (...args: unknown[]) => {
+      const scope = chunkScope.getStore();
+      if (scope) appendLog(scope, format(...args));
+      if (!scope || echo) original(...args);
+    };
+  }
+}
+
+type Target = (chunk: unknown, ctx: ChunkContext) => unknown;
+
+interface LoadedBundle {
+  module: Record<string, unknown>;
+}
+
+const bundles = new Map<string, Promise<LoadedBundle>>();
+
+export class BundleIntegrityError extends Error {
+  override name = "BundleIntegrityError";
+}
+
+async function loadBundle(task: Task, env: WorkerEnv): Promise<{ bundle: LoadedBundle; cold: boolean }> {
+  const sha = task.bundle.sha256;
+  let p = bundles.get(sha);
+  const cold = p === undefined;
+  if (!p) {
+    p = (async () => {
+      const code = await env.store.get(task.bundle.key);
+      const actual = createHash("sha256").update(code).digest("hex");
+      if (actual !== sha) {
+        throw new BundleIntegrityError(`job bundle ${task.bundle.key} has sha256 ${actual}, expected ${sha}`);
+      }
+      let file = env.store.localPath?.(task.bundle.key);
+      if (!file) {
+        file = path.join(env.cacheDir, `${sha}.mjs`);
+        fs.mkdirSync(env.cacheDir, { recursive: true });
+        fs.writeFileSync(file, code);
+      }
+      const module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+      return { module };
+    })();
+    bundles.set(sha, p);
+    // A failed load (store outage) must not poison the cache for the next invocation.
+    p.catch(() => bundles.delete(sha));
+  }
+  return { bundle: await p, cold };
+}
+
+function resolveTarget(module: Record<string, unknown>, name: string): Target {
+  const exp = module[name];
+  if (isJob(exp)) return exp.map as Target;
+  if (typeof exp === "function") return exp as Target;
+  throw new TypeError(
+    name === "default"
+      ? "the bundle's default export is not a job made with defineJob"
+      : `the bundle's export "${name}" is not a function`,
+  );
+}
+
+async function resolveChunk(source: ChunkSource, store: ObjectStore): Promise<unknown> {
+  switch (source.kind) {
+    case "inline":
+      return source.value;
+    case "stored": {
+      const buf = await store.getRange(source.key, source.offset, source.offset + source.length);
+      return JSON.parse(buf.toString("utf8"));
+    }
+    case "lines":
+      return readOwnedLines(store, source.key, source.start, source.end, source.size);
+  }
+}
+
+/** Thrown inside a chunk's abort signal when the worker-side timeout fires. */
+export class ChunkTimeoutError extends Error {
+  override name = "ChunkTimeoutError";
+}
+
+/** Errors that mean the store or network failed, not the chunk: the executor retries these. */
+function isTransient(err: unknown): boolean {
+  const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number }; $retryable?: unknown };
+  if (e?.$retryable) return true;
+  const status = e?.$metadata?.httpStatusCode;
+  if (status !== undefined && (status >= 500 || status === 429)) return true;
+  const code = e?.code ?? "";
+  return [
+    "ECONNREFUSED",
+    "ECONNRESET",
+    "ETIMEDOUT",
+    "EPIPE",
+    "EAI_AGAIN",
+    "EACCES",
+    "EPERM",
+    "EROFS",
+    "ENOSPC",
+    "EBUSY",
+    "EMFILE",
+  ].includes(code) || e?.name === "TimeoutError" || e?.name === "NetworkingError";
+}
+
+export interface RunTaskOptions {
+  /** Aborts the chunk from outside (a cancelled speculative copy, a cancelled run). */
+  signal?: AbortSignal;
+  /** Told when the chunk itself starts, after the bundle and payload are loaded. */
+  onStart?: () => void;
+}
+
+/**
+ * Run one task. Never throws: every outcome, including a store outage, becomes a Reply, so
+ * the caller only has to carry it back. Only ok envelopes and chunk failures are stored.
+ */
+export async function runTask(task: Task, env: WorkerEnv, opts: RunTaskOptions = {}): Promise<Reply> {
+  const loadStart = Date.now();
+  const scope: ChunkScope = { index: task.index, logs: [], logBytes: 0 };
+  let cold = false;
+  let startedAt = loadStart;
+  let error: RemoteError | undefined;
+  let valueJson: string | undefined;
+  let value: unknown;
+  let loadMs = 0;
+  try {
+    const loaded = await loadBundle(task, env);
+    cold = loaded.cold;
+    const target = resolveTarget(loaded.bundle.module, task.export);
+    const chunk = await resolveChunk(task.source, env.store);
+    startedAt = Date.now();
+    loadMs = startedAt - loadStart;
+    opts.onStart?.();
+    value = await callWithDeadline(target, chunk, task, scope, opts.signal);
+    valueJson = toJson(value);
+  } catch (err) {
+    error = classify(err);
+  }
+  const endedAt = scope.endedAt ?? Date.now();
+  const envelope: ResultEnvelope = {
+    v: 1,
+    runId: task.runId,
+    index: task.index,
+    attempt: task.attempt,
+    ok: error === undefined,
+    ...(error ? { error } : {}),
+    timing: { startedAt, endedAt, loadMs, coldStart: cold },
+    logs: scope.logs,
+    worker: { platform: env.platform, id: env.workerId, ...(env.memoryMb ? { memoryMb: env.memoryMb } : {}) },
+  };
+  // The stored envelope is built by splicing the value's JSON in, so the value is serialized once.
+  const head = JSON.stringify(envelope);
+  const body = valueJson === undefined || value === undefined ? head : `${head.slice(0, -1)},"value":${valueJson}}`;
+  if (error?.kind !== "transient" && error?.kind !== "cancelled") {
+    try {
+      const key = envelope.ok ? task.resultKey : task.failureKey;
+      const sync = (env.store as { putSync?: (k: string, b: string) => void }).putSync;
+      if (sync) sync.call(env.store, key, body);
+      else await env.store.put(key, body);
+    } catch (err) {
+      // The result exists only in this reply; the client must not take it as stored.
+      return { ...envelope, ok: false, error: toRemoteError(err, "transient"), bytes: 0 };
+    }
+  }
+  const bytes = valueJson?.length ?? 0;
+  if (envelope.ok && value !== undefined) {
+    if (bytes <= task.inlineLimit) return { ...envelope, value: JSON.parse(valueJson!), bytes };
+    return { ...envelope, stored: true, bytes };
+  }
+  return { ...envelope, bytes };
+}
+
+function classify(err: unknown): RemoteError {
+  if (err instanceof ChunkTimeoutError) return toRemoteError(err, "timeout");
+  if (err instanceof SerializeError) return toRemoteError(err, "serialize");
+  if (err instanceof ChunkCancelledError) return toRemoteError(err, "cancelled");
+  if (err instanceof ChunkScopeError) return toRemoteError(err.inner, "user");
+  if (isTransient(err)) return toRemoteError(err, "transient");
+  return toRemoteError(err, "user");
+}
+
+class ChunkCancelledError extends Error {
+  override name = "ChunkCancelledError";
+}
+
+/** Marks an error as thrown by the chunk's own code, so a chunk's EACCES is not taken for an outage. */
+class ChunkScopeError extends Error {
+  constructor(readonly inner: unknown) {
+    super("chunk error");
+  }
+}
+
+async function callWithDeadline(
+  target: Target,
+  chunk: unknown,
+  task: Task,
+  scope: ChunkScope,
+  outer: AbortSignal | undefined,
+): Promise<unknown> {
+  const ac = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  let rejectDeadline!: (e: unknown) => void;
+  const deadline = new Promise<never>((_, reject) => (rejectDeadline = reject));
+  const onOuter = () => {
+    const e = new ChunkCancelledError("chunk cancelled: its result is no longer needed");
+    ac.abort(e);
+    rejectDeadline(e);
+  };
+  if (outer) {
+    if (outer.aborted) throw new ChunkCancelledError("chunk cancelled before it started");
+    outer.addEventListener("abort", onOuter, { once: true });
+  }
+  scope.fail = (err: unknown) => rejectDeadline(new ChunkScopeError(err));
+  if (task.timeoutMs > 0) {
+    timer = setTimeout(() => {
+      const e = new ChunkTimeoutError(`chunk ${task.index} timed out after ${task.timeoutMs / 1000} s (worker side)`);
+      ac.abort(e);
+      rejectDeadline(e);
+    }, task.timeoutMs);
+  }
+  const ctx: ChunkContext = {
+    index: task.index,
+    count: task.count,
+    attempt: task.attempt,
+    runId: task.runId,
+    signal: ac.signal,
+    log: (...args: unknown[]) => appendLog(scope, format(...args)),
+  };
+  try {
+    const result = chunkScope.run(scope, () => {
+      try {
+        return target(chunk, ctx);
+      } catch (err) {
+        scope.endedAt = Date.now();
+        throw new ChunkScopeError(err);
+      }
+    });
+    if (result !== null && typeof (result as PromiseLike<unknown>)?.then === "function") {
+      return await Promise.race([
+        Promise.resolve(result).then(
+          (v) => {
+            scope.endedAt = Date.now();
+            return v;
+          },
+          (err: unknown) => {
+            scope.endedAt = Date.now();
+            throw new ChunkScopeError(err);
+          },
+        ),
+        deadline,
+      ]);
+    }
+    scope.endedAt = Date.now();
+    return result;
+  } finally {
+    if (timer) clearTimeout(timer);
+    outer?.removeEventListener("abort", onOuter);
+    deadline.catch(() => {});
+  }
+}
+
+/** Attribute an error thrown outside any await chain (a stray setTimeout) to its chunk, if any. */
+export function currentChunk(): ChunkScope | undefined {
+  return chunkScope.getStore();
+}
