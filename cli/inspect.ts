@@ -3,6 +3,7 @@ import { UsageError } from "../src/errors.js";
 import { indexOfKey, isRunId, keys } from "../src/keys.js";
 import { checkBackend } from "../src/options.js";
 import { readManifest } from "../src/run.js";
+import { RunResults } from "../src/results.js";
 import type { ResultEnvelope, RunManifest } from "../src/types.js";
 import { awsOptionsFrom, writeStdout } from "./main.js";
 import { fmtMs } from "./render.js";
@@ -49,7 +50,7 @@ export async function statusCommand(runId: string | undefined, flags: StoreFlags
     }
     checkRunId(runId);
     const m = await readManifest(store, runId);
-    const done = new Set((await store.list(keys.resultsPrefix(runId))).map(indexOfKey));
+    const done = await new RunResults(store, runId).done();
     const failed = (await store.list(keys.failuresPrefix(runId))).map(indexOfKey).filter((i) => !done.has(i));
     const missing = m.chunks - done.size;
     const info = {
@@ -87,17 +88,21 @@ export async function logsCommand(runId: string, chunk: string | undefined, flag
   await withStore(flags, async (store) => {
     const m = await readManifest(store, runId);
     if (only !== undefined && only >= m.chunks) throw new UsageError(`run ${runId} has chunks 0 to ${m.chunks - 1}, not ${only}`, "name a chunk index in that range");
-    const ks = [...(await store.list(keys.resultsPrefix(runId))), ...(await store.list(keys.failuresPrefix(runId)))]
-      .filter((k) => only === undefined || indexOfKey(k) === only)
-      .sort((a, b) => indexOfKey(a) - indexOfKey(b));
+    const results = new RunResults(store, runId);
+    const failures = (await store.list(keys.failuresPrefix(runId))).map(indexOfKey);
+    const indices = [...new Set([...(await results.done()), ...failures])]
+      .filter((i) => only === undefined || i === only)
+      .sort((a, b) => a - b);
     const out: string[] = [];
-    for (const k of ks) {
-      const env = JSON.parse((await store.get(k)).toString("utf8")) as ResultEnvelope;
+    for (const i of indices) {
+      const env =
+        (await results.envelope(i)) ??
+        (JSON.parse((await store.get(keys.failure(runId, i))).toString("utf8")) as ResultEnvelope);
       const head = `--- chunk ${env.index} (attempt ${env.attempt}, ${env.ok ? "ok" : "failed"}, ${fmtMs(env.timing.endedAt - env.timing.startedAt)}, ${env.worker.id})`;
       out.push(head, ...env.logs);
       if (env.error) out.push(`error (${env.error.kind}): ${env.error.stack ?? `${env.error.name}: ${env.error.message}`}`);
     }
-    if (ks.length === 0) out.push(only === undefined ? `run ${runId} has no chunk output yet` : `chunk ${only} of run ${runId} has no output yet`);
+    if (indices.length === 0) out.push(only === undefined ? `run ${runId} has no chunk output yet` : `chunk ${only} of run ${runId} has no output yet`);
     await writeStdout(out.join("\n") + "\n");
   });
 }

@@ -53,6 +53,7 @@ export class ProgressView {
 
   /** A notice that must not be overwritten by the spinner. */
   notice(line: string): void {
+    if (!this.enabled) return;
     if (this.spinner) {
       this.spinner.clear();
       process.stderr.write(`${line}\n`);

@@ -1,6 +1,6 @@
 import pLimit from "p-limit";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Backend } from "./backends/types.js";
+import type { Backend, CancelHandle } from "./backends/types.js";
 import { ChunkFailedError, InfraError } from "./errors.js";
 import type { AttemptRecord, ChunkOutcome, Progress, RemoteError, Reply, Task } from "./types.js";
 
@@ -41,7 +41,7 @@ export interface ExecuteOutcome {
 }
 
 interface Running {
-  ac: AbortController;
+  handle: CancelHandle;
   record: AttemptRecord;
   /** Client time at which the worker reported the chunk started; undefined while queued. */
   startSeen?: number;
@@ -116,7 +116,7 @@ export async function execute(params: ExecuteParams): Promise<ExecuteOutcome> {
 
   const onRunAbort = () => {
     stop("aborted");
-    for (const s of states) for (const r of s.running.values()) r.ac.abort();
+    for (const s of states) for (const r of s.running.values()) r.handle.cancel?.();
   };
   if (signal?.aborted) onRunAbort();
   signal?.addEventListener("abort", onRunAbort, { once: true });
@@ -138,7 +138,7 @@ export async function execute(params: ExecuteParams): Promise<ExecuteOutcome> {
       outcome: "cancelled",
       won: false,
     };
-    const running: Running = { ac: new AbortController(), record };
+    const running: Running = { handle: {}, record };
     s.running.set(attempt, running);
     if (s.running.size === 1) {
       runningChunks++;
@@ -148,7 +148,7 @@ export async function execute(params: ExecuteParams): Promise<ExecuteOutcome> {
     let result: Reply | InfraError;
     try {
       result = await backend.invoke(task, {
-        signal: running.ac.signal,
+        handle: running.handle,
         isolate,
         onStart: () => (running.startSeen = Date.now()),
       });
@@ -183,7 +183,7 @@ export async function execute(params: ExecuteParams): Promise<ExecuteOutcome> {
     else runTimes[Math.floor(Math.random() * runTimes.length)] = t;
     finished++;
     out.replies.set(s.task.index, reply);
-    for (const r of s.running.values()) r.ac.abort();
+    for (const r of s.running.values()) r.handle.cancel?.();
     params.onResult?.(s.task.index, reply);
     progress.tick();
   };
@@ -191,7 +191,7 @@ export async function execute(params: ExecuteParams): Promise<ExecuteOutcome> {
   const fail = (s: ChunkState, error: RemoteError) => {
     s.done = true;
     out.failures.set(s.task.index, new ChunkFailedError(s.task.index, error, s.launched, params.runId));
-    for (const r of s.running.values()) r.ac.abort();
+    for (const r of s.running.values()) r.handle.cancel?.();
     progress.tick();
     if (out.failures.size >= maxFailures) stop("too-many-failures");
   };

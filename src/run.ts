@@ -8,11 +8,12 @@ import { bundleJob, type Bundle } from "./bundle.js";
 import { ChunkFailedError, FanoutError, JobLoadError, RunAbortedError, RunNotFoundError, toRemoteError } from "./errors.js";
 import { execute, quantile, type ExecuteOutcome } from "./executor.js";
 import { isJob, type Job, type JobDefaults } from "./job/index.js";
-import { indexOfKey, isRunId, keys, newRunId } from "./keys.js";
+import { isRunId, keys, newRunId } from "./keys.js";
+import { RunResults } from "./results.js";
 import { checkBackend, positiveInt, resolveOptions, type CommonOptions } from "./options.js";
 import { planChunks, sourcesFromPayloads, uploadInputs } from "./plan.js";
 import type { ObjectStore } from "./store/types.js";
-import type { AttemptRecord, ResultEnvelope, Reply, RunManifest, RunOptionsResolved, RunSummary, Task } from "./types.js";
+import type { AttemptRecord, Reply, TaskBase, RunManifest, RunOptionsResolved, RunSummary, Task } from "./types.js";
 
 /** Results up to this size come back in the reply; larger ones are read from the store. */
 const INLINE_RESULT_BYTES = 256 * 1024;
@@ -215,7 +216,8 @@ async function executeRun<O>(p: ExecuteRunParams): Promise<RunResult<O>> {
   const runId = manifest.runId;
   const opts = manifest.options;
   const sources = sourcesFromPayloads(p.sourcesBody, manifest.payloadsKey);
-  const done = new Set((await store.list(keys.resultsPrefix(runId))).map(indexOfKey));
+  const results = new RunResults(store, runId);
+  const done = await results.done();
   const todo: number[] = [];
   for (let i = 0; i < sources.length; i++) if (!done.has(i)) todo.push(i);
   if (options.resume) options.onNotice?.(`resuming run ${runId}: ${done.size} of ${manifest.chunks} chunks already done, ${todo.length} to run`);
@@ -224,23 +226,16 @@ async function executeRun<O>(p: ExecuteRunParams): Promise<RunResult<O>> {
   manifest.updatedAt = new Date().toISOString();
   await store.put(keys.manifest(runId), JSON.stringify(manifest, null, 2));
 
-  const base = {
+  const base: TaskBase = {
     v: 1 as const,
     runId,
     count: manifest.chunks,
-    attempt: 1,
     bundle: { key: manifest.job.bundleKey, sha256: manifest.job.bundleSha256 },
     export: manifest.job.export,
     timeoutMs: opts.timeoutMs,
     inlineLimit: INLINE_RESULT_BYTES,
   };
-  const tasks: Task[] = todo.map((index) => ({
-    ...base,
-    index,
-    source: sources[index]!,
-    resultKey: keys.result(runId, index),
-    failureKey: keys.failure(runId, index),
-  }));
+  const tasks: Task[] = todo.map((index) => ({ ...base, index, attempt: 1, source: sources[index]! }));
 
   const outcome = await execute({
     backend,
@@ -259,7 +254,7 @@ async function executeRun<O>(p: ExecuteRunParams): Promise<RunResult<O>> {
       ? {
           onResult: (index: number, reply: Reply) => {
             if (!reply.stored) p.onValue!(index, reply.value);
-            else void readValue(store, runId, index).then((v) => p.onValue!(index, v));
+            else void readValue(results, index).then((v) => p.onValue!(index, v));
           },
         }
       : {}),
@@ -282,7 +277,7 @@ async function executeRun<O>(p: ExecuteRunParams): Promise<RunResult<O>> {
   for (const [index, reply] of outcome.replies) if (!reply.stored) values[index] = reply.value;
   const toRead: number[] = [];
   for (let i = 0; i < manifest.chunks; i++) if (!outcome.replies.has(i) || outcome.replies.get(i)!.stored) toRead.push(i);
-  await readValuesInto(store, runId, toRead, values);
+  await readValuesInto(new RunResults(store, runId), toRead, values);
 
   let result: unknown = values;
   if (p.reduce) {
@@ -304,18 +299,19 @@ async function executeRun<O>(p: ExecuteRunParams): Promise<RunResult<O>> {
   return { runId, result: result as O, summary, attempts: outcome.attempts };
 }
 
-async function readValue(store: ObjectStore, runId: string, index: number): Promise<unknown> {
-  const env = JSON.parse((await store.get(keys.result(runId, index))).toString("utf8")) as ResultEnvelope;
+async function readValue(results: RunResults, index: number): Promise<unknown> {
+  const env = await results.envelope(index);
+  if (!env) throw new FanoutError("E_RESULT_MISSING", `the result of chunk ${index} is missing from the store`, { hint: "resume the run to compute it again" });
   return env.value;
 }
 
-async function readValuesInto(store: ObjectStore, runId: string, indices: number[], values: unknown[]): Promise<void> {
+async function readValuesInto(results: RunResults, indices: number[], values: unknown[]): Promise<void> {
   // Bounded parallel reads: S3 latency adds up over thousands of resumed results.
   let next = 0;
   const worker = async () => {
     while (next < indices.length) {
       const i = indices[next++]!;
-      values[i] = await readValue(store, runId, i);
+      values[i] = await readValue(results, i);
     }
   };
   await Promise.all(Array.from({ length: Math.min(32, indices.length) }, worker));

@@ -13,23 +13,28 @@ export type ChunkSource =
   /** Whole lines that start inside [start, end) of an uploaded input object. */
   | { kind: "lines"; key: string; start: number; end: number; size: number };
 
-/** One invocation of the worker handler for one chunk. */
-export interface Task {
+/** What every task of a run shares; sent to a local worker once per run, not per task. */
+export interface TaskBase {
   v: 1;
   runId: string;
-  index: number;
   count: number;
-  /** 1 for the first try; retries and speculative copies count up. */
-  attempt: number;
   bundle: { key: string; sha256: string };
   /** The export to call: "default" for a job, any name for `map()`. */
   export: string;
-  source: ChunkSource;
-  resultKey: string;
-  failureKey: string;
   timeoutMs: number;
   /** Results whose JSON is at most this many bytes come back inside the reply too. */
   inlineLimit: number;
+}
+
+/**
+ * One invocation of the worker handler for one chunk. Its result and failure keys follow
+ * from runId and index (see keys.ts), so a retry or a duplicate writes the same object.
+ */
+export interface Task extends TaskBase {
+  index: number;
+  /** 1 for the first try; retries and speculative copies count up. */
+  attempt: number;
+  source: ChunkSource;
 }
 
 export type ErrorKind =

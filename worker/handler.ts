@@ -12,6 +12,7 @@ import { format } from "node:util";
 import { toRemoteError } from "../src/errors.js";
 import { isJob, type ChunkContext } from "../src/job/index.js";
 import { readOwnedLines } from "../src/lines.js";
+import { keys } from "../src/keys.js";
 import { SerializeError, toJson } from "../src/serialize.js";
 import type { ObjectStore } from "../src/store/types.js";
 import type { ChunkSource, RemoteError, Reply, ResultEnvelope, Task } from "../src/types.js";
@@ -23,6 +24,11 @@ export interface WorkerEnv {
   memoryMb?: number;
   /** Where bundles fetched from a remote store are cached (e.g. /tmp on Lambda). */
   cacheDir: string;
+  /**
+   * Offered each result body before it is stored; returning true means the caller stores
+   * it (batched) before the reply leaves. The local worker uses it to write segments.
+   */
+  defer?: (task: Task, ok: boolean, body: string) => boolean;
 }
 
 /** Per-chunk state reachable from anywhere in the chunk's async call tree. */
@@ -158,9 +164,13 @@ function isTransient(err: unknown): boolean {
   ].includes(code) || e?.name === "TimeoutError" || e?.name === "NetworkingError";
 }
 
+/** Filled in by runTask: lets the caller cancel the chunk (a lost speculative copy, a cancelled run). */
+export interface CancelHandle {
+  cancel?: () => void;
+}
+
 export interface RunTaskOptions {
-  /** Aborts the chunk from outside (a cancelled speculative copy, a cancelled run). */
-  signal?: AbortSignal;
+  handle?: CancelHandle;
   /** Told when the chunk itself starts, after the bundle and payload are loaded. */
   onStart?: () => void;
 }
@@ -186,7 +196,7 @@ export async function runTask(task: Task, env: WorkerEnv, opts: RunTaskOptions =
     startedAt = Date.now();
     loadMs = startedAt - loadStart;
     opts.onStart?.();
-    value = await callWithDeadline(target, chunk, task, scope, opts.signal);
+    value = await callWithDeadline(target, chunk, task, scope, opts.handle);
     valueJson = toJson(value);
   } catch (err) {
     error = classify(err);
@@ -207,14 +217,15 @@ export async function runTask(task: Task, env: WorkerEnv, opts: RunTaskOptions =
   const head = JSON.stringify(envelope);
   const body = valueJson === undefined || value === undefined ? head : `${head.slice(0, -1)},"value":${valueJson}}`;
   if (error?.kind !== "transient" && error?.kind !== "cancelled") {
-    try {
-      const key = envelope.ok ? task.resultKey : task.failureKey;
-      const sync = (env.store as { putSync?: (k: string, b: string) => void }).putSync;
-      if (sync) sync.call(env.store, key, body);
-      else await env.store.put(key, body);
-    } catch (err) {
-      // The result exists only in this reply; the client must not take it as stored.
-      return { ...envelope, ok: false, error: toRemoteError(err, "transient"), bytes: 0 };
+    const key = envelope.ok ? keys.result(task.runId, task.index) : keys.failure(task.runId, task.index);
+    // A batching writer may take the result; it then owns durability (and reports failure).
+    if (!env.defer?.(task, envelope.ok, body)) {
+      try {
+        await env.store.put(key, body);
+      } catch (err) {
+        // The result exists only in this reply; the client must not take it as stored.
+        return { ...envelope, ok: false, error: toRemoteError(err, "transient"), bytes: 0 };
+      }
     }
   }
   const bytes = valueJson?.length ?? 0;
@@ -250,35 +261,40 @@ async function callWithDeadline(
   chunk: unknown,
   task: Task,
   scope: ChunkScope,
-  outer: AbortSignal | undefined,
+  handle: CancelHandle | undefined,
 ): Promise<unknown> {
-  const ac = new AbortController();
+  // The AbortController is made only if the chunk looks at ctx.signal: most never do, and
+  // at tens of thousands of chunks a second its cost shows.
+  let ac: AbortController | undefined;
+  let abortReason: unknown;
   let timer: NodeJS.Timeout | undefined;
   let rejectDeadline!: (e: unknown) => void;
   const deadline = new Promise<never>((_, reject) => (rejectDeadline = reject));
-  const onOuter = () => {
-    const e = new ChunkCancelledError("chunk cancelled: its result is no longer needed");
-    ac.abort(e);
+  const abort = (e: Error) => {
+    abortReason = e;
+    ac?.abort(e);
     rejectDeadline(e);
   };
-  if (outer) {
-    if (outer.aborted) throw new ChunkCancelledError("chunk cancelled before it started");
-    outer.addEventListener("abort", onOuter, { once: true });
-  }
+  if (handle) handle.cancel = () => abort(new ChunkCancelledError("chunk cancelled: its result is no longer needed"));
   scope.fail = (err: unknown) => rejectDeadline(new ChunkScopeError(err));
   if (task.timeoutMs > 0) {
-    timer = setTimeout(() => {
-      const e = new ChunkTimeoutError(`chunk ${task.index} timed out after ${task.timeoutMs / 1000} s (worker side)`);
-      ac.abort(e);
-      rejectDeadline(e);
-    }, task.timeoutMs);
+    timer = setTimeout(
+      () => abort(new ChunkTimeoutError(`chunk ${task.index} timed out after ${task.timeoutMs / 1000} s (worker side)`)),
+      task.timeoutMs,
+    );
   }
   const ctx: ChunkContext = {
     index: task.index,
     count: task.count,
     attempt: task.attempt,
     runId: task.runId,
-    signal: ac.signal,
+    get signal() {
+      if (!ac) {
+        ac = new AbortController();
+        if (abortReason !== undefined) ac.abort(abortReason);
+      }
+      return ac.signal;
+    },
     log: (...args: unknown[]) => appendLog(scope, format(...args)),
   };
   try {
@@ -309,7 +325,7 @@ async function callWithDeadline(
     return result;
   } finally {
     if (timer) clearTimeout(timer);
-    outer?.removeEventListener("abort", onOuter);
+    if (handle) handle.cancel = undefined;
     deadline.catch(() => {});
   }
 }

@@ -5,9 +5,11 @@
 import * as os from "node:os";
 import * as path from "node:path";
 import { FolderStore } from "../src/store/folder.js";
-import type { Reply, Task } from "../src/types.js";
-import { captureConsole, currentChunk, runTask, type WorkerEnv } from "./handler.js";
+import type { Reply, Task, TaskBase } from "../src/types.js";
+import { captureConsole, currentChunk, runTask, type CancelHandle, type WorkerEnv } from "./handler.js";
 import type { ToParent, ToWorker } from "./protocol.js";
+import { segmentKey } from "../src/results.js";
+import { toRemoteError } from "../src/errors.js";
 
 const storeRoot = process.env.FANOUT_STORE_ROOT;
 if (!storeRoot || !process.send) {
@@ -16,8 +18,22 @@ if (!storeRoot || !process.send) {
 }
 
 const memoryMb = Number(process.env.FANOUT_MEMORY_MB) || undefined;
+const idOf = (t: { index: number; attempt: number }) => `${t.index}:${t.attempt}`;
+const store = new FolderStore(storeRoot);
+/** Small ok results waiting to be written as one segment per run, before their replies go. */
+const segments = new Map<string, { lines: string[]; ids: Set<string> }>();
+let segSeq = 0;
+const SEGMENT_MAX_BODY = 8 * 1024;
 const env: WorkerEnv = {
-  store: new FolderStore(storeRoot),
+  store,
+  defer: (task, ok, body) => {
+    if (!ok || body.length > SEGMENT_MAX_BODY) return false;
+    let seg = segments.get(task.runId);
+    if (!seg) segments.set(task.runId, (seg = { lines: [], ids: new Set() }));
+    seg.lines.push(body);
+    seg.ids.add(idOf(task));
+    return true;
+  },
   platform: "local",
   workerId: `local-${process.pid}`,
   ...(memoryMb ? { memoryMb } : {}),
@@ -44,7 +60,7 @@ process.on("uncaughtException", onStray);
 process.on("unhandledRejection", onStray);
 
 const queue: Task[] = [];
-const cancels = new Map<string, AbortController>();
+const cancels = new Map<string, CancelHandle>();
 let outbox: Reply[] = [];
 let started: string[] = [];
 let flushScheduled = false;
@@ -52,14 +68,35 @@ let draining = false;
 /** Set after a chunk held the thread for a while: further starts are announced at once. */
 let announceStarts = false;
 
-const idOf = (t: { index: number; attempt: number }) => `${t.index}:${t.attempt}`;
 
 function send(msg: ToParent): void {
   process.send!(msg);
 }
 
+/** Write pending segments; replies whose segment could not be written become transient failures. */
+function writeSegments(): void {
+  if (segments.size === 0) return;
+  const failed = new Map<string, unknown>();
+  for (const [runId, seg] of segments) {
+    try {
+      store.putSync(segmentKey(runId, String(process.pid), ++segSeq), seg.lines.join("\n") + "\n");
+    } catch (err) {
+      for (const id of seg.ids) failed.set(id, err);
+    }
+  }
+  segments.clear();
+  if (failed.size === 0) return;
+  outbox = outbox.map((r) => {
+    const err = failed.get(idOf(r));
+    if (err === undefined) return r;
+    const { value: _drop, ...rest } = r;
+    return { ...rest, ok: false, error: toRemoteError(err, "transient") };
+  });
+}
+
 function flush(): void {
   flushScheduled = false;
+  writeSegments();
   if (started.length) {
     send({ t: "started", ids: started });
     started = [];
@@ -78,22 +115,37 @@ function scheduleFlush(): void {
 }
 
 /**
- * Start queued tasks one per macrotask so a CPU-bound chunk never holds replies of finished
- * ones back, and the parent hears from this process between chunks.
+ * Start queued tasks in batches, one batch per macrotask. The batch size adapts: chunks that
+ * finish at once (no-ops) go a thousand at a time, so their results share one segment write
+ * and one IPC message; as soon as a batch holds the thread for long (CPU-bound chunks) it
+ * drops to one, so replies of finished chunks never wait behind a long one and the parent
+ * hears from this process between chunks.
  */
+let batch = 1;
+let lastDrain = 0;
 function drain(): void {
-  const task = queue.shift();
-  if (!task) {
+  const now = performance.now();
+  if (lastDrain) {
+    const took = now - lastDrain;
+    batch = took < 2 ? Math.min(1024, batch * 2) : took > 10 ? 1 : batch;
+  }
+  if (queue.length === 0) {
     draining = false;
+    lastDrain = 0;
     return;
   }
+  lastDrain = now;
   setImmediate(drain);
+  for (let n = 0; n < batch && queue.length; n++) start(queue.shift()!);
+}
+
+function start(task: Task): void {
   const id = idOf(task);
-  const ac = new AbortController();
-  cancels.set(id, ac);
+  const handle: CancelHandle = {};
+  cancels.set(id, handle);
   const t0 = Date.now();
   void runTask(task, env, {
-    signal: ac.signal,
+    handle,
     onStart: () => {
       started.push(id);
       if (announceStarts) send({ t: "started", ids: started.splice(0) });
@@ -107,16 +159,21 @@ function drain(): void {
   });
 }
 
+const bases = new Map<string, TaskBase>();
+
 process.on("message", (msg: ToWorker) => {
   if (msg.t === "run") {
-    for (const task of msg.tasks) queue.push(task);
+    if (msg.base) bases.set(msg.runId, msg.base);
+    const base = bases.get(msg.runId);
+    if (!base) throw new Error(`fanout worker: tasks for unknown run ${msg.runId}`);
+    for (const [index, attempt, source] of msg.tasks) queue.push({ ...base, index, attempt, source });
     if (!draining) {
       draining = true;
       setImmediate(drain);
     }
   } else if (msg.t === "cancel") {
     for (const id of msg.ids) {
-      cancels.get(id)?.abort();
+      cancels.get(id)?.cancel?.();
       const i = queue.findIndex((t) => idOf(t) === id);
       if (i >= 0) queue.splice(i, 1);
     }

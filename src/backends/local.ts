@@ -5,7 +5,7 @@ import { InfraError } from "../errors.js";
 import type { ToParent, ToWorker } from "../../worker/protocol.js";
 import type { FolderStore } from "../store/folder.js";
 import type { Reply, Task } from "../types.js";
-import type { Backend, InvokeOptions } from "./types.js";
+import type { Backend, CancelHandle, InvokeOptions } from "./types.js";
 
 const WORKER_ENTRY = fileURLToPath(new URL("../../worker/local.js", import.meta.url));
 /** How long a process may stay silent past a chunk's deadline before it is killed. */
@@ -18,13 +18,15 @@ interface Pending {
   reject: (e: InfraError) => void;
   onStart: (() => void) | undefined;
   started: boolean;
-  cleanup: () => void;
+  handle: CancelHandle | undefined;
 }
 
 interface Proc {
   child: ChildProcess;
   pending: Map<string, Pending>;
   outbox: Task[];
+  /** Runs whose TaskBase this process already has. */
+  knownRuns: Set<string>;
   flushQueued: boolean;
   lastHeard: number;
   stderrTail: string;
@@ -69,25 +71,18 @@ export class LocalBackend implements Backend {
 
   invoke(task: Task, opts: InvokeOptions = {}): Promise<Reply> {
     if (this.closed) return Promise.reject(new InfraError("cancelled", "local backend is closed"));
-    if (opts.signal?.aborted) return Promise.reject(new InfraError("cancelled", "cancelled before dispatch"));
     const proc = opts.isolate ? this.spawn(true) : this.pick();
     return new Promise<Reply>((resolve, reject) => {
       const id = idOf(task);
-      const onAbort = () => {
-        if (!proc.pending.delete(id)) return;
-        this.post(proc, { t: "cancel", ids: [id] });
-        reject(new InfraError("cancelled", "cancelled"));
-        this.retireIfIdle(proc);
-      };
-      opts.signal?.addEventListener("abort", onAbort, { once: true });
-      proc.pending.set(id, {
-        task,
-        resolve,
-        reject,
-        onStart: opts.onStart,
-        started: false,
-        cleanup: () => opts.signal?.removeEventListener("abort", onAbort),
-      });
+      if (opts.handle) {
+        opts.handle.cancel = () => {
+          if (!proc.pending.delete(id)) return;
+          this.post(proc, { t: "cancel", ids: [id] });
+          reject(new InfraError("cancelled", "cancelled"));
+          this.retireIfIdle(proc);
+        };
+      }
+      proc.pending.set(id, { task, resolve, reject, onStart: opts.onStart, started: false, handle: opts.handle });
       proc.outbox.push(task);
       if (!proc.flushQueued) {
         proc.flushQueued = true;
@@ -100,12 +95,17 @@ export class LocalBackend implements Backend {
   async close(): Promise<void> {
     this.closed = true;
     if (this.sweeper) clearInterval(this.sweeper);
+    // Idle workers leave on disconnect; one stuck in a chunk is killed after a short wait.
     const exits = [...this.all].map(
       (p) =>
         new Promise<void>((resolve) => {
           if (p.exited) return resolve();
-          p.child.once("exit", () => resolve());
-          p.child.kill("SIGKILL");
+          const timer = setTimeout(() => p.child.kill("SIGKILL"), p.pending.size ? 0 : 1000);
+          p.child.once("exit", () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          if (p.child.connected) p.child.disconnect();
         }),
     );
     await Promise.all(exits);
@@ -116,7 +116,21 @@ export class LocalBackend implements Backend {
     if (proc.outbox.length === 0 || proc.exited) return;
     const tasks = proc.outbox;
     proc.outbox = [];
-    this.post(proc, { t: "run", tasks });
+    // Group by run: the shared fields go once per process and run.
+    const byRun = new Map<string, Task[]>();
+    for (const t of tasks) {
+      const list = byRun.get(t.runId);
+      if (list) list.push(t);
+      else byRun.set(t.runId, [t]);
+    }
+    for (const [runId, list] of byRun) {
+      const first = list[0]!;
+      const base = proc.knownRuns.has(runId)
+        ? undefined
+        : { v: first.v, runId, count: first.count, bundle: first.bundle, export: first.export, timeoutMs: first.timeoutMs, inlineLimit: first.inlineLimit };
+      proc.knownRuns.add(runId);
+      this.post(proc, { t: "run", runId, ...(base ? { base } : {}), tasks: list.map((t) => [t.index, t.attempt, t.source]) });
+    }
   }
 
   private post(proc: Proc, msg: ToWorker): void {
@@ -136,7 +150,7 @@ export class LocalBackend implements Backend {
   }
 
   private spawn(isolated: boolean): Proc {
-    const execArgv = ["--enable-source-maps", `--max-old-space-size=${this.memoryMb}`];
+    const execArgv = ["--enable-source-maps", `--max-old-space-size=${this.memoryMb}`, ...(process.env.FANOUT_WORKER_NODE_ARGS?.split(" ").filter(Boolean) ?? [])];
     const child = fork(WORKER_ENTRY, [], {
       execArgv,
       env: {
@@ -151,6 +165,7 @@ export class LocalBackend implements Backend {
       child,
       pending: new Map(),
       outbox: [],
+      knownRuns: new Set(),
       flushQueued: false,
       lastHeard: Date.now(),
       stderrTail: "",
@@ -180,7 +195,7 @@ export class LocalBackend implements Backend {
         const p = proc.pending.get(id);
         if (!p) continue; // cancelled meanwhile: the first result already won
         proc.pending.delete(id);
-        p.cleanup();
+        if (p.handle) p.handle.cancel = undefined;
         if (!p.started) p.onStart?.();
         if (!reply.ok && reply.error?.kind === "transient") {
           p.reject(new InfraError("transient", reply.error.message, { cause: reply.error }));
@@ -215,7 +230,7 @@ export class LocalBackend implements Backend {
     // Alone, the chunk is its own culprit; shared, every chunk is a suspect and reruns alone.
     const alone = victims.length === 1 || proc.isolated;
     for (const v of victims) {
-      v.cleanup();
+      if (v.handle) v.handle.cancel = undefined;
       let err: InfraError;
       if (proc.killedForSilence) {
         err = alone

@@ -1,9 +1,17 @@
 import type { ObjectStore } from "../store/types.js";
 import type { Reply, Task } from "../types.js";
 
+/**
+ * Filled in by the backend when it takes the task; calling `cancel` makes the invoke promise
+ * reject with InfraError("cancelled") at once and stops the chunk where the backend can.
+ * (A plain hook rather than an AbortSignal: one per attempt is on the hot path.)
+ */
+export interface CancelHandle {
+  cancel?: () => void;
+}
+
 export interface InvokeOptions {
-  /** Cancels the attempt: the promise rejects with InfraError("cancelled") at once. */
-  signal?: AbortSignal;
+  handle?: CancelHandle;
   /** Run alone, in a process of its own (after a crash shared by several chunks). */
   isolate?: boolean;
   /** Told when the worker actually starts the chunk (queued time is not run time). */
