@@ -1,4 +1,5 @@
 #!/usr/bin/env node
-import { main } from "../dist/cli/main.js";
-
+// The SDK's Node-version notice is for SDK maintainers' users at large, not fanout's output.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+const { main } = await import("../dist/cli/main.js");
 process.exitCode = await main(process.argv);

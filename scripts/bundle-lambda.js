@@ -17,7 +17,10 @@ export async function bundleLambdaWorker() {
     format: "esm",
     target: "node20",
     outfile: fileURLToPath(new URL("../dist/lambda/index.mjs", import.meta.url)),
-    sourcemap: "inline",
+    sourcemap: true,
+    minify: true,
+    keepNames: true,
+    legalComments: "none",
     logLevel: "warning",
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   });

@@ -415,7 +415,11 @@ async function importBundle(store: ObjectStore, key: string, bundle: Bundle): Pr
     const dir = path.join(os.tmpdir(), "fanout-bundles");
     fs.mkdirSync(dir, { recursive: true });
     file = path.join(dir, `${bundle.sha256}.mjs`);
-    if (!fs.existsSync(file)) fs.writeFileSync(file, bundle.code);
+    if (!fs.existsSync(file)) {
+      const tmp = `${file}.${process.pid}.tmp`;
+      fs.writeFileSync(tmp, bundle.code);
+      fs.renameSync(tmp, file);
+    }
   }
   try {
     return (await import(pathToFileURL(file).href)) as Record<string, unknown>;

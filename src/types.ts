@@ -24,6 +24,8 @@ export interface TaskBase {
   timeoutMs: number;
   /** Results whose JSON is at most this many bytes come back inside the reply too. */
   inlineLimit: number;
+  /** The S3 bucket of the run (Lambda); absent for the folder store. */
+  bucket?: string;
 }
 
 /**

@@ -100,8 +100,14 @@ async function loadBundle(task: Task, env: WorkerEnv): Promise<{ bundle: LoadedB
       let file = env.store.localPath?.(task.bundle.key);
       if (!file) {
         file = path.join(env.cacheDir, `${sha}.mjs`);
-        fs.mkdirSync(env.cacheDir, { recursive: true });
-        fs.writeFileSync(file, code);
+        if (!fs.existsSync(file)) {
+          // Several invocations may share /tmp (threads of one emulator, a reused container):
+          // write aside and rename, so nobody imports a half-written file.
+          fs.mkdirSync(env.cacheDir, { recursive: true });
+          const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+          fs.writeFileSync(tmp, code);
+          fs.renameSync(tmp, file);
+        }
       }
       const module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
       return { module };
@@ -333,4 +339,26 @@ async function callWithDeadline(
 /** Attribute an error thrown outside any await chain (a stray setTimeout) to its chunk, if any. */
 export function currentChunk(): ChunkScope | undefined {
   return chunkScope.getStore();
+}
+
+/**
+ * Keep one chunk's misbehaviour inside that chunk, wherever chunks share a process (the local
+ * pool; Lambda containers and emulator threads reused across invocations): process.exit in a
+ * chunk becomes that chunk's error, and an error thrown from a stray callback fails the chunk
+ * whose async context made it. Returns the real exit for the host's own use.
+ */
+export function guardProcess(outsideChunk: (err: unknown, exit: (code?: number) => never) => void): (code?: number) => never {
+  const realExit = process.exit.bind(process) as (code?: number) => never;
+  process.exit = ((code?: number) => {
+    if (chunkScope.getStore()) throw new Error(`map called process.exit(${code ?? ""}); return or throw instead`);
+    return realExit(code);
+  }) as typeof process.exit;
+  const onStray = (err: unknown) => {
+    const scope = chunkScope.getStore();
+    if (scope?.fail) return scope.fail(err);
+    outsideChunk(err, realExit);
+  };
+  process.on("uncaughtException", onStray);
+  process.on("unhandledRejection", onStray);
+  return realExit;
 }

@@ -6,7 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { FolderStore } from "../src/store/folder.js";
 import type { Reply, Task, TaskBase } from "../src/types.js";
-import { captureConsole, currentChunk, runTask, type CancelHandle, type WorkerEnv } from "./handler.js";
+import { captureConsole, guardProcess, runTask, type CancelHandle, type WorkerEnv } from "./handler.js";
 import type { ToParent, ToWorker } from "./protocol.js";
 import { segmentKey } from "../src/results.js";
 import { toRemoteError } from "../src/errors.js";
@@ -42,22 +42,10 @@ const env: WorkerEnv = {
 
 captureConsole(false);
 
-// A chunk that calls process.exit fails itself, not the process and every chunk sharing it.
-const realExit = process.exit.bind(process);
-process.exit = ((code?: number) => {
-  if (currentChunk()) throw new Error(`map called process.exit(${code ?? ""}); return or throw instead`);
-  return realExit(code);
-}) as typeof process.exit;
-
-// An error thrown in a stray callback belongs to the chunk whose async context made it.
-const onStray = (err: unknown) => {
-  const scope = currentChunk();
-  if (scope?.fail) return scope.fail(err);
+const realExit = guardProcess((err, exit) => {
   console.error("fanout worker: uncaught error outside any chunk:", err);
-  realExit(70);
-};
-process.on("uncaughtException", onStray);
-process.on("unhandledRejection", onStray);
+  exit(70);
+});
 
 const queue: Task[] = [];
 const cancels = new Map<string, CancelHandle>();
