@@ -4,6 +4,7 @@ import { checkBackend, type AwsOptions, type BackendName } from "../src/options.
 import { run, type RunOptions } from "../src/run.js";
 import { ProgressView, summaryLines, userFrame } from "./render.js";
 import { logsCommand, statusCommand } from "./inspect.js";
+import { registerAwsCommands } from "./aws-commands.js";
 
 const EXAMPLES_RUN = `
 Examples:
@@ -22,14 +23,11 @@ Exit status:
   3 missing setup (AWS credentials, stack not deployed) · 130 cancelled (Ctrl-C)
   Finished chunks are always kept in the store; --resume <runId> runs only the rest.`;
 
-const DESCRIPTION = `Run one TypeScript module over many chunks at once.
-
-A job module's default export is made with defineJob from "fanout": an input (range, lines,
-or an array), a map(chunk, ctx) that runs in a worker once per chunk, and an optional
-reduce(results) that runs here over all results in chunk order. fanout bundles the module
-with esbuild, stores the bundle, payloads and results in object storage (a local folder, or
-S3), and runs one worker invocation per chunk: on a pool of local worker processes by
-default, or on AWS Lambda.`;
+const DESCRIPTION = [
+  "Run one TypeScript module over many chunks at once.",
+  "",
+  'A job module\'s default export is made with defineJob from "fanout": an input (range, lines, or an array), a map(chunk, ctx) that runs in a worker once per chunk, and an optional reduce(results) that runs here over all results in chunk order. fanout bundles the module with esbuild, stores the bundle, payloads and results in object storage (a local folder, or S3), and runs one worker invocation per chunk: on a pool of local worker processes by default, or on AWS Lambda.',
+].join("\n");
 
 interface RunFlags {
   chunks?: string;
@@ -54,9 +52,9 @@ interface RunFlags {
 }
 
 /** Flags shared by every command that reaches a backend. */
-export function addBackendOptions(cmd: Command): Command {
+export function addBackendOptions(cmd: Command, defaultBackend: BackendName = "local"): Command {
   return cmd
-    .addOption(new Option("-b, --backend <name>", "where chunks run: local, aws, or emulated (AWS code path on a loopback stack)").default("local"))
+    .addOption(new Option("-b, --backend <name>", "where chunks run: local, aws, or emulated (AWS code path on a loopback stack)").default(defaultBackend))
     .option("--store <dir>", "folder of the local object store", ".fanout")
     .option("--region <region>", "AWS region (default: AWS_REGION, then the profile's)")
     .option("--profile <name>", "AWS profile from ~/.aws (default: AWS_PROFILE)")
@@ -125,8 +123,17 @@ export function runOptionsFrom(flags: RunFlags): RunOptions & { backend: Backend
 
 export function buildProgram(): Command {
   const program = new Command();
+  // Set before any subcommand exists: commander copies these settings into each one.
+  program.exitOverride();
+  program.configureOutput({
+    writeErr: (s) => {
+      // Commander's own errors are rewritten into our one-line form in main().
+      if (!s.startsWith("error:") && !s.startsWith("(run with")) process.stderr.write(s);
+    },
+  });
   program
     .name("fanout")
+    .option("--verbose", "show stacks with errors")
     .description(DESCRIPTION)
     .version(VERSION, "-V, --version")
     .showHelpAfterError("(run with --help for usage)")
@@ -157,8 +164,7 @@ Library: import { run, map, defineJob, range, lines } from "fanout"`,
     .option("--resume <runId>", "continue a run: only chunks without a stored result run again")
     .option("--json", "print { result, summary } as one JSON object on stdout")
     .option("--report <file.html>", "write a self-contained HTML report of the run")
-    .option("-q, --quiet", "no progress or summary on stderr")
-    .option("--verbose", "show stacks with errors");
+    .option("-q, --quiet", "no progress or summary on stderr");
   addBackendOptions(runCmd).addHelpText("after", EXAMPLES_RUN).action(runAction);
 
   const status = program
@@ -175,6 +181,7 @@ Library: import { run, map, defineJob, range, lines } from "fanout"`,
     .argument("[chunk]", "only this chunk index");
   addBackendOptions(logs).action(logsCommand);
 
+  registerAwsCommands(program);
   return program;
 }
 
@@ -252,13 +259,6 @@ const VERSION = "0.1.0";
 /** The CLI entry: returns the exit code instead of exiting, so tests can call it. */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
-  program.exitOverride();
-  program.configureOutput({
-    writeErr: (s) => {
-      // Commander's own errors are rewritten into our one-line form below.
-      if (!s.startsWith("error:") && !s.startsWith("(run with")) process.stderr.write(s);
-    },
-  });
   const verbose = argv.includes("--verbose");
   try {
     await program.parseAsync(argv);
