@@ -45,9 +45,8 @@ export async function bundleJob(file: string, cwd = process.cwd()): Promise<Bund
       target: "node20",
       write: false,
       outfile: "job.mjs",
-      sourcemap: "inline",
+      sourcemap: "external",
       sourcesContent: false,
-      sourceRoot: pathToFileURL(cwd).href + "/",
       logLevel: "silent",
       alias: { fanout: JOB_ENTRY },
       // Bundled CommonJS packages call require(); ESM output has none of its own.
@@ -64,12 +63,26 @@ export async function bundleJob(file: string, cwd = process.cwd()): Promise<Bund
     throw new JobLoadError(`cannot bundle ${file}: ${(err as Error).message}`, undefined, err);
   }
   const out = result.outputFiles.find((f) => f.path.endsWith(".mjs"));
-  if (!out) throw new JobLoadError(`cannot bundle ${file}: esbuild produced no output`);
-  const code = Buffer.from(out.contents);
+  const map = result.outputFiles.find((f) => f.path.endsWith(".map"));
+  if (!out || !map) throw new JobLoadError(`cannot bundle ${file}: esbuild produced no output`);
+  const code = Buffer.from(withAbsoluteSourceMap(out.text, map.text, cwd));
   return { code, sha256: createHash("sha256").update(code).digest("hex"), entry };
 }
 
 function hintForBuildError(text: string): string {
   if (/Could not resolve/.test(text)) return "install the package in the job's project (npm install <name>) or fix the import path";
   return "fix the syntax error at that line";
+}
+
+/**
+ * Inline the source map with absolute file URLs as sources, so a stack printed by a worker
+ * anywhere names the user's own files. (Node joins `sourceRoot` to sources by plain string
+ * concatenation, so absolute sources are the reliable form.)
+ */
+function withAbsoluteSourceMap(code: string, mapText: string, cwd: string): string {
+  const map = JSON.parse(mapText) as { sources: string[]; sourceRoot?: string };
+  map.sources = map.sources.map((s) => pathToFileURL(path.resolve(cwd, s)).href);
+  delete map.sourceRoot;
+  const body = code.replace(/\n\/\/# sourceMappingURL=.*\n?$/, "\n");
+  return `${body}//# sourceMappingURL=data:application/json;base64,${Buffer.from(JSON.stringify(map)).toString("base64")}\n`;
 }

@@ -33,6 +33,14 @@ export interface EmulatorOptions {
   lambdaPort?: number;
   /** Milliseconds to wait for each server to be ready. */
   readyTimeoutMs?: number;
+  /**
+   * How serverless-offline hosts the worker. "process" (default): one warm container that
+   * takes every invocation concurrently, as fanout's handler allows; cheap enough that 360
+   * invocations at once measure fanout, not the emulator. "threads": a worker thread per
+   * concurrent invocation, like separate Lambda containers with their own cold starts
+   * (about 35 ms of CPU each, so 360 of them take seconds on two cores).
+   */
+  isolation?: "process" | "threads";
 }
 
 /** The package root: serverless.yml and the built Lambda worker live there. */
@@ -149,7 +157,21 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     offline = await startServer(
       "serverless-offline",
       process.execPath,
-      [binOf("osls", "serverless"), "offline", "start", "--stage", stage, "--host", "127.0.0.1", "--lambdaPort", String(lambdaPort), "--httpPort", String(httpPort), "--noPrependStageInUrl"],
+      [
+        binOf("osls", "serverless"),
+        "offline",
+        "start",
+        "--stage",
+        stage,
+        "--host",
+        "127.0.0.1",
+        "--lambdaPort",
+        String(lambdaPort),
+        "--httpPort",
+        String(httpPort),
+        "--noPrependStageInUrl",
+        ...((opts.isolation ?? process.env.FANOUT_EMULATOR_ISOLATION ?? "process") === "process" ? ["--useInProcess"] : []),
+      ],
       {
         cwd: PACKAGE_ROOT,
         env: {

@@ -12,6 +12,8 @@ import { makeS3Client, S3Store } from "../src/store/s3.js";
 import type { Reply, Task } from "../src/types.js";
 import { captureConsole, guardProcess, runTask, type WorkerEnv } from "./handler.js";
 
+// Remote stacks should name the user's TypeScript lines (job bundles carry inline source maps).
+process.setSourceMapsEnabled(true);
 captureConsole(true);
 guardProcess((err) => console.error("fanout worker: uncaught error outside any chunk:", err));
 

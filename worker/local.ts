@@ -40,6 +40,8 @@ const env: WorkerEnv = {
   cacheDir: path.join(os.tmpdir(), "fanout-bundles"),
 };
 
+// Remote stacks should name the user's TypeScript lines (job bundles carry inline source maps).
+process.setSourceMapsEnabled(true);
 captureConsole(false);
 
 const realExit = guardProcess((err, exit) => {

@@ -1,0 +1,36 @@
+import type { Emulator } from "../../dist/src/emulator.js";
+
+/**
+ * One emulated AWS stack per test file: started in beforeAll, stopped (by PID, inside
+ * stop()) in afterAll. FANOUT_EMULATOR points library calls and CLI children at it.
+ */
+export async function useEmulator(): Promise<{ emu: Emulator; env: Record<string, string>; stop(): Promise<void> }> {
+  const { startEmulator } = await import("../../dist/src/emulator.js");
+  const emu = await startEmulator({ stage: `t${process.pid}` });
+  const value = JSON.stringify({
+    region: emu.region,
+    s3Endpoint: emu.s3Endpoint,
+    lambdaEndpoint: emu.lambdaEndpoint,
+    bucket: emu.bucket,
+    functionName: emu.functionName,
+  });
+  const previous = process.env.FANOUT_EMULATOR;
+  process.env.FANOUT_EMULATOR = value;
+  return {
+    emu,
+    env: { FANOUT_EMULATOR: value },
+    async stop() {
+      if (previous === undefined) delete process.env.FANOUT_EMULATOR;
+      else process.env.FANOUT_EMULATOR = previous;
+      await emu.stop();
+      for (const pid of emu.pids) {
+        try {
+          process.kill(pid, 0);
+          process.kill(pid, "SIGKILL");
+        } catch {
+          /* gone, as it should be */
+        }
+      }
+    },
+  };
+}
