@@ -5,6 +5,7 @@ import { run, type RunOptions } from "../src/run.js";
 import { ProgressView, summaryLines, userFrame } from "./render.js";
 import { logsCommand, statusCommand } from "./inspect.js";
 import { registerAwsCommands } from "./aws-commands.js";
+import { registerBench } from "./bench.js";
 
 const EXAMPLES_RUN = `
 Examples:
@@ -181,6 +182,7 @@ Library: import { run, map, defineJob, range, lines } from "fanout"`,
     .argument("[chunk]", "only this chunk index");
   addBackendOptions(logs).action(logsCommand);
 
+  registerBench(program);
   registerAwsCommands(program);
   return program;
 }

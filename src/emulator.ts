@@ -23,6 +23,8 @@ export interface Emulator extends EmulatorEndpoints {
   dir: string;
   pids: number[];
   stop(): Promise<void>;
+  /** Fault injection: take S3 down for `downMs`, then bring it back on the same port and data. */
+  outageS3(downMs: number): Promise<void>;
 }
 
 export interface EmulatorOptions {
@@ -143,13 +145,16 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     SLS_NOTIFICATIONS_MODE: "off",
   };
   // s3rver's continuation tokens use DES, which Node 20's OpenSSL only has as a legacy cipher.
-  const s3 = await startServer(
-    "s3rver",
-    process.execPath,
-    ["--openssl-legacy-provider", binOf("s3rver", "s3rver"), "-d", dir, "-a", "127.0.0.1", "-p", String(opts.s3Port ?? 0), "--silent", "--configure-bucket", bucket],
-    { cwd: dir, env: { ...process.env, ...quietEnv }, ready: /S3rver listening on [\d.]+:(\d+)/, timeoutMs },
-  );
-  const s3Endpoint = `http://127.0.0.1:${s3.match[1]}`;
+  const startS3 = (port: number) =>
+    startServer(
+      "s3rver",
+      process.execPath,
+      ["--openssl-legacy-provider", binOf("s3rver", "s3rver"), "-d", dir, "-a", "127.0.0.1", "-p", String(port), "--silent", "--configure-bucket", bucket],
+      { cwd: dir, env: { ...process.env, ...quietEnv }, ready: /S3rver listening on [\d.]+:(\d+)/, timeoutMs },
+    );
+  let s3 = await startS3(opts.s3Port ?? 0);
+  const s3Port = Number(s3.match[1]);
+  const s3Endpoint = `http://127.0.0.1:${s3Port}`;
   const lambdaPort = opts.lambdaPort ?? (await freePort());
   const httpPort = await freePort();
   let offline: { child: ChildProcess };
@@ -192,7 +197,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     throw err;
   }
   const children = [offline.child, s3.child];
-  return {
+  const emulator: Emulator = {
     region: "us-east-1",
     s3Endpoint,
     lambdaEndpoint: `http://127.0.0.1:${lambdaPort}`,
@@ -206,7 +211,15 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       await Promise.all(children.map(stopChild));
       if (ownDir) fs.rmSync(dir, { recursive: true, force: true });
     },
+    async outageS3(downMs: number) {
+      await stopChild(s3.child);
+      await new Promise((r) => setTimeout(r, downMs));
+      s3 = await startS3(s3Port);
+      children[1] = s3.child;
+      emulator.pids = children.map((c) => c.pid!).filter(Boolean);
+    },
   };
+  return emulator;
 }
 
 /** The running stack named by FANOUT_EMULATOR (set by `fanout emulate`), if any. */

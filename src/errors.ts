@@ -78,9 +78,9 @@ export class ChunkFailedError extends FanoutError {
 export class RunAbortedError extends FanoutError {
   override name = "RunAbortedError";
   readonly runId: string;
-  constructor(runId: string, reason?: unknown) {
+  constructor(runId: string, reason?: unknown, jobPath?: string) {
     super("E_ABORTED", `run ${runId} was cancelled${reason instanceof Error ? `: ${reason.message}` : ""}`, {
-      hint: `finished chunks are kept; resume with --resume ${runId}`,
+      hint: `finished chunks are kept; resume with: fanout run ${jobPath ?? "<job>"} --resume ${runId}`,
       exitCode: 130,
     });
     this.runId = runId;

@@ -52,6 +52,7 @@ interface ChunkState {
   launched: number;
   charged: number;
   throttles: number;
+  outages: number;
   suspectReruns: number;
   running: Map<number, Running>;
   done: boolean;
@@ -61,6 +62,8 @@ interface ChunkState {
 const BACKOFF_BASE_MS = 200;
 const BACKOFF_CAP_MS = 30_000;
 const THROTTLE_BUDGET = 12;
+/** Store or network outages: retried on their own budget (about a minute of backoff). */
+const TRANSIENT_BUDGET = 10;
 const SUSPECT_RERUNS = 3;
 /** A chunk is a straggler once it has run this many times the median chunk time. */
 const STRAGGLER_FACTOR = 2;
@@ -96,6 +99,7 @@ export async function execute(params: ExecuteParams): Promise<ExecuteOutcome> {
     launched: task.attempt - 1,
     charged: 0,
     throttles: 0,
+    outages: 0,
     suspectReruns: 0,
     running: new Map(),
     done: false,
@@ -199,8 +203,12 @@ export async function execute(params: ExecuteParams): Promise<ExecuteOutcome> {
   const runChunk = async (s: ChunkState): Promise<void> => {
     let isolate = false;
     while (!s.done && !out.stopped) {
-      const result = await launch(s, false, isolate);
+      let result = await launch(s, false, isolate);
       if (s.done) return;
+      if (!(result instanceof InfraError) && result.error && result.error.kind !== "user" && result.error.kind !== "serialize") {
+        // The worker stopped the chunk itself (its timer, say): a platform outcome, retried as one.
+        result = new InfraError(result.error.kind, result.error.message);
+      }
       if (!(result instanceof InfraError)) {
         // A failed reply: the chunk's own code (or its result) is at fault.
         const error = result.error ?? { kind: "user", name: "Error", message: "chunk failed" };
@@ -228,13 +236,20 @@ export async function execute(params: ExecuteParams): Promise<ExecuteOutcome> {
         await pause(backoffMs(s.throttles, 500, 20_000));
         continue;
       }
+      if (result.kind === "transient" && s.outages < TRANSIENT_BUDGET) {
+        s.outages++;
+        out.retries++;
+        await pause(backoffMs(s.outages, 500, 10_000));
+        continue;
+      }
       if (s.charged < params.retries && result.kind !== "serialize") {
         s.charged++;
         out.retries++;
         await pause(backoffMs(s.charged));
         continue;
       }
-      return fail(s, { kind: result.kind, name: result.name, message: result.message, ...(result.stack ? { stack: result.stack } : {}) });
+      // The stack of an InfraError is this process's, not the chunk's: leave it out.
+      return fail(s, { kind: result.kind, name: result.name, message: result.message });
     }
   };
 

@@ -11,6 +11,11 @@ import type { ChunkSource } from "./types.js";
 
 /** Chunk payloads up to this size ride inside the task; larger ones are read from the store. */
 export const INLINE_PAYLOAD_BYTES = 8 * 1024;
+/**
+ * A chunk's payload is read whole into its worker's memory (Lambda's can be 128 MB): past
+ * this, no worker can be counted on to hold it. Big data belongs in a file read with lines().
+ */
+export const MAX_CHUNK_PAYLOAD_BYTES = 50 * 1024 * 1024;
 
 export interface Plan {
   /** Per chunk, the source as it is stored in payloads.jsonl (values inline). */
@@ -67,6 +72,12 @@ export async function planChunks(spec: InputSpec, chunks: number, cwd: string): 
           json = toJson(list.slice(pts[i], pts[i + 1]), `input chunk ${i}`);
         } catch (err) {
           throw new JobLoadError((err as Error).message, "make the input plain JSON data", err);
+        }
+        if (json.length > MAX_CHUNK_PAYLOAD_BYTES) {
+          throw new UsageError(
+            `chunk ${i}'s payload is ${(json.length / 1048576).toFixed(1)} MB; a chunk can take at most ${MAX_CHUNK_PAYLOAD_BYTES / 1048576} MB`,
+            k < list.length ? "use more --chunks so each holds less" : "put large data in a file and read it with lines(), or pass a key and fetch it inside map",
+          );
         }
         lines.push(`{"kind":"inline","value":${json}}`);
       }

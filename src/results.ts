@@ -19,8 +19,9 @@ export class RunResults {
   private async load(): Promise<void> {
     if (this.singles) return;
     const listed = await this.store.list(keys.resultsPrefix(this.runId));
-    this.singles = new Set();
-    this.segments = new Map();
+    // Filled locally and kept only when complete, so a failed read can simply be retried.
+    const singles = new Set<number>();
+    const segments = new Map<number, ResultEnvelope>();
     for (const key of listed) {
       if (isSegmentKey(key)) {
         const body = await this.store.getIfExists(key);
@@ -29,16 +30,18 @@ export class RunResults {
           if (!line) continue;
           try {
             const env = JSON.parse(line) as ResultEnvelope;
-            if (env.ok && !this.segments.has(env.index)) this.segments.set(env.index, env);
+            if (env.ok && !segments.has(env.index)) segments.set(env.index, env);
           } catch {
             // A torn last line (writer killed mid-write) is skipped; its chunk simply reruns.
           }
         }
       } else {
         const i = indexOfKey(key);
-        if (i >= 0) this.singles.add(i);
+        if (i >= 0) singles.add(i);
       }
     }
+    this.singles = singles;
+    this.segments = segments;
   }
 
   /** Indices of chunks that have a complete result. */

@@ -10,10 +10,11 @@ import { execute, quantile, type ExecuteOutcome } from "./executor.js";
 import { isJob, type Job, type JobDefaults } from "./job/index.js";
 import { isRunId, keys, newRunId } from "./keys.js";
 import { RunResults } from "./results.js";
+import { retrying } from "./retry.js";
 import { checkBackend, positiveInt, resolveOptions, type CommonOptions } from "./options.js";
 import { planChunks, sourcesFromPayloads, uploadInputs } from "./plan.js";
 import type { ObjectStore } from "./store/types.js";
-import type { AttemptRecord, Reply, TaskBase, RunManifest, RunOptionsResolved, RunSummary, Task } from "./types.js";
+import type { AttemptRecord, Reply, ResultEnvelope, TaskBase, RunManifest, RunOptionsResolved, RunSummary, Task } from "./types.js";
 
 /** Results up to this size come back in the reply; larger ones are read from the store. */
 const INLINE_RESULT_BYTES = 256 * 1024;
@@ -90,11 +91,13 @@ export async function run<O = unknown>(job: string | URL, options: RunOptions = 
       }
       sourcesBody = await store.get(manifest.payloadsKey);
       manifest.options = { ...resolveOptions(options, theJob.defaults, manifest.chunks) };
+      backend.setMemory?.(manifest.options.memoryMb);
     } else {
       const chunks = positiveInt("chunks", options.chunks ?? theJob.defaults.chunks ?? 100);
       const plan = await planChunks(theJob.input, chunks, cwd);
       for (const n of plan.notes) options.onNotice?.(n);
       const resolved = resolveOptions(options, theJob.defaults, plan.lines.length);
+      backend.setMemory?.(resolved.memoryMb);
       runId = newRunId();
       await uploadInputs(store, plan.uploads);
       sourcesBody = Buffer.from(plan.lines.length ? plan.lines.join("\n") + "\n" : "");
@@ -217,7 +220,7 @@ async function executeRun<O>(p: ExecuteRunParams): Promise<RunResult<O>> {
   const opts = manifest.options;
   const sources = sourcesFromPayloads(p.sourcesBody, manifest.payloadsKey);
   const results = new RunResults(store, runId);
-  const done = await results.done();
+  const done = await retrying(() => results.done());
   const todo: number[] = [];
   for (let i = 0; i < sources.length; i++) if (!done.has(i)) todo.push(i);
   if (options.resume) options.onNotice?.(`resuming run ${runId}: ${done.size} of ${manifest.chunks} chunks already done, ${todo.length} to run`);
@@ -263,9 +266,10 @@ async function executeRun<O>(p: ExecuteRunParams): Promise<RunResult<O>> {
   const summary = summarize(manifest, backend.name, outcome, done.size, p.t0, opts);
   if (outcome.stopped === "aborted" || (options.signal?.aborted && outcome.failures.size === 0 && outcome.replies.size < tasks.length)) {
     await finishManifest(store, manifest, "aborted", summary);
-    throw new RunAbortedError(runId, options.signal?.reason);
+    throw new RunAbortedError(runId, options.signal?.reason, manifest.job.path);
   }
   if (outcome.failures.size > 0) {
+    await recordFailures(store, runId, outcome);
     const first = [...outcome.failures.values()].sort((a, b) => a.index - b.index)[0]!;
     await finishManifest(store, manifest, "failed", summary, { ...first.remote, index: first.index });
     first.failedChunks = outcome.failures.size;
@@ -299,8 +303,31 @@ async function executeRun<O>(p: ExecuteRunParams): Promise<RunResult<O>> {
   return { runId, result: result as O, summary, attempts: outcome.attempts };
 }
 
+/**
+ * A chunk whose worker died (crash, OOM, kill) could not write its own failure envelope:
+ * write it from here, so `status` and `logs` tell what happened to every chunk.
+ */
+async function recordFailures(store: ObjectStore, runId: string, outcome: ExecuteOutcome): Promise<void> {
+  for (const [index, f] of outcome.failures) {
+    if (f.remote.kind === "user" || f.remote.kind === "serialize") continue; // the worker wrote it
+    const last = outcome.attempts.filter((a) => a.index === index).pop();
+    const envelope: ResultEnvelope = {
+      v: 1,
+      runId,
+      index,
+      attempt: f.attempts,
+      ok: false,
+      error: f.remote,
+      timing: { startedAt: last?.invokedAt ?? 0, endedAt: last?.returnedAt ?? 0, loadMs: 0, coldStart: false },
+      logs: [`[fanout: recorded by the client after ${f.attempts} attempt(s); the worker could not report]`],
+      worker: { platform: "local", id: "client" },
+    };
+    await retrying(() => store.put(keys.failure(runId, index), JSON.stringify(envelope)), 3).catch(() => {});
+  }
+}
+
 async function readValue(results: RunResults, index: number): Promise<unknown> {
-  const env = await results.envelope(index);
+  const env = await retrying(() => results.envelope(index));
   if (!env) throw new FanoutError("E_RESULT_MISSING", `the result of chunk ${index} is missing from the store`, { hint: "resume the run to compute it again" });
   return env.value;
 }
@@ -357,7 +384,7 @@ async function finishManifest(
   if (error) manifest.error = error;
   else delete manifest.error;
   try {
-    await store.put(keys.manifest(manifest.runId), JSON.stringify(manifest, null, 2));
+    await retrying(() => store.put(keys.manifest(manifest.runId), JSON.stringify(manifest, null, 2)), 5);
   } catch {
     // The results are the source of truth; a manifest that could not be updated is not fatal.
   }
@@ -408,6 +435,8 @@ async function storeBundle(store: ObjectStore, bundle: Bundle): Promise<string> 
   return key;
 }
 
+let imports = 0;
+
 /** Import the bundle in this process too: the input and reduce live in the job module. */
 async function importBundle(store: ObjectStore, key: string, bundle: Bundle): Promise<Record<string, unknown>> {
   let file = store.localPath?.(key);
@@ -422,7 +451,9 @@ async function importBundle(store: ObjectStore, key: string, bundle: Bundle): Pr
     }
   }
   try {
-    return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    // A fresh instance per run: the module's top level (inputs built from env, files read
+    // at import) must see this run's world, not the first run's in this process.
+    return (await import(`${pathToFileURL(file).href}?run=${++imports}`)) as Record<string, unknown>;
   } catch (err) {
     throw new JobLoadError(`loading ${path.relative(process.cwd(), bundle.entry) || bundle.entry} threw: ${(err as Error)?.message ?? String(err)}`, "fix the error in the job module's top-level code", err);
   }

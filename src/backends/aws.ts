@@ -81,7 +81,15 @@ export async function resolveAwsTarget(o: AwsOptions): Promise<AwsTarget> {
       throw new ConfigError(`stack ${stackName(stage)} has no WorkerFunctionName/RunsBucketName outputs`, "redeploy with `npx fanout deploy`");
     }
   }
-  return { region, functionName, bucket, ...(profile ? { profile } : {}) };
+  return {
+    region,
+    functionName,
+    bucket,
+    ...(profile ? { profile } : {}),
+    // Any Lambda/S3-compatible servers (LocalStack, a proxy, the emulator under another name).
+    ...(o.lambdaEndpoint ? { lambdaEndpoint: o.lambdaEndpoint } : {}),
+    ...(o.s3Endpoint ? { s3Endpoint: o.s3Endpoint } : {}),
+  };
 }
 
 function emulatedTarget(e: EmulatorEndpoints): AwsTarget {
@@ -220,10 +228,15 @@ function classifyInvokeError(err: unknown, t: AwsTarget): Error {
 }
 
 /** Fail fast, before any chunk runs, when the function is missing or the credentials are bad. */
-async function preflight(t: AwsTarget): Promise<void> {
-  const lambda = new LambdaClient({ region: t.region, ...(t.profile ? { profile: t.profile } : {}) });
+async function preflight(t: AwsTarget): Promise<{ memoryMb?: number }> {
+  const lambda = new LambdaClient({
+    region: t.region,
+    ...(t.profile ? { profile: t.profile } : {}),
+    ...(t.lambdaEndpoint ? { endpoint: t.lambdaEndpoint } : {}),
+  });
   try {
-    await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: t.functionName }));
+    const cfg = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: t.functionName }));
+    return cfg.MemorySize ? { memoryMb: cfg.MemorySize } : {};
   } catch (err) {
     const cred = credentialProblem(err);
     if (cred) throw cred;
@@ -245,8 +258,9 @@ export async function openAwsBackend(cfg: BackendConfig): Promise<Backend> {
     return new AwsBackend("emulated", emulatedTarget(emu), cfg.memoryMb, cfg.concurrency, () => emu.stop());
   }
   const target = await resolveAwsTarget(cfg.aws ?? {});
-  await preflight(target);
-  return new AwsBackend("aws", target, cfg.memoryMb, cfg.concurrency);
+  // Lambda's memory is the deployed function's; reports and cost use that, not the flag.
+  const deployed = await preflight(target);
+  return new AwsBackend("aws", target, deployed.memoryMb ?? cfg.memoryMb, cfg.concurrency);
 }
 
 export async function openAwsStore(cfg: Omit<BackendConfig, "memoryMb" | "concurrency">): Promise<{ store: S3Store; close(): Promise<void> }> {

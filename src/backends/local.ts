@@ -56,7 +56,7 @@ const idOf = (t: { index: number; attempt: number }) => `${t.index}:${t.attempt}
 export class LocalBackend implements Backend {
   readonly name = "local" as const;
   readonly store: FolderStore;
-  readonly memoryMb: number;
+  memoryMb: number;
   private readonly size: number;
   private readonly pool: Proc[] = [];
   private readonly all = new Set<Proc>();
@@ -67,6 +67,11 @@ export class LocalBackend implements Backend {
     this.store = opts.store;
     this.memoryMb = opts.memoryMb;
     this.size = Math.max(1, opts.processes ?? os.availableParallelism());
+  }
+
+  setMemory(mb: number): void {
+    // Processes take their heap cap at spawn; the pool starts on the first invoke.
+    if (this.all.size === 0) this.memoryMb = mb;
   }
 
   invoke(task: Task, opts: InvokeOptions = {}): Promise<Reply> {

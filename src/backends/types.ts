@@ -28,6 +28,11 @@ export interface Backend {
   readonly store: ObjectStore;
   /** Memory a chunk gets, in MB, for reports and cost. */
   readonly memoryMb: number;
+  /**
+   * Apply the run's memory setting once the job's defaults are known (before the first
+   * invoke). Backends whose memory is fixed elsewhere (Lambda: at deploy) ignore it.
+   */
+  setMemory?(mb: number): void;
   invoke(task: Task, opts?: InvokeOptions): Promise<Reply>;
   close(): Promise<void>;
 }
