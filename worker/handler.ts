@@ -167,6 +167,9 @@ function isTransient(err: unknown): boolean {
     "ENOSPC",
     "EBUSY",
     "EMFILE",
+    "ENOTDIR",
+    "ENOENT",
+    "EIO",
   ].includes(code) || e?.name === "TimeoutError" || e?.name === "NetworkingError";
 }
 
