@@ -235,7 +235,8 @@ export function writeStdout(s: string): Promise<void> {
 /** One line per error: what went wrong, then what to do about it. Stacks only with --verbose. */
 export function formatError(err: unknown, verbose: boolean): string {
   if (err instanceof ChunkFailedError) {
-    const where = userFrame(err.remote);
+    // Only the chunk's own errors point into the user's code; others are about the platform.
+    const where = err.remote.kind === "user" ? userFrame(err.remote) : undefined;
     const more = err.failedChunks > 1 ? ` (${err.failedChunks} chunks failed; this is the first)` : "";
     let line = `fanout: ${err.message}${where ? ` at ${where}` : ""}${more}${err.hint ? ` — ${err.hint}` : ""}`;
     if (verbose && err.remote.stack) line += `\nremote stack of chunk ${err.index}:\n${err.remote.stack}`;

@@ -71,6 +71,7 @@ export async function bundleJob(file: string, cwd = process.cwd()): Promise<Bund
 
 function hintForBuildError(text: string): string {
   if (/Could not resolve/.test(text)) return "install the package in the job's project (npm install <name>) or fix the import path";
+  if (/No matching export/.test(text)) return "import a name that module exports, or export it there";
   return "fix the syntax error at that line";
 }
 

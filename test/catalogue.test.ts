@@ -1,0 +1,149 @@
+// The bad-input catalogue: every row of docs/errors.md is run here through the real CLI.
+// Each must exit with its code and print exactly one line on stderr (no stack), naming the
+// problem and, after " — ", the fix. The observed lines are written to
+// test-results/errors-observed.md, from which docs/errors.md is made.
+import * as fs from "node:fs";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fanout, ROOT } from "./helpers/cli.js";
+
+const STORE = fs.mkdtempSync(path.join(os.tmpdir(), "fanout-catalogue-"));
+const EMPTY_HOME = fs.mkdtempSync(path.join(os.tmpdir(), "fanout-nohome-"));
+/** No AWS credentials anywhere, and no instance-metadata lookups (never leave loopback). */
+const NO_AWS: Record<string, string> = {
+  HOME: EMPTY_HOME,
+  AWS_ACCESS_KEY_ID: "",
+  AWS_SECRET_ACCESS_KEY: "",
+  AWS_SESSION_TOKEN: "",
+  AWS_PROFILE: "",
+  AWS_CONFIG_FILE: path.join(EMPTY_HOME, "none"),
+  AWS_SHARED_CREDENTIALS_FILE: path.join(EMPTY_HOME, "none"),
+  AWS_EC2_METADATA_DISABLED: "true",
+  AWS_REGION: "",
+};
+const FAKE_KEYS = { AWS_ACCESS_KEY_ID: "AKIAFANOUTTEST", AWS_SECRET_ACCESS_KEY: "secret", AWS_EC2_METADATA_DISABLED: "true" };
+
+/** A loopback CloudFormation that has no fanout stack, and a Lambda that has no such function. */
+let fakeAws: http.Server;
+let fakeAwsUrl = "";
+beforeAll(async () => {
+  fakeAws = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => (body += d));
+    req.on("end", () => {
+      if (body.includes("Action=DescribeStacks")) {
+        res.writeHead(400, { "content-type": "text/xml" });
+        res.end(
+          `<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type><Code>ValidationError</Code><Message>Stack with id fanout-dev does not exist</Message></Error><RequestId>1</RequestId></ErrorResponse>`,
+        );
+      } else {
+        res.writeHead(404, { "content-type": "application/json", "x-amzn-errortype": "ResourceNotFoundException" });
+        res.end(JSON.stringify({ Type: "User", Message: "Function not found: arn:aws:lambda:us-east-1:000000000000:function:fanout-dev-worker" }));
+      }
+    });
+  });
+  await new Promise<void>((r) => fakeAws.listen(0, "127.0.0.1", r));
+  fakeAwsUrl = `http://127.0.0.1:${(fakeAws.address() as AddressInfo).port}`;
+});
+
+const observed: string[] = [];
+afterAll(() => {
+  fakeAws?.close();
+  fs.mkdirSync(path.join(ROOT, "test-results"), { recursive: true });
+  fs.writeFileSync(path.join(ROOT, "test-results", "errors-observed.md"), observed.join("\n") + "\n");
+  fs.rmSync(STORE, { recursive: true, force: true });
+  fs.rmSync(EMPTY_HOME, { recursive: true, force: true });
+});
+
+interface Row {
+  title: string;
+  args: string[];
+  env?: () => Record<string, string>;
+  exit: number;
+  line: RegExp;
+}
+
+const run = (job: string, ...more: string[]) => ["run", job, "-q", "--store", STORE, ...more];
+const BAD_RUN = "20260101T000000Z-aaaaaa";
+
+const rows: Row[] = [
+  { title: "job file missing", args: run("nope.ts"), exit: 2, line: /job file not found: nope\.ts — check the path/ },
+  { title: "job path is a folder", args: run("test/fixtures"), exit: 2, line: /job path is not a file: test\/fixtures/ },
+  { title: "syntax error in the job", args: run("test/fixtures/syntax-error.ts"), exit: 2, line: /cannot bundle test\/fixtures\/syntax-error\.ts: test\/fixtures\/syntax-error\.ts:5:\d+: .* — fix the syntax error/ },
+  { title: "type error the bundler reports (import of a name that is not exported)", args: run("test/fixtures/catalogue/missing-export.ts"), exit: 2, line: /cannot bundle .*missing-export\.ts:3:\d+: No matching export .* for import "square"/ },
+  { title: "import of a package that is not installed", args: run("test/fixtures/missing-package.ts"), exit: 2, line: /Could not resolve "fanout-test-no-such-package-zz9" — install the package/ },
+  { title: "no default export", args: run("test/fixtures/no-default.ts"), exit: 2, line: /has no default export — end the module with `export default defineJob/ },
+  { title: "default export is not a job", args: run("test/fixtures/not-a-job.ts"), exit: 2, line: /default export of test\/fixtures\/not-a-job\.ts is not a job/ },
+  { title: "the job module's top level throws", args: run("test/fixtures/top-level-throws.ts"), exit: 2, line: /loading .*top-level-throws\.ts threw: .* — fix the error in the job module's top-level code/ },
+  { title: "--chunks 0", args: run("examples/primes.ts", "--chunks", "0"), exit: 2, line: /--chunks must be a positive integer, got "0" — e\.g\. --chunks 100/ },
+  { title: "--chunks negative", args: run("examples/primes.ts", "--chunks", "-3"), exit: 2, line: /--chunks must be a positive integer, got "-3"/ },
+  { title: "--chunks fractional", args: run("examples/primes.ts", "--chunks", "1.5"), exit: 2, line: /--chunks must be a positive integer, got "1\.5"/ },
+  { title: "--chunks not a number", args: run("examples/primes.ts", "--chunks", "abc"), exit: 2, line: /--chunks must be a positive integer, got "abc"/ },
+  { title: "--concurrency invalid", args: run("examples/primes.ts", "--concurrency", "0"), exit: 2, line: /--concurrency must be a positive integer, got "0"/ },
+  { title: "--timeout invalid", args: run("examples/primes.ts", "--timeout", "-1"), exit: 2, line: /--timeout must be a positive number of seconds, got "-1"/ },
+  { title: "unknown backend", args: run("examples/primes.ts", "--backend", "mars"), exit: 2, line: /unknown backend "mars" — use one of: local, aws, emulated/ },
+  { title: "unknown flag", args: run("examples/primes.ts", "--frobnicate"), exit: 2, line: /unknown option '--frobnicate' — see `fanout run --help`/ },
+  { title: "lines() on a missing file", args: run("test/fixtures/missing-lines.ts"), exit: 2, line: /lines\(\) input file not found: test\/fixtures\/no-such-input-file\.txt/ },
+  { title: "map returns a function", args: run("test/fixtures/map-returns.ts"), env: () => ({ FANOUT_T_RETURN: "function" }), exit: 1, line: /chunk 0 failed: serialize: the map result\.fn is a function, which cannot be sent as JSON — return plain JSON data/ },
+  { title: "map returns a symbol", args: run("test/fixtures/map-returns.ts"), env: () => ({ FANOUT_T_RETURN: "symbol" }), exit: 1, line: /the map result\.sym is a symbol/ },
+  { title: "map returns a cycle", args: run("test/fixtures/map-returns.ts"), env: () => ({ FANOUT_T_RETURN: "cycle" }), exit: 1, line: /the map result\.self refers back to itself \(a cycle\)/ },
+  { title: "map returns a BigInt", args: run("test/fixtures/map-returns.ts"), env: () => ({ FANOUT_T_RETURN: "bigint" }), exit: 1, line: /the map result\.big is a BigInt \(12345678901234567890n\), which JSON cannot carry; return it as a string/ },
+  { title: "reduce throws", args: run("test/fixtures/reduce-throws.ts"), exit: 1, line: /reduce threw: reduce fixture refuses 4 counts — every chunk result is kept; fix reduce, then `fanout run <job> --resume \S+` runs only reduce/ },
+  { title: "a chunk's payload cannot fit any worker", args: run("test/fixtures/catalogue/huge-payload.ts"), exit: 2, line: /chunk 0's payload is 51\.0 MB; a chunk can take at most 50 MB — put large data in a file and read it with lines\(\)/ },
+  { title: "AWS credentials missing", args: run("examples/primes.ts", "--backend", "aws", "--region", "us-east-1"), env: () => NO_AWS, exit: 3, line: /no AWS credentials found — run `aws configure`/ },
+  { title: "AWS region invalid", args: run("examples/primes.ts", "--backend", "aws", "--region", "mars-1"), env: () => FAKE_KEYS, exit: 2, line: /"mars-1" is not an AWS region — use a region code such as us-east-1/ },
+  { title: "AWS region missing", args: run("examples/primes.ts", "--backend", "aws"), env: () => ({ ...FAKE_KEYS, AWS_REGION: "", AWS_DEFAULT_REGION: "", HOME: EMPTY_HOME }), exit: 3, line: /no AWS region is set — pass --region/ },
+  {
+    title: "stack (function and bucket) not deployed",
+    args: run("examples/primes.ts", "--backend", "aws", "--region", "us-east-1"),
+    env: () => ({ ...FAKE_KEYS, AWS_ENDPOINT_URL_CLOUDFORMATION: fakeAwsUrl }),
+    exit: 3,
+    line: /fanout is not deployed in us-east-1 \(no stack fanout-dev\) — run `npx fanout deploy --stage dev --region us-east-1` first/,
+  },
+  {
+    title: "function not deployed (bucket and function named)",
+    args: run("examples/primes.ts", "--backend", "aws", "--region", "us-east-1", "--function", "fanout-dev-worker", "--bucket", "b"),
+    env: () => ({ ...FAKE_KEYS, AWS_ENDPOINT_URL_LAMBDA: fakeAwsUrl }),
+    exit: 3,
+    line: /Lambda function fanout-dev-worker is not deployed in us-east-1 — run `npx fanout deploy`/,
+  },
+  { title: "--resume with a run id that does not exist", args: run("examples/primes.ts", "--resume", BAD_RUN), exit: 2, line: new RegExp(`no run "${BAD_RUN}" in .* — list runs with \`fanout status\``) },
+  { title: "status of a run id that does not exist", args: ["status", BAD_RUN, "--store", STORE], exit: 2, line: new RegExp(`no run "${BAD_RUN}"`) },
+  { title: "logs of a run id that does not exist", args: ["logs", BAD_RUN, "--store", STORE], exit: 2, line: new RegExp(`no run "${BAD_RUN}"`) },
+  { title: "a malformed run id", args: ["logs", "yesterday", "--store", STORE], exit: 2, line: /"yesterday" is not a run id — run ids look like/ },
+];
+
+describe("bad-input catalogue (docs/errors.md)", () => {
+  const doc = fs.readFileSync(path.join(ROOT, "docs", "errors.md"), "utf8");
+
+  it("has at least 20 rows, each documented with its exit code", () => {
+    expect(rows.length).toBeGreaterThanOrEqual(20);
+    for (const r of rows) {
+      const docRow = doc.split("\n").find((l) => l.startsWith(`| ${r.title} |`));
+      expect(docRow, `docs/errors.md row for "${r.title}"`).toBeDefined();
+      expect(docRow).toContain(`| ${r.exit} |`);
+    }
+  });
+
+  for (const row of rows) {
+    it(row.title, async () => {
+      const res = await fanout(row.args, { env: row.env?.() ?? {}, timeoutMs: 60_000 });
+      const lines = res.stderr.split("\n").filter(Boolean);
+      observed.push(`| ${row.title} | \`fanout ${row.args.filter((a) => a !== "-q" && a !== "--store" && a !== STORE).join(" ")}\` | ${res.code} | \`${(lines[0] ?? "").replaceAll("|", "\\|")}\` |`);
+      expect(res.code).toBe(row.exit);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^fanout: /);
+      expect(lines[0]).toMatch(row.line);
+      expect(res.stderr).not.toMatch(/\n\s+at /);
+    });
+  }
+
+  it("--verbose adds the stack, and only then", async () => {
+    const res = await fanout(run("test/fixtures/map-throws.ts", "--verbose"));
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/\n\s+at /);
+  });
+});
