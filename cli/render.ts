@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import ora, { type Ora } from "ora";
 import type { Progress, RemoteError, RunSummary } from "../src/types.js";
 
@@ -72,10 +73,13 @@ export function summaryLines(s: RunSummary): string[] {
 }
 
 /** The first stack frame in the user's code, to name where a chunk failed in one line. */
+const OWN_CODE = fileURLToPath(new URL("../..", import.meta.url)) + "dist/";
+
 export function userFrame(e: RemoteError): string | undefined {
   const frames = (e.stack ?? "").split("\n").slice(1);
   for (const f of frames) {
-    if (/node:internal|node_modules|\/worker\/handler|fanout\/dist|\/src\/job\//.test(f)) continue;
+    // Skip Node's internals, dependencies, fanout's own code and its job entry in the bundle.
+    if (/node:internal|node_modules|\/src\/job\/index\.ts/.test(f) || f.includes(OWN_CODE)) continue;
     const m = /\(?((?:file:\/\/)?[^()\s]+:\d+:\d+)\)?\s*$/.exec(f.trim());
     if (m) return m[1]!.replace(/^file:\/\//, "").replace(process.cwd() + "/", "");
   }

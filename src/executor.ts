@@ -81,7 +81,8 @@ export function backoffMs(attempt: number, base = BACKOFF_BASE_MS, cap = BACKOFF
  */
 export async function execute(params: ExecuteParams): Promise<ExecuteOutcome> {
   const { backend, tasks, signal } = params;
-  const limit = pLimit(Math.max(1, params.concurrency));
+  // rejectOnClear: chunks still queued when dispatch stops must settle, not hang the run.
+  const limit = pLimit({ concurrency: Math.max(1, params.concurrency), rejectOnClear: true });
   const out: ExecuteOutcome = {
     replies: new Map(),
     failures: new Map(),

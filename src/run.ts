@@ -34,7 +34,9 @@ export interface RunResult<O = unknown> {
 }
 
 /** The output type of a job module's default export. */
-export type JobOutput<J> = J extends Job<unknown, unknown, infer O> ? O : unknown;
+// The chunk and result types do not matter here; `any` lets any job's map match.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type JobOutput<J> = J extends Job<any, any, infer O> ? O : unknown;
 
 /**
  * Run a job module: bundle it, split its input into chunks, run one worker invocation per
@@ -291,7 +293,7 @@ async function executeRun<O>(p: ExecuteRunParams): Promise<RunResult<O>> {
       const remote = toRemoteError(err);
       await finishManifest(store, manifest, "failed", summary, remote);
       throw new FanoutError("E_REDUCE", `reduce threw: ${remote.message}`, {
-        hint: `every chunk result is kept; fix reduce, then \`fanout run <job> --resume ${runId}\` runs only reduce`,
+        hint: `every chunk result is kept in the store (\`fanout status ${runId}\`); fix reduce and run again`,
         exitCode: 1,
         cause: err,
       });

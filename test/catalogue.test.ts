@@ -91,7 +91,7 @@ const rows: Row[] = [
   { title: "map returns a symbol", args: run("test/fixtures/map-returns.ts"), env: () => ({ FANOUT_T_RETURN: "symbol" }), exit: 1, line: /the map result\.sym is a symbol/ },
   { title: "map returns a cycle", args: run("test/fixtures/map-returns.ts"), env: () => ({ FANOUT_T_RETURN: "cycle" }), exit: 1, line: /the map result\.self refers back to itself \(a cycle\)/ },
   { title: "map returns a BigInt", args: run("test/fixtures/map-returns.ts"), env: () => ({ FANOUT_T_RETURN: "bigint" }), exit: 1, line: /the map result\.big is a BigInt \(12345678901234567890n\), which JSON cannot carry; return it as a string/ },
-  { title: "reduce throws", args: run("test/fixtures/reduce-throws.ts"), exit: 1, line: /reduce threw: reduce fixture refuses 4 counts — every chunk result is kept; fix reduce, then `fanout run <job> --resume \S+` runs only reduce/ },
+  { title: "reduce throws", args: run("test/fixtures/reduce-throws.ts"), exit: 1, line: /reduce threw: reduce fixture refuses 4 counts — every chunk result is kept in the store \(`fanout status \S+`\); fix reduce and run again/ },
   { title: "a chunk's payload cannot fit any worker", args: run("test/fixtures/catalogue/huge-payload.ts"), exit: 2, line: /chunk 0's payload is 51\.0 MB; a chunk can take at most 50 MB — put large data in a file and read it with lines\(\)/ },
   { title: "AWS credentials missing", args: run("examples/primes.ts", "--backend", "aws", "--region", "us-east-1"), env: () => NO_AWS, exit: 3, line: /no AWS credentials found — run `aws configure`/ },
   { title: "AWS region invalid", args: run("examples/primes.ts", "--backend", "aws", "--region", "mars-1"), env: () => FAKE_KEYS, exit: 2, line: /"mars-1" is not an AWS region — use a region code such as us-east-1/ },
