@@ -155,6 +155,31 @@ describe("fault injection on the local backend", () => {
     expect(out.summary.succeeded).toBe(60);
   });
 
+  it("Ctrl-C cancels in-flight chunks, exits 130 and prints the resume command, which finishes the run", async () => {
+    const env = { ...process.env, FANOUT_SLOW_MS: "300", FANOUT_SLOW_COUNT: "40" };
+    const child = spawn(process.execPath, [BIN, "run", "test/fixtures/faults/slow.ts", "--chunks", "40", "--concurrency", "4", "--store", STORE, "--no-speculate"], {
+      cwd: ROOT,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    // Interrupt once the run has started and some chunks are done.
+    for (let i = 0; i < 200 && !/run \S+: 40 chunks/.test(stderr); i++) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 1200));
+    child.kill("SIGINT");
+    const code = await new Promise<number | null>((r) => child.once("exit", (c) => r(c)));
+    expect(code).toBe(130);
+    const m = /resume with: fanout run test\/fixtures\/faults\/slow\.ts --resume (\S+)/.exec(stderr);
+    expect(m, stderr).not.toBeNull();
+    const resumed = await fanout(["run", "test/fixtures/faults/slow.ts", "--resume", m![1]!, "--store", STORE, "--json", "-q"], { env: { FANOUT_SLOW_MS: "300", FANOUT_SLOW_COUNT: "40" } });
+    expect(resumed.code).toBe(0);
+    const out = JSON.parse(resumed.stdout);
+    expect(out.result).toBe((40 * 39) / 2);
+    expect(out.summary.skipped).toBeGreaterThan(0);
+    expect(out.summary.skipped).toBeLessThan(40);
+  });
+
   it("--resume refuses a job whose bundle changed", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fanout-resume-"));
     const job = path.join(dir, "job.mjs");
