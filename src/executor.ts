@@ -26,7 +26,10 @@ export interface ExecuteParams {
 }
 
 export interface ExecuteOutcome {
-  replies: Map<number, Reply>;
+  /** Winning values that came back inline, by chunk index (replies themselves are not kept). */
+  values: Map<number, unknown>;
+  /** Chunks whose winning value is too large for a reply: read it from the store. */
+  stored: Set<number>;
   failures: Map<number, ChunkFailedError>;
   attempts: AttemptRecord[];
   retries: number;
@@ -54,7 +57,8 @@ interface ChunkState {
   throttles: number;
   outages: number;
   suspectReruns: number;
-  running: Map<number, Running>;
+  /** Attempts in flight; almost always one, so an array beats a Map per chunk. */
+  running: Running[];
   done: boolean;
   speculatedOnce: boolean;
 }
@@ -84,7 +88,8 @@ export async function execute(params: ExecuteParams): Promise<ExecuteOutcome> {
   // rejectOnClear: chunks still queued when dispatch stops must settle, not hang the run.
   const limit = pLimit({ concurrency: Math.max(1, params.concurrency), rejectOnClear: true });
   const out: ExecuteOutcome = {
-    replies: new Map(),
+    values: new Map(),
+    stored: new Set(),
     failures: new Map(),
     attempts: [],
     retries: 0,
@@ -95,17 +100,19 @@ export async function execute(params: ExecuteParams): Promise<ExecuteOutcome> {
     lastInvokeAt: 0,
     endedAt: 0,
   };
-  const states: ChunkState[] = tasks.map((task) => ({
+  // A chunk's state is made when it is dispatched, not up front: 100,000 idle states (and
+  // their queue entries) would be heap the garbage collector walks for the whole run.
+  const newState = (task: Task): ChunkState => ({
     task,
     launched: task.attempt - 1,
     charged: 0,
     throttles: 0,
     outages: 0,
     suspectReruns: 0,
-    running: new Map(),
+    running: [],
     done: false,
     speculatedOnce: false,
-  }));
+  });
   const maxFailures = params.maxFailures ?? Infinity;
   const runTimes: number[] = [];
   let finished = 0;
@@ -121,7 +128,7 @@ export async function execute(params: ExecuteParams): Promise<ExecuteOutcome> {
 
   const onRunAbort = () => {
     stop("aborted");
-    for (const s of states) for (const r of s.running.values()) r.handle.cancel?.();
+    for (const s of live) for (const r of s.running) r.handle.cancel?.();
   };
   if (signal?.aborted) onRunAbort();
   signal?.addEventListener("abort", onRunAbort, { once: true });
@@ -144,8 +151,8 @@ export async function execute(params: ExecuteParams): Promise<ExecuteOutcome> {
       won: false,
     };
     const running: Running = { handle: {}, record };
-    s.running.set(attempt, running);
-    if (s.running.size === 1) {
+    s.running.push(running);
+    if (s.running.length === 1) {
       runningChunks++;
       live.add(s);
     }
@@ -161,8 +168,8 @@ export async function execute(params: ExecuteParams): Promise<ExecuteOutcome> {
       result = err instanceof InfraError ? err : new InfraError("transient", (err as Error)?.message ?? String(err), { cause: err });
     }
     record.returnedAt = Date.now();
-    s.running.delete(attempt);
-    if (s.running.size === 0) {
+    s.running.splice(s.running.indexOf(running), 1);
+    if (s.running.length === 0) {
       runningChunks--;
       live.delete(s);
     }
@@ -187,8 +194,9 @@ export async function execute(params: ExecuteParams): Promise<ExecuteOutcome> {
     if (runTimes.length < 1000) runTimes.push(t);
     else runTimes[Math.floor(Math.random() * runTimes.length)] = t;
     finished++;
-    out.replies.set(s.task.index, reply);
-    for (const r of s.running.values()) r.handle.cancel?.();
+    if (reply.stored) out.stored.add(s.task.index);
+    else out.values.set(s.task.index, reply.value);
+    for (const r of s.running) r.handle.cancel?.();
     params.onResult?.(s.task.index, reply);
     progress.tick();
   };
@@ -196,7 +204,7 @@ export async function execute(params: ExecuteParams): Promise<ExecuteOutcome> {
   const fail = (s: ChunkState, error: RemoteError) => {
     s.done = true;
     out.failures.set(s.task.index, new ChunkFailedError(s.task.index, error, s.launched, params.runId));
-    for (const r of s.running.values()) r.handle.cancel?.();
+    for (const r of s.running) r.handle.cancel?.();
     progress.tick();
     if (out.failures.size >= maxFailures) stop("too-many-failures");
   };
@@ -283,8 +291,8 @@ export async function execute(params: ExecuteParams): Promise<ExecuteOutcome> {
       const threshold = Math.max(STRAGGLER_FACTOR * median, median + 20);
       const now = Date.now();
       for (const s of live) {
-        if (s.done || s.speculatedOnce || s.running.size !== 1) continue;
-        const only = s.running.values().next().value as Running;
+        if (s.done || s.speculatedOnce || s.running.length !== 1) continue;
+        const only = s.running[0]!;
         if (only.startSeen === undefined || now - only.startSeen < threshold) continue;
         s.speculatedOnce = true;
         void runSpeculative(s);
@@ -295,13 +303,26 @@ export async function execute(params: ExecuteParams): Promise<ExecuteOutcome> {
   }
 
   try {
-    await Promise.all(
-      states.map((s) =>
-        limit(() => (out.stopped ? undefined : runChunk(s))).catch(() => {
-          /* cleared from the queue by stop() */
-        }),
-      ),
-    );
+    // Feed p-limit a window of chunks at a time rather than all of them at once: it keeps a
+    // queue entry and two promises per waiting chunk, which at 100,000 chunks is most of the
+    // run's garbage. The window stays ahead of the limit, so no slot ever waits for work.
+    await new Promise<void>((resolve) => {
+      let next = 0;
+      let settled = 0;
+      const window = Math.max(2 * params.concurrency, 64);
+      const onSettled = () => {
+        settled++;
+        feed();
+      };
+      const feed = () => {
+        while (next < tasks.length && next - settled < window && !out.stopped) {
+          const s = newState(tasks[next++]!);
+          limit(() => (out.stopped ? undefined : runChunk(s))).then(onSettled, onSettled);
+        }
+        if (settled === next && (next === tasks.length || out.stopped)) resolve();
+      };
+      feed();
+    });
     // Speculative copies still in flight lost (their chunk is done) or run on: wait them out.
     while (speculativeInFlight > 0) await sleep(5);
   } finally {
@@ -317,7 +338,7 @@ function makeProgressReporter(params: ExecuteParams, out: ExecuteOutcome, runnin
   let last = 0;
   const snapshot = (): Progress => {
     const now = Date.now();
-    const done = out.replies.size;
+    const done = out.values.size + out.stored.size;
     const elapsedMs = now - out.startedAt;
     const rate = elapsedMs > 0 ? (done * 1000) / elapsedMs : 0;
     const left = params.total - params.skipped - done - out.failures.size;

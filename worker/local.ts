@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { FolderStore } from "../src/store/folder.js";
 import type { Reply, Task, TaskBase } from "../src/types.js";
 import { captureConsole, guardProcess, runTask, type CancelHandle, type WorkerEnv } from "./handler.js";
-import type { ToParent, ToWorker } from "./protocol.js";
+import { attemptKey, encodeReply, type ToParent, type ToWorker } from "./protocol.js";
 import { segmentKey } from "../src/results.js";
 import { toRemoteError } from "../src/errors.js";
 
@@ -18,10 +18,10 @@ if (!storeRoot || !process.send) {
 }
 
 const memoryMb = Number(process.env.FANOUT_MEMORY_MB) || undefined;
-const idOf = (t: { index: number; attempt: number }) => `${t.index}:${t.attempt}`;
+const idOf = (t: { index: number; attempt: number }) => attemptKey(t.index, t.attempt);
 const store = new FolderStore(storeRoot);
 /** Small ok results waiting to be written as one segment per run, before their replies go. */
-const segments = new Map<string, { lines: string[]; ids: Set<string> }>();
+const segments = new Map<string, { lines: string[]; ids: Set<number> }>();
 let segSeq = 0;
 const SEGMENT_MAX_BODY = 8 * 1024;
 const env: WorkerEnv = {
@@ -50,9 +50,9 @@ const realExit = guardProcess((err, exit) => {
 });
 
 const queue: Task[] = [];
-const cancels = new Map<string, CancelHandle>();
+const cancels = new Map<number, CancelHandle>();
 let outbox: Reply[] = [];
-let started: string[] = [];
+let started: number[] = [];
 let flushScheduled = false;
 let draining = false;
 /** Set after a chunk held the thread for a while: further starts are announced at once. */
@@ -66,7 +66,7 @@ function send(msg: ToParent): void {
 /** Write pending segments; replies whose segment could not be written become transient failures. */
 function writeSegments(): void {
   if (segments.size === 0) return;
-  const failed = new Map<string, unknown>();
+  const failed = new Map<number, unknown>();
   for (const [runId, seg] of segments) {
     try {
       store.putSync(segmentKey(runId, String(process.pid), ++segSeq), seg.lines.join("\n") + "\n");
@@ -92,7 +92,7 @@ function flush(): void {
     started = [];
   }
   if (outbox.length) {
-    send({ t: "done", replies: outbox });
+    send({ t: "done", replies: outbox.map(encodeReply) });
     outbox = [];
   }
 }

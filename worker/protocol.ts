@@ -1,4 +1,4 @@
-import type { ChunkSource, Reply, TaskBase } from "../src/types.js";
+import type { ChunkSource, RemoteError, Reply, TaskBase } from "../src/types.js";
 
 /** A task on the wire: what differs per task; the rest is its run's TaskBase. */
 export type WireTask = [index: number, attempt: number, source: ChunkSource];
@@ -9,10 +9,55 @@ export type WireTask = [index: number, attempt: number, source: ChunkSource];
  */
 export type ToWorker =
   | { t: "run"; base?: TaskBase; runId: string; tasks: WireTask[] }
-  | { t: "cancel"; ids: string[] };
+  | { t: "cancel"; ids: number[] };
 
 export type ToParent =
   | { t: "ready"; pid: number }
-  | { t: "started"; ids: string[] }
-  | { t: "done"; replies: Reply[] }
+  | { t: "started"; ids: number[] }
+  | { t: "done"; replies: WireReply[] }
   | { t: "beat" };
+
+/** An attempt's id on the wire and in maps: a number, since a string per chunk is garbage. */
+export const attemptKey = (index: number, attempt: number): number => index * 4096 + attempt;
+
+const OK = 1;
+const COLD = 2;
+const STORED = 4;
+
+/**
+ * A reply on the wire: positional, with the run id, worker identity and empty logs left out
+ * (the parent knows them), so a no-op chunk costs a few bytes of JSON, not a few hundred.
+ * [index, attempt, flags, startedAt, endedAt, loadMs, bytes, value?, extra?]
+ */
+export type WireReply = [number, number, number, number, number, number, number, unknown?, { error?: RemoteError; logs?: string[] }?];
+
+export function encodeReply(r: Reply): WireReply {
+  const flags = (r.ok ? OK : 0) | (r.timing.coldStart ? COLD : 0) | (r.stored ? STORED : 0);
+  const w: WireReply = [r.index, r.attempt, flags, r.timing.startedAt, r.timing.endedAt, r.timing.loadMs, r.bytes];
+  const extra = r.error || r.logs.length ? { ...(r.error ? { error: r.error } : {}), ...(r.logs.length ? { logs: r.logs } : {}) } : undefined;
+  if (r.value !== undefined || extra) w.push(r.value);
+  if (extra) w.push(extra);
+  return w;
+}
+
+const NO_LOGS: string[] = Object.freeze([]) as unknown as string[];
+
+export function decodeReply(w: WireReply, runId: string, worker: Reply["worker"]): Reply {
+  const [index, attempt, flags, startedAt, endedAt, loadMs, bytes, value, extra] = w;
+  const reply: Reply = {
+    v: 1,
+    runId,
+    index,
+    attempt,
+    ok: (flags & OK) !== 0,
+    timing: { startedAt, endedAt, loadMs, coldStart: (flags & COLD) !== 0 },
+    logs: extra?.logs ?? NO_LOGS,
+    worker,
+    bytes,
+  };
+  if (value !== undefined && value !== null) reply.value = value;
+  else if (value === null && (flags & OK) !== 0) reply.value = null;
+  if (flags & STORED) reply.stored = true;
+  if (extra?.error) reply.error = extra.error;
+  return reply;
+}

@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import * as os from "node:os";
 import { fileURLToPath } from "node:url";
 import { InfraError } from "../errors.js";
-import type { ToParent, ToWorker } from "../../worker/protocol.js";
+import { attemptKey, decodeReply, type ToParent, type ToWorker } from "../../worker/protocol.js";
 import type { FolderStore } from "../store/folder.js";
 import type { Reply, Task } from "../types.js";
 import type { Backend, CancelHandle, InvokeOptions } from "./types.js";
@@ -23,7 +23,9 @@ interface Pending {
 
 interface Proc {
   child: ChildProcess;
-  pending: Map<string, Pending>;
+  pending: Map<number, Pending>;
+  /** Shared by every reply from this process. */
+  worker: Reply["worker"];
   outbox: Task[];
   /** Runs whose TaskBase this process already has. */
   knownRuns: Set<string>;
@@ -45,7 +47,7 @@ export interface LocalBackendOptions {
   memoryMb: number;
 }
 
-const idOf = (t: { index: number; attempt: number }) => `${t.index}:${t.attempt}`;
+
 
 /**
  * The embedded local backend: a pool of warm worker processes, one per core by default.
@@ -78,7 +80,7 @@ export class LocalBackend implements Backend {
     if (this.closed) return Promise.reject(new InfraError("cancelled", "local backend is closed"));
     const proc = opts.isolate ? this.spawn(true) : this.pick();
     return new Promise<Reply>((resolve, reject) => {
-      const id = idOf(task);
+      const id = attemptKey(task.index, task.attempt);
       if (opts.handle) {
         opts.handle.cancel = () => {
           if (!proc.pending.delete(id)) return;
@@ -169,6 +171,7 @@ export class LocalBackend implements Backend {
     const proc: Proc = {
       child,
       pending: new Map(),
+      worker: { platform: "local", id: `local-${child.pid}`, memoryMb: this.memoryMb },
       outbox: [],
       knownRuns: new Set(),
       flushQueued: false,
@@ -195,11 +198,12 @@ export class LocalBackend implements Backend {
   private onMessage(proc: Proc, msg: ToParent): void {
     proc.lastHeard = Date.now();
     if (msg.t === "done") {
-      for (const reply of msg.replies) {
-        const id = idOf(reply);
+      for (const wire of msg.replies) {
+        const id = attemptKey(wire[0], wire[1]);
         const p = proc.pending.get(id);
         if (!p) continue; // cancelled meanwhile: the first result already won
         proc.pending.delete(id);
+        const reply = decodeReply(wire, p.task.runId, proc.worker);
         if (p.handle) p.handle.cancel = undefined;
         if (!p.started) p.onStart?.();
         if (!reply.ok && reply.error?.kind === "transient") {
