@@ -29,7 +29,7 @@ const SIZES = {
   noopConcurrency: 5000,
   faastCalls: QUICK ? 5000 : 20_000,
   faastConcurrency: 4,
-  piSamples: QUICK ? 1e8 : 4e8,
+  piSamples: QUICK ? 1e8 : 2e9,
   cpuChunks: 32,
   sleepChunks: 360,
   sleepMs: 2000,

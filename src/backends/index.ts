@@ -22,11 +22,13 @@ export function localStoreRoot(cwd: string, store?: string): string {
 /** Open the backend a run asked for; AWS code is loaded only when used. */
 export async function openBackend(cfg: BackendConfig): Promise<Backend> {
   if (cfg.backend === "local") {
-    return new LocalBackend({
+    const local = new LocalBackend({
       store: new FolderStore(localStoreRoot(cfg.cwd, cfg.store)),
       memoryMb: cfg.memoryMb,
       ...(cfg.processes ? { processes: cfg.processes } : {}),
     });
+    local.warm();
+    return local;
   }
   const aws = await import("./aws.js");
   return aws.openAwsBackend(cfg);

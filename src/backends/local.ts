@@ -71,9 +71,23 @@ export class LocalBackend implements Backend {
     this.size = Math.max(1, opts.processes ?? os.availableParallelism());
   }
 
+  /**
+   * Start the pool now, so process start-up overlaps bundling and planning instead of
+   * following them.
+   */
+  warm(): void {
+    while (this.pool.length < this.size) this.spawn(false);
+  }
+
   setMemory(mb: number): void {
-    // Processes take their heap cap at spawn; the pool starts on the first invoke.
-    if (this.all.size === 0) this.memoryMb = mb;
+    if (mb === this.memoryMb) return;
+    // Processes take their heap cap at spawn: retire the warm ones (none has work yet).
+    this.memoryMb = mb;
+    for (const p of [...this.pool]) {
+      if (p.pending.size > 0) continue;
+      this.pool.splice(this.pool.indexOf(p), 1);
+      p.child.kill("SIGKILL");
+    }
   }
 
   invoke(task: Task, opts: InvokeOptions = {}): Promise<Reply> {
