@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from "commander";
-import { ChunkFailedError, FanoutError, RunAbortedError, UsageError } from "../src/errors.js";
-import { checkBackend, type AwsOptions, type BackendName } from "../src/options.js";
+import { ChunkFailedError, FanoutError, RunAbortedError } from "../src/errors.js";
+import { checkBackend, nonNegativeInt, positiveInt, positiveNumber, type AwsOptions, type BackendName } from "../src/options.js";
 import { run, type RunOptions } from "../src/run.js";
 import { ProgressView, summaryLines, userFrame } from "./render.js";
 import { logsCommand, statusCommand } from "./inspect.js";
@@ -74,39 +74,18 @@ export function awsOptionsFrom(f: Pick<RunFlags, "region" | "profile" | "stage" 
   };
 }
 
-function num(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  return v.trim() === "" ? NaN : n;
-}
-
-function intFlag(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = num(v)!;
-  if (!Number.isInteger(n) || n < (name === "retries" ? 0 : 1)) {
-    throw new UsageError(
-      `--${name} must be a ${name === "retries" ? "whole number >= 0" : "positive integer"}, got "${v}"`,
-      `e.g. --${name} ${name === "retries" ? 2 : name === "memory" ? 1024 : 100}`,
-    );
-  }
-  return n;
-}
-
-function numFlag(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = num(v)!;
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} must be a positive number of seconds, got "${v}"`, `e.g. --${name} 60`);
-  return n;
-}
+/** Flags arrive as strings; the library's own checks give the same message either way. */
+const flag = <T>(check: (name: string, v: unknown) => T, name: string, v: string | undefined): T | undefined =>
+  v === undefined ? undefined : check(name, v);
 
 export function runOptionsFrom(flags: RunFlags): RunOptions & { backend: BackendName } {
   const backend = checkBackend(flags.backend);
-  const chunks = intFlag("chunks", flags.chunks);
-  const concurrency = intFlag("concurrency", flags.concurrency);
-  const retries = intFlag("retries", flags.retries);
-  const memory = intFlag("memory", flags.memory);
-  const processes = intFlag("processes", flags.processes);
-  const timeout = numFlag("timeout", flags.timeout);
+  const chunks = flag(positiveInt, "chunks", flags.chunks);
+  const concurrency = flag(positiveInt, "concurrency", flags.concurrency);
+  const retries = flag(nonNegativeInt, "retries", flags.retries);
+  const memory = flag(positiveInt, "memory", flags.memory);
+  const processes = flag(positiveInt, "processes", flags.processes);
+  const timeout = flag(positiveNumber, "timeout", flags.timeout);
   return {
     backend,
     ...(chunks !== undefined ? { chunks } : {}),

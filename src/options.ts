@@ -50,26 +50,38 @@ export const DEFAULTS = {
   speculateFrom: 20,
 } as const;
 
-export function positiveInt(name: string, value: unknown, flag = `--${name}`): number {
-  const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+/** A plausible value to show in a hint, per option. */
+const EXAMPLE: Record<string, number> = { chunks: 100, concurrency: 100, memory: 1024, retries: 2, timeout: 60, processes: 2 };
+
+function asNumber(value: unknown): unknown {
+  return typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+}
+
+function shown(value: unknown): string {
+  return typeof value === "string" ? `"${value}"` : JSON.stringify(value) ?? String(value);
+}
+
+export function positiveInt(name: string, value: unknown): number {
+  const n = asNumber(value);
   if (typeof n !== "number" || !Number.isInteger(n) || n < 1) {
-    throw new UsageError(`${flag} must be a positive integer, got ${JSON.stringify(value)}`, `e.g. ${flag} 100`);
+    throw new UsageError(`--${name} must be a positive integer, got ${shown(value)}`, `e.g. --${name} ${EXAMPLE[name] ?? 100}`);
   }
   return n;
 }
 
-function nonNegativeInt(name: string, value: unknown): number {
-  const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+export function nonNegativeInt(name: string, value: unknown): number {
+  const n = asNumber(value);
   if (typeof n !== "number" || !Number.isInteger(n) || n < 0) {
-    throw new UsageError(`--${name} must be a whole number >= 0, got ${JSON.stringify(value)}`, `e.g. --${name} 2`);
+    throw new UsageError(`--${name} must be a whole number >= 0, got ${shown(value)}`, `e.g. --${name} ${EXAMPLE[name] ?? 2}`);
   }
   return n;
 }
 
-function positiveNumber(name: string, value: unknown): number {
-  const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+export function positiveNumber(name: string, value: unknown): number {
+  const n = asNumber(value);
   if (typeof n !== "number" || !Number.isFinite(n) || n <= 0) {
-    throw new UsageError(`--${name} must be a positive number, got ${JSON.stringify(value)}`, `e.g. --${name} 60`);
+    const unit = name === "timeout" ? " of seconds" : "";
+    throw new UsageError(`--${name} must be a positive number${unit}, got ${shown(value)}`, `e.g. --${name} ${EXAMPLE[name] ?? 60}`);
   }
   return n;
 }

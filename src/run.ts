@@ -11,7 +11,7 @@ import { isJob, type Job, type JobDefaults } from "./job/index.js";
 import { isRunId, keys, newRunId } from "./keys.js";
 import { RunResults } from "./results.js";
 import { retrying } from "./retry.js";
-import { checkBackend, positiveInt, resolveOptions, type CommonOptions } from "./options.js";
+import { checkBackend, positiveInt, resolveOptions, type BackendName, type CommonOptions } from "./options.js";
 import { planChunks, sourcesFromPayloads, uploadInputs } from "./plan.js";
 import type { ObjectStore } from "./store/types.js";
 import type { AttemptRecord, Reply, ResultEnvelope, TaskBase, RunManifest, RunOptionsResolved, RunSummary, Task } from "./types.js";
@@ -54,19 +54,10 @@ export async function run<O = unknown>(job: string | URL, options: RunOptions = 
   }
   // Options are checked before any process starts, so a bad flag costs nothing.
   const preliminary = resolveOptions(options, {});
-  const backend = await openBackend({
-    backend: backendName,
-    cwd,
-    memoryMb: options.memory ?? preliminary.memoryMb,
-    concurrency: options.concurrency ?? preliminary.concurrency,
-    ...(options.store ? { store: options.store } : {}),
-    ...(options.processes ? { processes: options.processes } : {}),
-    ...(options.aws ? { aws: options.aws } : {}),
-  });
+  const backend = await openBackendFor(backendName, cwd, options, preliminary);
   try {
     const store = backend.store;
-    const bundleKey = await storeBundle(store, bundle);
-    const mod = await importBundle(store, bundleKey, bundle);
+    const { bundleKey, mod } = await storeAndImport(store, bundle);
     const jobValue = mod.default;
     if (jobValue === undefined) {
       throw new JobLoadError(`${file} has no default export`, "end the module with `export default defineJob({ input, map, reduce })`");
@@ -147,19 +138,10 @@ export async function* mapIter<I, R>(
   const bundle = await bundleJob(file, cwd);
   const backendName = checkBackend(options.backend);
   const resolved = resolveOptions(options, {}, inputs.length);
-  const backend = await openBackend({
-    backend: backendName,
-    cwd,
-    memoryMb: resolved.memoryMb,
-    concurrency: resolved.concurrency,
-    ...(options.store ? { store: options.store } : {}),
-    ...(options.processes ? { processes: options.processes } : {}),
-    ...(options.aws ? { aws: options.aws } : {}),
-  });
+  const backend = await openBackendFor(backendName, cwd, options, resolved);
   try {
     const store = backend.store;
-    const bundleKey = await storeBundle(store, bundle);
-    const mod = await importBundle(store, bundleKey, bundle);
+    const { bundleKey, mod } = await storeAndImport(store, bundle);
     if (typeof mod[exportName] !== "function") {
       throw new JobLoadError(`${file} has no exported function "${exportName}"`, `export function ${exportName}(input) { ... }`);
     }
@@ -443,10 +425,23 @@ function summarize(
   };
 }
 
-async function storeBundle(store: ObjectStore, bundle: Bundle): Promise<string> {
-  const key = keys.bundle(bundle.sha256);
-  if (!(await store.exists(key))) await store.put(key, bundle.code);
-  return key;
+function openBackendFor(backend: BackendName, cwd: string, options: CommonOptions, resolved: RunOptionsResolved): Promise<Backend> {
+  return openBackend({
+    backend,
+    cwd,
+    memoryMb: options.memory ?? resolved.memoryMb,
+    concurrency: options.concurrency ?? resolved.concurrency,
+    ...(options.store ? { store: options.store } : {}),
+    ...(options.processes ? { processes: options.processes } : {}),
+    ...(options.aws ? { aws: options.aws } : {}),
+  });
+}
+
+/** Put the bundle in the store (once per content hash) and import it here too. */
+async function storeAndImport(store: ObjectStore, bundle: Bundle): Promise<{ bundleKey: string; mod: Record<string, unknown> }> {
+  const bundleKey = keys.bundle(bundle.sha256);
+  if (!(await store.exists(bundleKey))) await store.put(bundleKey, bundle.code);
+  return { bundleKey, mod: await importBundle(store, bundleKey, bundle) };
 }
 
 let imports = 0;

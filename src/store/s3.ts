@@ -46,6 +46,9 @@ export function makeS3Client(o: S3ClientOptions): S3Client {
   });
 }
 
+const PART_SIZE = 8 * 1024 * 1024;
+const MULTIPART_FROM = 16 * 1024 * 1024;
+
 function isNotFound(err: unknown): boolean {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
   return e?.name === "NoSuchKey" || e?.name === "NotFound" || e?.$metadata?.httpStatusCode === 404;
@@ -93,6 +96,11 @@ export class S3Store implements ObjectStore {
   }
 
   async put(key: string, body: Buffer | string): Promise<void> {
+    // Large bodies (a run's payloads, a big result) go up in parallel parts.
+    if (body.length > MULTIPART_FROM) {
+      await new Upload({ client: this.client, params: { Bucket: this.bucket, Key: key, Body: body }, queueSize: 4, partSize: PART_SIZE }).done();
+      return;
+    }
     await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body }));
   }
 
@@ -102,7 +110,7 @@ export class S3Store implements ObjectStore {
       client: this.client,
       params: { Bucket: this.bucket, Key: key, Body: fs.createReadStream(path), ContentLength: fs.statSync(path).size },
       queueSize: 4,
-      partSize: 8 * 1024 * 1024,
+      partSize: PART_SIZE,
     });
     await upload.done();
   }
