@@ -184,33 +184,84 @@ export interface RunTaskOptions {
   onStart?: () => void;
 }
 
+type Outcome = { value?: unknown; error?: RemoteError };
+
+/** Modules of bundles that finished loading, for the synchronous fast path. */
+const loadedModules = new Map<string, Record<string, unknown>>();
+
 /**
  * Run one task. Never throws: every outcome, including a store outage, becomes a Reply, so
  * the caller only has to carry it back. Only ok envelopes and chunk failures are stored.
+ *
+ * A chunk whose bundle is loaded, whose payload is inline and whose map returns at once is
+ * run without a single promise (a synchronous Reply comes back): at tens of thousands of
+ * chunks a second, promises, timers and their async-context hooks are most of the cost.
  */
-export async function runTask(task: Task, env: WorkerEnv, opts: RunTaskOptions = {}): Promise<Reply> {
-  const loadStart = Date.now();
+export function runTask(task: Task, env: WorkerEnv, opts: RunTaskOptions = {}): Reply | Promise<Reply> {
+  const t0 = Date.now();
   const scope: ChunkScope = { index: task.index, logs: [], logBytes: 0 };
-  let cold = false;
-  let startedAt = loadStart;
-  let error: RemoteError | undefined;
-  let valueJson: string | undefined;
-  let value: unknown;
-  let loadMs = 0;
-  try {
-    const loaded = await loadBundle(task, env);
-    cold = loaded.cold;
-    const target = resolveTarget(loaded.bundle.module, task.export);
-    const chunk = await resolveChunk(task.source, env.store);
-    startedAt = Date.now();
-    loadMs = startedAt - loadStart;
-    opts.onStart?.();
-    value = await callWithDeadline(target, chunk, task, scope, opts.handle);
-    valueJson = toJson(value);
-  } catch (err) {
-    error = classify(err);
+  const mod = loadedModules.get(task.bundle.sha256);
+  if (mod && task.source.kind === "inline") {
+    let target: Target;
+    try {
+      target = resolveTarget(mod, task.export);
+    } catch (err) {
+      return finish(task, env, scope, { error: classify(err) }, t0, t0, false);
+    }
+    return start(task, env, opts, scope, target, task.source.value, t0, false);
   }
-  const endedAt = scope.endedAt ?? Date.now();
+  return (async () => {
+    let cold = false;
+    try {
+      const loaded = await loadBundle(task, env);
+      cold = loaded.cold;
+      loadedModules.set(task.bundle.sha256, loaded.bundle.module);
+      const target = resolveTarget(loaded.bundle.module, task.export);
+      const chunk = await resolveChunk(task.source, env.store);
+      return await start(task, env, opts, scope, target, chunk, t0, cold);
+    } catch (err) {
+      return finish(task, env, scope, { error: classify(err) }, t0, t0, cold);
+    }
+  })();
+}
+
+function start(
+  task: Task,
+  env: WorkerEnv,
+  opts: RunTaskOptions,
+  scope: ChunkScope,
+  target: Target,
+  chunk: unknown,
+  t0: number,
+  cold: boolean,
+): Reply | Promise<Reply> {
+  const startedAt = Date.now();
+  opts.onStart?.();
+  const outcome = callChunk(target, chunk, task, scope, opts.handle);
+  if (outcome instanceof Promise) return outcome.then((o) => finish(task, env, scope, o, t0, startedAt, cold));
+  return finish(task, env, scope, outcome, t0, startedAt, cold);
+}
+
+/** Serialize, store (or hand to the batching writer), and shape the reply. */
+function finish(
+  task: Task,
+  env: WorkerEnv,
+  scope: ChunkScope,
+  o: Outcome,
+  t0: number,
+  startedAt: number,
+  cold: boolean,
+): Reply | Promise<Reply> {
+  let error = o.error;
+  let valueJson: string | undefined;
+  if (!error) {
+    try {
+      valueJson = toJson(o.value);
+    } catch (err) {
+      error = classify(err);
+    }
+  }
+  const value = error ? undefined : o.value;
   const envelope: ResultEnvelope = {
     v: 1,
     runId: task.runId,
@@ -218,31 +269,30 @@ export async function runTask(task: Task, env: WorkerEnv, opts: RunTaskOptions =
     attempt: task.attempt,
     ok: error === undefined,
     ...(error ? { error } : {}),
-    timing: { startedAt, endedAt, loadMs, coldStart: cold },
+    timing: { startedAt, endedAt: scope.endedAt ?? Date.now(), loadMs: startedAt - t0, coldStart: cold },
     logs: scope.logs,
     worker: { platform: env.platform, id: env.workerId, ...(env.memoryMb ? { memoryMb: env.memoryMb } : {}) },
   };
+  const bytes = valueJson?.length ?? 0;
+  const reply = (): Reply => {
+    if (envelope.ok && value !== undefined) {
+      if (bytes <= task.inlineLimit) return { ...envelope, value: JSON.parse(valueJson!), bytes };
+      return { ...envelope, stored: true, bytes };
+    }
+    return { ...envelope, bytes };
+  };
+  if (error?.kind === "transient" || error?.kind === "cancelled") return reply();
   // The stored envelope is built by splicing the value's JSON in, so the value is serialized once.
   const head = JSON.stringify(envelope);
   const body = valueJson === undefined || value === undefined ? head : `${head.slice(0, -1)},"value":${valueJson}}`;
-  if (error?.kind !== "transient" && error?.kind !== "cancelled") {
-    const key = envelope.ok ? keys.result(task.runId, task.index) : keys.failure(task.runId, task.index);
-    // A batching writer may take the result; it then owns durability (and reports failure).
-    if (!env.defer?.(task, envelope.ok, body)) {
-      try {
-        await env.store.put(key, body);
-      } catch (err) {
-        // The result exists only in this reply; the client must not take it as stored.
-        return { ...envelope, ok: false, error: toRemoteError(err, "transient"), bytes: 0 };
-      }
-    }
-  }
-  const bytes = valueJson?.length ?? 0;
-  if (envelope.ok && value !== undefined) {
-    if (bytes <= task.inlineLimit) return { ...envelope, value: JSON.parse(valueJson!), bytes };
-    return { ...envelope, stored: true, bytes };
-  }
-  return { ...envelope, bytes };
+  // A batching writer may take the result; it then owns durability (and reports failure).
+  if (env.defer?.(task, envelope.ok, body)) return reply();
+  const key = envelope.ok ? keys.result(task.runId, task.index) : keys.failure(task.runId, task.index);
+  return env.store.put(key, body).then(reply, (err: unknown) => {
+    // The result exists only in this reply; the client must not take it as stored.
+    const { value: _v, ...rest } = envelope as ResultEnvelope & { value?: unknown };
+    return { ...rest, ok: false, error: toRemoteError(err, "transient"), bytes: 0 };
+  });
 }
 
 function classify(err: unknown): RemoteError {
@@ -265,33 +315,16 @@ class ChunkScopeError extends Error {
   }
 }
 
-async function callWithDeadline(
-  target: Target,
-  chunk: unknown,
-  task: Task,
-  scope: ChunkScope,
-  handle: CancelHandle | undefined,
-): Promise<unknown> {
-  // The AbortController is made only if the chunk looks at ctx.signal: most never do, and
-  // at tens of thousands of chunks a second its cost shows.
+const ignoreLateFailure = () => {};
+
+/**
+ * Call the chunk's function. A synchronous result comes back as is; for a promise, the
+ * worker-side deadline, cancellation and errors from stray callbacks race its settling.
+ */
+function callChunk(target: Target, chunk: unknown, task: Task, scope: ChunkScope, handle: CancelHandle | undefined): Outcome | Promise<Outcome> {
+  // The AbortController is made only if the chunk looks at ctx.signal: most never do.
   let ac: AbortController | undefined;
   let abortReason: unknown;
-  let timer: NodeJS.Timeout | undefined;
-  let rejectDeadline!: (e: unknown) => void;
-  const deadline = new Promise<never>((_, reject) => (rejectDeadline = reject));
-  const abort = (e: Error) => {
-    abortReason = e;
-    ac?.abort(e);
-    rejectDeadline(e);
-  };
-  if (handle) handle.cancel = () => abort(new ChunkCancelledError("chunk cancelled: its result is no longer needed"));
-  scope.fail = (err: unknown) => rejectDeadline(new ChunkScopeError(err));
-  if (task.timeoutMs > 0) {
-    timer = setTimeout(
-      () => abort(new ChunkTimeoutError(`chunk ${task.index} timed out after ${task.timeoutMs / 1000} s (worker side)`)),
-      task.timeoutMs,
-    );
-  }
   const ctx: ChunkContext = {
     index: task.index,
     count: task.count,
@@ -306,37 +339,54 @@ async function callWithDeadline(
     },
     log: (...args: unknown[]) => appendLog(scope, format(...args)),
   };
+  // An error from a stray callback after the chunk finished has no one left to fail.
+  scope.fail = ignoreLateFailure;
+  let result: unknown;
   try {
-    const result = chunkScope.run(scope, () => {
-      try {
-        return target(chunk, ctx);
-      } catch (err) {
-        scope.endedAt = Date.now();
-        throw new ChunkScopeError(err);
-      }
-    });
-    if (result !== null && typeof (result as PromiseLike<unknown>)?.then === "function") {
-      return await Promise.race([
-        Promise.resolve(result).then(
-          (v) => {
-            scope.endedAt = Date.now();
-            return v;
-          },
-          (err: unknown) => {
-            scope.endedAt = Date.now();
-            throw new ChunkScopeError(err);
-          },
-        ),
-        deadline,
-      ]);
-    }
+    result = chunkScope.run(scope, () => target(chunk, ctx));
+  } catch (err) {
     scope.endedAt = Date.now();
-    return result;
-  } finally {
-    if (timer) clearTimeout(timer);
-    if (handle) handle.cancel = undefined;
-    deadline.catch(() => {});
+    return { error: classify(new ChunkScopeError(err)) };
   }
+  if (result === null || typeof (result as PromiseLike<unknown>)?.then !== "function") {
+    scope.endedAt = Date.now();
+    return { value: result };
+  }
+  return new Promise<Outcome>((resolve) => {
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const settle = (o: Outcome) => {
+      if (settled) return;
+      settled = true;
+      if (timer) clearTimeout(timer);
+      if (handle) handle.cancel = undefined;
+      scope.fail = ignoreLateFailure;
+      resolve(o);
+    };
+    const abort = (e: Error) => {
+      abortReason = e;
+      ac?.abort(e);
+      settle({ error: classify(e) });
+    };
+    if (handle) handle.cancel = () => abort(new ChunkCancelledError("chunk cancelled: its result is no longer needed"));
+    scope.fail = (err: unknown) => {
+      scope.endedAt ??= Date.now();
+      settle({ error: classify(new ChunkScopeError(err)) });
+    };
+    if (task.timeoutMs > 0) {
+      timer = setTimeout(() => abort(new ChunkTimeoutError(`chunk ${task.index} timed out after ${task.timeoutMs / 1000} s (worker side)`)), task.timeoutMs);
+    }
+    (result as PromiseLike<unknown>).then(
+      (v) => {
+        scope.endedAt = Date.now();
+        settle({ value: v });
+      },
+      (err: unknown) => {
+        scope.endedAt = Date.now();
+        settle({ error: classify(new ChunkScopeError(err)) });
+      },
+    );
+  });
 }
 
 /** Attribute an error thrown outside any await chain (a stray setTimeout) to its chunk, if any. */

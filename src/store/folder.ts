@@ -63,24 +63,19 @@ export class FolderStore implements ObjectStore {
   }
 
   async put(key: string, body: Buffer | string): Promise<void> {
-    this.putSync(key, body);
-  }
-
-  /** Synchronous put: the worker's hot path writes one small result per chunk. */
-  putSync(key: string, body: Buffer | string): void {
     const dest = this.localPath(key);
     const tmp = `${dest}.${process.pid}.${++this.seq}.tmp`;
     this.ensureDir(path.dirname(dest));
     try {
-      fs.writeFileSync(tmp, body);
+      await fs.promises.writeFile(tmp, body);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
       // The folder went away under us (e.g. someone cleaned .fanout mid-run): make it again.
       this.madeDirs.delete(path.dirname(dest));
       this.ensureDir(path.dirname(dest));
-      fs.writeFileSync(tmp, body);
+      await fs.promises.writeFile(tmp, body);
     }
-    fs.renameSync(tmp, dest);
+    await fs.promises.rename(tmp, dest);
   }
 
   async putFile(key: string, file: string): Promise<void> {
