@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Backend, CancelHandle } from "./backends/types.js";
+import type { Backend, InvokeOptions } from "./backends/types.js";
 import { ChunkFailedError, InfraError } from "./errors.js";
 import type { AttemptRecord, ChunkOutcome, Progress, RemoteError, Reply, Task } from "./types.js";
 
@@ -42,11 +42,18 @@ export interface ExecuteOutcome {
   stopped?: "aborted" | "too-many-failures";
 }
 
-interface Running {
-  handle: CancelHandle;
-  record: AttemptRecord;
+/** One attempt in flight; it is also what the backend gets as InvokeOptions. */
+class Running implements InvokeOptions {
+  cancel?: (() => void) | undefined;
   /** Client time at which the worker reported the chunk started; undefined while queued. */
   startSeen?: number;
+  constructor(
+    readonly record: AttemptRecord,
+    readonly isolate: boolean,
+  ) {}
+  started(): void {
+    this.startSeen = Date.now();
+  }
 }
 
 interface ChunkState {
@@ -124,7 +131,7 @@ export async function execute(params: ExecuteParams): Promise<ExecuteOutcome> {
 
   const onRunAbort = () => {
     stop("aborted");
-    for (const s of live) for (const r of s.running) r.handle.cancel?.();
+    for (const s of live) for (const r of s.running) r.cancel?.();
   };
   if (signal?.aborted) onRunAbort();
   signal?.addEventListener("abort", onRunAbort, { once: true });
@@ -146,7 +153,7 @@ export async function execute(params: ExecuteParams): Promise<ExecuteOutcome> {
       outcome: "cancelled",
       won: false,
     };
-    const running: Running = { handle: {}, record };
+    const running = new Running(record, isolate);
     s.running.push(running);
     if (s.running.length === 1) {
       runningChunks++;
@@ -155,11 +162,7 @@ export async function execute(params: ExecuteParams): Promise<ExecuteOutcome> {
     out.attempts.push(record);
     let result: Reply | InfraError;
     try {
-      result = await backend.invoke(task, {
-        handle: running.handle,
-        isolate,
-        onStart: () => (running.startSeen = Date.now()),
-      });
+      result = await backend.invoke(task, running);
     } catch (err) {
       result = err instanceof InfraError ? err : new InfraError("transient", (err as Error)?.message ?? String(err), { cause: err });
     }
@@ -192,7 +195,7 @@ export async function execute(params: ExecuteParams): Promise<ExecuteOutcome> {
     finished++;
     if (reply.stored) out.stored.add(s.task.index);
     else out.values.set(s.task.index, reply.value);
-    for (const r of s.running) r.handle.cancel?.();
+    for (const r of s.running) r.cancel?.();
     params.onResult?.(s.task.index, reply);
     progress.tick();
   };
@@ -200,7 +203,7 @@ export async function execute(params: ExecuteParams): Promise<ExecuteOutcome> {
   const fail = (s: ChunkState, error: RemoteError) => {
     s.done = true;
     out.failures.set(s.task.index, new ChunkFailedError(s.task.index, error, s.launched, params.runId));
-    for (const r of s.running) r.handle.cancel?.();
+    for (const r of s.running) r.cancel?.();
     progress.tick();
     if (out.failures.size >= maxFailures) stop("too-many-failures");
   };

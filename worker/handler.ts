@@ -274,12 +274,16 @@ function finish(
     worker: { platform: env.platform, id: env.workerId, ...(env.memoryMb ? { memoryMb: env.memoryMb } : {}) },
   };
   const bytes = valueJson?.length ?? 0;
+  // The envelope becomes the reply. Its value needs no JSON round trip here: IPC and the
+  // Lambda runtime both carry the reply as JSON, as the store does.
   const reply = (): Reply => {
+    const r = envelope as Reply;
+    r.bytes = bytes;
     if (envelope.ok && value !== undefined) {
-      if (bytes <= task.inlineLimit) return { ...envelope, value: JSON.parse(valueJson!), bytes };
-      return { ...envelope, stored: true, bytes };
+      if (bytes <= task.inlineLimit) r.value = value;
+      else r.stored = true;
     }
-    return { ...envelope, bytes };
+    return r;
   };
   if (error?.kind === "transient" || error?.kind === "cancelled") return reply();
   // The stored envelope is built by splicing the value's JSON in, so the value is serialized once.

@@ -177,7 +177,21 @@ process.on("message", (msg: ToWorker) => {
     if (msg.base) bases.set(msg.runId, msg.base);
     const base = bases.get(msg.runId);
     if (!base) throw new Error(`fanout worker: tasks for unknown run ${msg.runId}`);
-    for (const [index, attempt, source] of msg.tasks) queue.push({ ...base, index, attempt, source });
+    for (const [index, attempt, source] of msg.tasks) {
+      // A literal, not a spread of base: this runs once per chunk.
+      queue.push({
+        v: 1,
+        runId: base.runId,
+        count: base.count,
+        bundle: base.bundle,
+        export: base.export,
+        timeoutMs: base.timeoutMs,
+        inlineLimit: base.inlineLimit,
+        index,
+        attempt,
+        source,
+      });
+    }
     if (!draining) {
       draining = true;
       setImmediate(drain);

@@ -155,13 +155,13 @@ export class AwsBackend implements Backend {
       why ??= e;
       ac.abort(e);
     };
-    if (opts.handle) opts.handle.cancel = () => stop(new InfraError("cancelled", "cancelled"));
+    opts.cancel = () => stop(new InfraError("cancelled", "cancelled"));
     const deadline = setTimeout(
       () => stop(new InfraError("timeout", `no reply from Lambda ${CLIENT_GRACE_MS / 1000} s after chunk ${task.index}'s ${task.timeoutMs / 1000} s timeout (client side)`)),
       task.timeoutMs + CLIENT_GRACE_MS,
     );
     // Lambda starts a chunk on receipt; there is no queue to wait in.
-    opts.onStart?.();
+    opts.started?.();
     try {
       const out = await this.lambda.send(
         new InvokeCommand({
@@ -184,7 +184,7 @@ export class AwsBackend implements Backend {
       throw classifyInvokeError(err, this.target);
     } finally {
       clearTimeout(deadline);
-      if (opts.handle) opts.handle.cancel = undefined;
+      opts.cancel = undefined;
     }
   }
 

@@ -5,7 +5,7 @@ import { InfraError } from "../errors.js";
 import { attemptKey, decodeReply, type ToParent, type ToWorker } from "../../worker/protocol.js";
 import type { FolderStore } from "../store/folder.js";
 import type { Reply, Task } from "../types.js";
-import type { Backend, CancelHandle, InvokeOptions } from "./types.js";
+import type { Backend, InvokeOptions } from "./types.js";
 
 const WORKER_ENTRY = fileURLToPath(new URL("../../worker/local.js", import.meta.url));
 /** How long a process may stay silent past a chunk's deadline before it is killed. */
@@ -16,9 +16,8 @@ interface Pending {
   task: Task;
   resolve: (r: Reply) => void;
   reject: (e: InfraError) => void;
-  onStart: (() => void) | undefined;
+  opts: InvokeOptions;
   started: boolean;
-  handle: CancelHandle | undefined;
 }
 
 interface Proc {
@@ -95,15 +94,13 @@ export class LocalBackend implements Backend {
     const proc = opts.isolate ? this.spawn(true) : this.pick();
     return new Promise<Reply>((resolve, reject) => {
       const id = attemptKey(task.index, task.attempt);
-      if (opts.handle) {
-        opts.handle.cancel = () => {
-          if (!proc.pending.delete(id)) return;
-          this.post(proc, { t: "cancel", ids: [id] });
-          reject(new InfraError("cancelled", "cancelled"));
-          this.retireIfIdle(proc);
-        };
-      }
-      proc.pending.set(id, { task, resolve, reject, onStart: opts.onStart, started: false, handle: opts.handle });
+      opts.cancel = () => {
+        if (!proc.pending.delete(id)) return;
+        this.post(proc, { t: "cancel", ids: [id] });
+        reject(new InfraError("cancelled", "cancelled"));
+        this.retireIfIdle(proc);
+      };
+      proc.pending.set(id, { task, resolve, reject, opts, started: false });
       proc.outbox.push(task);
       if (!proc.flushQueued) {
         proc.flushQueued = true;
@@ -218,8 +215,8 @@ export class LocalBackend implements Backend {
         if (!p) continue; // cancelled meanwhile: the first result already won
         proc.pending.delete(id);
         const reply = decodeReply(wire, p.task.runId, proc.worker);
-        if (p.handle) p.handle.cancel = undefined;
-        if (!p.started) p.onStart?.();
+        p.opts.cancel = undefined;
+        if (!p.started) p.opts.started?.();
         if (!reply.ok && reply.error?.kind === "transient") {
           p.reject(new InfraError("transient", reply.error.message, { cause: reply.error }));
         } else p.resolve(reply);
@@ -230,7 +227,7 @@ export class LocalBackend implements Backend {
         const p = proc.pending.get(id);
         if (p && !p.started) {
           p.started = true;
-          p.onStart?.();
+          p.opts.started?.();
         }
       }
     }
@@ -253,7 +250,7 @@ export class LocalBackend implements Backend {
     // Alone, the chunk is its own culprit; shared, every chunk is a suspect and reruns alone.
     const alone = victims.length === 1 || proc.isolated;
     for (const v of victims) {
-      if (v.handle) v.handle.cancel = undefined;
+      v.opts.cancel = undefined;
       let err: InfraError;
       if (proc.killedForSilence) {
         err = alone

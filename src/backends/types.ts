@@ -2,20 +2,19 @@ import type { ObjectStore } from "../store/types.js";
 import type { Reply, Task } from "../types.js";
 
 /**
- * Filled in by the backend when it takes the task; calling `cancel` makes the invoke promise
- * reject with InfraError("cancelled") at once and stops the chunk where the backend can.
- * (A plain hook rather than an AbortSignal: one per attempt is on the hot path.)
+ * One attempt's dealings with a backend, passed to `invoke` (the executor passes one object
+ * per attempt that is all of these: at 100,000 chunks every allocation shows).
  */
-export interface CancelHandle {
-  cancel?: () => void;
-}
-
 export interface InvokeOptions {
-  handle?: CancelHandle;
+  /**
+   * Set by the backend when it takes the task: calling it makes the invoke promise reject
+   * with InfraError("cancelled") at once and stops the chunk where the backend can.
+   */
+  cancel?: (() => void) | undefined;
   /** Run alone, in a process of its own (after a crash shared by several chunks). */
   isolate?: boolean;
-  /** Told when the worker actually starts the chunk (queued time is not run time). */
-  onStart?: () => void;
+  /** Called by the backend when the worker actually starts the chunk (queued time is not run time). */
+  started?(): void;
 }
 
 /**
