@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import { Command, Option } from "commander";
 import { ARCHES, estimateCost, estimateS3Requests, fmtUsd, type Arch, type CostEstimate } from "../src/cost.js";
 import { FanoutError, UsageError } from "../src/errors.js";
-import { quantile } from "../src/executor.js";
+import { chunkStats, quantile, type ChunkStats } from "../src/stats.js";
 import { checkBackend, DEFAULTS, type AwsOptions, type BackendName } from "../src/options.js";
 import { renderReport, type ReportCompare } from "../src/report.js";
 import { run, type RunResult } from "../src/run.js";
@@ -35,12 +35,7 @@ export interface BenchOptions {
   onNotice?: (line: string) => void;
 }
 
-export interface ChunkStats {
-  p50: number;
-  p95: number;
-  p99: number;
-  max: number;
-}
+export type { ChunkStats };
 
 export interface BenchSide {
   label: string;
@@ -89,14 +84,7 @@ export interface BenchOutcome {
   sequential?: SequentialResult;
 }
 
-function statsOf(times: readonly number[]): ChunkStats {
-  return {
-    p50: quantile(times, 0.5),
-    p95: quantile(times, 0.95),
-    p99: quantile(times, 0.99),
-    max: times.length ? Math.max(...times) : 0,
-  };
-}
+
 
 function runMs(a: AttemptRecord): number {
   return (a.endedAt ?? a.returnedAt) - (a.startedAt ?? a.invokedAt);
@@ -178,7 +166,7 @@ export async function runBench(job: string, opts: BenchOptions = {}): Promise<Be
         wallMs: sequential.wallMs,
         measuredWallMs: sequential.measuredWallMs,
         sumChunkMs: sequential.sampled ? (sequential.sumChunkMs * sequential.chunks) / Math.max(1, sequential.ran.length) : sequential.sumChunkMs,
-        chunkMs: statsOf(sequential.chunkMs),
+        chunkMs: chunkStats(sequential.chunkMs),
         sampled: sequential.sampled,
         chunksRun: sequential.ran.length,
         ...(sequential.sampled

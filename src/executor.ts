@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Backend, InvokeOptions } from "./backends/types.js";
 import { ChunkFailedError, InfraError } from "./errors.js";
+import { quantile } from "./stats.js";
 import type { AttemptRecord, ChunkOutcome, Progress, RemoteError, Reply, Task } from "./types.js";
 
 export interface ExecuteParams {
@@ -373,12 +374,5 @@ function makeProgressReporter(params: ExecuteParams, out: ExecuteOutcome, runnin
   };
 }
 
-/** Nearest-rank quantile of an unsorted sample. */
-export function quantile(values: readonly number[], q: number): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[rank]!;
-}
 
 export type { ChunkOutcome };

@@ -6,7 +6,8 @@ import { openBackend } from "./backends/index.js";
 import type { Backend } from "./backends/types.js";
 import { bundleJob, type Bundle } from "./bundle.js";
 import { ChunkFailedError, FanoutError, JobLoadError, RunAbortedError, RunNotFoundError, toRemoteError } from "./errors.js";
-import { execute, quantile, type ExecuteOutcome } from "./executor.js";
+import { execute, type ExecuteOutcome } from "./executor.js";
+import { chunkStats } from "./stats.js";
 import { isJob, type Job, type JobDefaults } from "./job/index.js";
 import { isRunId, keys, newRunId } from "./keys.js";
 import { RunResults } from "./results.js";
@@ -421,7 +422,7 @@ function summarize(
     dispatchMs: o.lastInvokeAt - o.firstInvokeAt,
     sumChunkMs: sum,
     speedup: wallMs > 0 ? sum / wallMs : 0,
-    chunkMs: { p50: quantile(times, 0.5), p95: quantile(times, 0.95), p99: quantile(times, 0.99), max: times.length ? Math.max(...times) : 0 },
+    chunkMs: chunkStats(times),
   };
 }
 
