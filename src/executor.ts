@@ -288,7 +288,8 @@ export async function execute(params: ExecuteParams): Promise<ExecuteOutcome> {
     specTimer = setInterval(() => {
       if (out.stopped || finished < minSamples || speculativeInFlight >= maxSpeculative) return;
       const median = quantile(runTimes, 0.5);
-      const threshold = Math.max(STRAGGLER_FACTOR * median, median + 20);
+      // The floor keeps tiny chunks, whose replies wait a few ms for batched writes, from looking slow.
+      const threshold = Math.max(STRAGGLER_FACTOR * median, median + 100);
       const now = Date.now();
       for (const s of live) {
         if (s.done || s.speculatedOnce || s.running.length !== 1) continue;
