@@ -1,10 +1,11 @@
 // Real faults on the emulated AWS stack: S3 (s3rver) stopped mid-run and restarted, and the
 // Lambda endpoint answering 429 for a while (a loopback proxy in front of serverless-offline).
+import { spawn } from "node:child_process";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run, type RunResult } from "fanout";
-import { ROOT } from "./helpers/cli.js";
+import { BIN, fanout, ROOT } from "./helpers/cli.js";
 import { useEmulator } from "./helpers/emulator.js";
 
 let stack: Awaited<ReturnType<typeof useEmulator>>;
@@ -20,6 +21,55 @@ function countedOnce(r: RunResult, chunks: number): void {
   expect(new Set(winners).size).toBe(chunks);
   expect(winners.length).toBe(chunks);
   expect(r.summary.succeeded).toBe(chunks);
+}
+
+/**
+ * A proxy in front of the Lambda endpoint that lets chunk `victim`'s first invocation run,
+ * then answers for it the way Lambda reports a container that died mid-chunk (200 with
+ * X-Amz-Function-Error: Unhandled and a Runtime.ExitError body).
+ */
+async function crashingProxy(target: string, victim: number): Promise<{ url: string; crashed: () => number; close: () => Promise<void> }> {
+  const dest = new URL(target);
+  let crashed = 0;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
+  const server = http.createServer((req, res) => {
+    const body: Buffer[] = [];
+    req.on("data", (d: Buffer) => body.push(d));
+    req.on("end", () => {
+      const payload = Buffer.concat(body);
+      const task = JSON.parse(payload.toString("utf8") || "{}") as { index?: number; attempt?: number };
+      const up = http.request({ host: dest.hostname, port: dest.port, method: req.method, path: req.url, headers: req.headers, agent }, (r) => {
+        const chunks: Buffer[] = [];
+        r.on("data", (d: Buffer) => chunks.push(d));
+        r.on("end", () => {
+          if (task.index === victim && task.attempt === 1) {
+            crashed++;
+            res.writeHead(200, { "content-type": "application/json", "x-amz-function-error": "Unhandled" });
+            res.end(JSON.stringify({ errorType: "Runtime.ExitError", errorMessage: "RequestId: 1 Error: Runtime exited with error: signal: segmentation fault" }));
+            return;
+          }
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          res.end(Buffer.concat(chunks));
+        });
+      });
+      up.on("error", (e) => {
+        res.writeHead(502);
+        res.end(String(e));
+      });
+      up.end(payload);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    crashed: () => crashed,
+    close: () =>
+      new Promise((r) => {
+        agent.destroy();
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }
 
 /**
@@ -90,6 +140,72 @@ describe("fault injection on the emulated AWS stack", () => {
       process.env.FANOUT_EMULATOR = saved;
       await proxy.close();
     }
+  }, 120_000);
+
+  it("a Lambda container dies mid-chunk: Lambda's Unhandled error is retried as a crash, the answer is exact", async () => {
+    const proxy = await crashingProxy(stack.emu.lambdaEndpoint, 3);
+    const saved = process.env.FANOUT_EMULATOR!;
+    process.env.FANOUT_EMULATOR = JSON.stringify({ ...JSON.parse(saved), lambdaEndpoint: proxy.url });
+    try {
+      const r = await run<number>("test/fixtures/faults/throw-first.ts", { backend: "emulated", chunks: 8, cwd: ROOT, speculate: false });
+      // throw-first also throws in chunk 3 on attempt 1; the proxy hides that behind a crash.
+      expect(proxy.crashed()).toBe(1);
+      expect(r.result).toBe(EXACT);
+      countedOnce(r, 8);
+      expect(r.attempts.find((a) => a.index === 3 && a.attempt === 1)?.outcome).toBe("crash");
+    } finally {
+      process.env.FANOUT_EMULATOR = saved;
+      await proxy.close();
+    }
+  }, 120_000);
+
+  it("a straggler 10x slower on its first attempt is overtaken by a speculative copy", async () => {
+    const old = { ...process.env };
+    Object.assign(process.env, { FANOUT_SLOW_MS: "150", FANOUT_SLOW_COUNT: "40", FANOUT_STRAGGLERS: "6" });
+    try {
+      const r = await run<number>("test/fixtures/faults/slow.ts", { backend: "emulated", chunks: 40, concurrency: 8, cwd: ROOT, speculate: true });
+      expect(r.result).toBe((40 * 39) / 2);
+      countedOnce(r, 40);
+      expect(r.attempts.some((a) => a.index === 6 && a.speculative && a.won)).toBe(true);
+    } finally {
+      for (const k of ["FANOUT_SLOW_MS", "FANOUT_SLOW_COUNT", "FANOUT_STRAGGLERS"]) {
+        if (old[k] === undefined) delete process.env[k];
+        else process.env[k] = old[k];
+      }
+    }
+  }, 120_000);
+
+  it("the CLI killed with SIGKILL half way through an emulated run; --resume finishes it exactly", async () => {
+    const env = { FANOUT_SLOW_MS: "200", FANOUT_SLOW_COUNT: "48", ...stack.env };
+    const child = spawn(process.execPath, [BIN, "run", "test/fixtures/faults/slow.ts", "--chunks", "48", "--concurrency", "4", "--backend", "emulated", "--no-speculate"], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    let runId: string | undefined;
+    for (let i = 0; i < 400 && !runId; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      runId = /run (\d{8}T\d{6}Z-[a-z0-9]{6}):/.exec(stderr)?.[1];
+    }
+    expect(runId).toBeDefined();
+    let done = 0;
+    for (let i = 0; i < 400 && done < 20; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const st = await fanout(["status", runId!, "--backend", "emulated", "--json"], { env });
+      if (st.code === 0) done = JSON.parse(st.stdout).done;
+    }
+    child.kill("SIGKILL");
+    await new Promise((r) => child.once("exit", r));
+    expect(done).toBeGreaterThanOrEqual(20);
+    const resumed = await fanout(["run", "test/fixtures/faults/slow.ts", "--resume", runId!, "--backend", "emulated", "--json", "-q"], { env });
+    expect(resumed.stderr).toBe("");
+    expect(resumed.code).toBe(0);
+    const out = JSON.parse(resumed.stdout);
+    expect(out.result).toBe((48 * 47) / 2);
+    expect(out.summary.skipped).toBeGreaterThanOrEqual(20);
+    expect(out.summary.skipped).toBeLessThan(48);
   }, 120_000);
 
   it("S3 stopped for three seconds mid-run and restarted: workers and client retry, nothing is lost", async () => {
