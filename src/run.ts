@@ -1,4 +1,5 @@
 import * as fs from "node:fs";
+import pLimit from "p-limit";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -330,15 +331,10 @@ async function readValue(results: RunResults, index: number): Promise<unknown> {
 }
 
 async function readValuesInto(results: RunResults, indices: number[], values: unknown[]): Promise<void> {
-  // Bounded parallel reads: S3 latency adds up over thousands of resumed results.
-  let next = 0;
-  const worker = async () => {
-    while (next < indices.length) {
-      const i = indices[next++]!;
-      values[i] = await readValue(results, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(32, indices.length) }, worker));
+  // Bounded parallel reads: S3 latency adds up over thousands of resumed results. (Each read
+  // is a network call, so p-limit's few microseconds per task do not matter here.)
+  const limit = pLimit(32);
+  await Promise.all(indices.map((i) => limit(async () => (values[i] = await readValue(results, i)))));
 }
 
 function newManifest(
