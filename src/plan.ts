@@ -18,8 +18,10 @@ export const INLINE_PAYLOAD_BYTES = 8 * 1024;
 export const MAX_CHUNK_PAYLOAD_BYTES = 50 * 1024 * 1024;
 
 export interface Plan {
-  /** Per chunk, the source as it is stored in payloads.jsonl (values inline). */
+  /** Per chunk, the source as it is stored in payloads.jsonl (values inline)... */
   lines: string[];
+  /** ...and the same source as an object, so a new run need not parse its own lines back. */
+  sources: ChunkSource[];
   /** Local files to upload before the run: store key -> path. */
   uploads: Map<string, string>;
   /** Said to the user when the plan differs from what was asked (fewer chunks). */
@@ -54,10 +56,14 @@ export async function planChunks(spec: InputSpec, chunks: number, cwd: string): 
       const k = fewer(n, "integers");
       const pts = splitPoints(n, k);
       const lines: string[] = [];
+      const sources: ChunkSource[] = [];
       for (let i = 0; i < k; i++) {
-        lines.push(`{"kind":"inline","value":{"start":${spec.start + pts[i]!},"end":${spec.start + pts[i + 1]!}}}`);
+        const start = spec.start + pts[i]!;
+        const end = spec.start + pts[i + 1]!;
+        lines.push(`{"kind":"inline","value":{"start":${start},"end":${end}}}`);
+        sources.push({ kind: "inline", value: { start, end } });
       }
-      return { lines, uploads: new Map(), notes };
+      return { lines, sources, uploads: new Map(), notes };
     }
     case "items": {
       let list: readonly unknown[];
@@ -70,10 +76,12 @@ export async function planChunks(spec: InputSpec, chunks: number, cwd: string): 
       const k = fewer(list.length, "items");
       const pts = splitPoints(list.length, k);
       const lines: string[] = [];
+      const sources: ChunkSource[] = [];
       for (let i = 0; i < k; i++) {
         let json: string;
+        const slice = list.slice(pts[i], pts[i + 1]);
         try {
-          json = toJson(list.slice(pts[i], pts[i + 1]), `input chunk ${i}`);
+          json = toJson(slice, `input chunk ${i}`);
         } catch (err) {
           throw new JobLoadError((err as Error).message, "make the input plain JSON data", err);
         }
@@ -84,8 +92,9 @@ export async function planChunks(spec: InputSpec, chunks: number, cwd: string): 
           );
         }
         lines.push(`{"kind":"inline","value":${json}}`);
+        sources.push({ kind: "inline", value: slice });
       }
-      return { lines, uploads: new Map(), notes };
+      return { lines, sources, uploads: new Map(), notes };
     }
     case "lines": {
       const file = spec.path.startsWith("file:") ? fileURLToPath(spec.path) : path.resolve(cwd, spec.path);
@@ -100,11 +109,13 @@ export async function planChunks(spec: InputSpec, chunks: number, cwd: string): 
       const k = size === 0 ? 0 : fewer(size, "bytes");
       const pts = splitPoints(size, k);
       const lines: string[] = [];
+      const sources: ChunkSource[] = [];
       for (let i = 0; i < k; i++) {
         const src: ChunkSource = { kind: "lines", key, start: pts[i]!, end: pts[i + 1]!, size };
         lines.push(JSON.stringify(src));
+        sources.push(src);
       }
-      return { lines, uploads: new Map([[key, file]]), notes };
+      return { lines, sources, uploads: new Map([[key, file]]), notes };
     }
   }
 }
@@ -118,10 +129,29 @@ async function hashFile(file: string): Promise<string> {
 const INLINE_PREFIX = '{"kind":"inline","value":';
 
 /**
- * The task sources for a payloads.jsonl body: small inline values stay inline; a large one
- * becomes a byte range of the stored object, so its worker reads only its own slice.
- * The same function serves a new run and a resumed one.
+ * A payloads.jsonl line too large to ride inside its task becomes a byte range of the stored
+ * object (the value part of the line), so its worker reads only its own slice.
  */
+function storedIfLarge(source: ChunkSource, lineStart: number, lineBytes: number, key: string): ChunkSource {
+  if (lineBytes <= INLINE_PAYLOAD_BYTES || source.kind !== "inline") return source;
+  const offset = lineStart + INLINE_PREFIX.length;
+  return { kind: "stored", key, offset, length: lineStart + lineBytes - 1 - offset };
+}
+
+/** A new run's payloads object and its task sources, from the planned lines. */
+export function encodePayloads(lines: readonly string[], sources: readonly ChunkSource[], key: string): { body: Buffer; sources: ChunkSource[] } {
+  const body = Buffer.from(lines.length ? lines.join("\n") + "\n" : "");
+  const out: ChunkSource[] = new Array(lines.length);
+  let pos = 0;
+  for (let i = 0; i < lines.length; i++) {
+    const bytes = Buffer.byteLength(lines[i]!);
+    out[i] = storedIfLarge(sources[i]!, pos, bytes, key);
+    pos += bytes + 1;
+  }
+  return { body, sources: out };
+}
+
+/** The task sources of a stored payloads.jsonl body (a resumed run), as encodePayloads made them. */
 export function sourcesFromPayloads(body: Buffer, payloadsKey: string): ChunkSource[] {
   const out: ChunkSource[] = [];
   let pos = 0;
@@ -129,12 +159,12 @@ export function sourcesFromPayloads(body: Buffer, payloadsKey: string): ChunkSou
     let nl = body.indexOf(0x0a, pos);
     if (nl === -1) nl = body.length;
     const len = nl - pos;
-    if (len > INLINE_PAYLOAD_BYTES && body.toString("utf8", pos, pos + INLINE_PREFIX.length) === INLINE_PREFIX) {
-      const offset = pos + INLINE_PREFIX.length;
-      out.push({ kind: "stored", key: payloadsKey, offset, length: nl - 1 - offset });
-    } else {
-      out.push(JSON.parse(body.toString("utf8", pos, nl)) as ChunkSource);
-    }
+    // A large line is not parsed here: only its worker needs the value.
+    const source: ChunkSource =
+      len > INLINE_PAYLOAD_BYTES && body.toString("utf8", pos, pos + INLINE_PREFIX.length) === INLINE_PREFIX
+        ? { kind: "inline", value: undefined }
+        : (JSON.parse(body.toString("utf8", pos, nl)) as ChunkSource);
+    out.push(storedIfLarge(source, pos, len, payloadsKey));
     pos = nl + 1;
   }
   return out;

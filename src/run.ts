@@ -14,9 +14,9 @@ import { isRunId, keys, newRunId } from "./keys.js";
 import { RunResults } from "./results.js";
 import { retrying } from "./retry.js";
 import { checkBackend, positiveInt, resolveOptions, type BackendName, type CommonOptions } from "./options.js";
-import { planChunks, sourcesFromPayloads, uploadInputs } from "./plan.js";
+import { encodePayloads, planChunks, sourcesFromPayloads, uploadInputs } from "./plan.js";
 import type { ObjectStore } from "./store/types.js";
-import type { AttemptRecord, Reply, ResultEnvelope, TaskBase, RunManifest, RunOptionsResolved, RunSummary, Task } from "./types.js";
+import type { AttemptRecord, ChunkSource, Reply, ResultEnvelope, TaskBase, RunManifest, RunOptionsResolved, RunSummary, Task } from "./types.js";
 
 /** Results up to this size come back in the reply; larger ones are read from the store. */
 const INLINE_RESULT_BYTES = 256 * 1024;
@@ -73,7 +73,7 @@ export async function run<O = unknown>(job: string | URL, options: RunOptions = 
     const theJob = jobValue as Job;
     let runId: string;
     let manifest: RunManifest;
-    let sourcesBody: Buffer;
+    let sources: ChunkSource[];
     if (options.resume) {
       runId = options.resume;
       manifest = await readManifest(store, runId);
@@ -84,7 +84,7 @@ export async function run<O = unknown>(job: string | URL, options: RunOptions = 
           { hint: "resume with the job file unchanged, or start a new run without --resume", exitCode: 2 },
         );
       }
-      sourcesBody = await store.get(manifest.payloadsKey);
+      sources = sourcesFromPayloads(await store.get(manifest.payloadsKey), manifest.payloadsKey);
       manifest.options = { ...resolveOptions(options, theJob.defaults, manifest.chunks) };
       backend.setMemory?.(manifest.options.memoryMb);
     } else {
@@ -95,11 +95,12 @@ export async function run<O = unknown>(job: string | URL, options: RunOptions = 
       backend.setMemory?.(resolved.memoryMb);
       runId = newRunId();
       await uploadInputs(store, plan.uploads);
-      sourcesBody = Buffer.from(plan.lines.length ? plan.lines.join("\n") + "\n" : "");
-      await store.put(keys.payloads(runId), sourcesBody);
+      const payloads = encodePayloads(plan.lines, plan.sources, keys.payloads(runId));
+      sources = payloads.sources;
+      await store.put(keys.payloads(runId), payloads.body);
       manifest = newManifest(runId, backend.name, file, "default", bundleKey, bundle.sha256, plan.lines.length, [...plan.uploads.keys()], resolved);
     }
-    return await executeRun<O>({ store, backend, manifest, sourcesBody, reduce: theJob.reduce, t0, options });
+    return await executeRun<O>({ store, backend, manifest, sources, reduce: theJob.reduce, t0, options });
   } finally {
     await backend.close();
   }
@@ -150,8 +151,12 @@ export async function* mapIter<I, R>(
     const { toJson } = await import("./serialize.js");
     const lines = inputs.map((v, i) => `{"kind":"inline","value":${toJson(v, `input ${i}`)}}`);
     const runId = newRunId();
-    const sourcesBody = Buffer.from(lines.length ? lines.join("\n") + "\n" : "");
-    await store.put(keys.payloads(runId), sourcesBody);
+    const payloads = encodePayloads(
+      lines,
+      inputs.map((value) => ({ kind: "inline", value })),
+      keys.payloads(runId),
+    );
+    await store.put(keys.payloads(runId), payloads.body);
     const manifest = newManifest(runId, backend.name, file, exportName, bundleKey, bundle.sha256, inputs.length, [], resolved);
 
     // Results are handed from the executor's callback to this generator through a queue.
@@ -162,7 +167,7 @@ export async function* mapIter<I, R>(
       store,
       backend,
       manifest,
-      sourcesBody,
+      sources: payloads.sources,
       reduce: undefined,
       t0,
       options,
@@ -192,7 +197,7 @@ interface ExecuteRunParams {
   store: ObjectStore;
   backend: Backend;
   manifest: RunManifest;
-  sourcesBody: Buffer;
+  sources: ChunkSource[];
   reduce: ((results: unknown[]) => unknown) | undefined;
   t0: number;
   options: RunOptions;
@@ -204,7 +209,7 @@ async function executeRun<O>(p: ExecuteRunParams): Promise<RunResult<O>> {
   const { store, backend, manifest, options } = p;
   const runId = manifest.runId;
   const opts = manifest.options;
-  const sources = sourcesFromPayloads(p.sourcesBody, manifest.payloadsKey);
+  const sources = p.sources;
   const results = new RunResults(store, runId);
   const done = await retrying(() => results.done());
   const todo: number[] = [];
