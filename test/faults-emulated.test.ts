@@ -3,18 +3,12 @@
 import { spawn } from "node:child_process";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { run, type RunResult } from "fanout";
 import { BIN, fanout, ROOT } from "./helpers/cli.js";
-import { useEmulator } from "./helpers/emulator.js";
+import { emulatorForFile } from "./helpers/emulator.js";
 
-let stack: Awaited<ReturnType<typeof useEmulator>>;
-beforeAll(async () => {
-  stack = await useEmulator();
-}, 120_000);
-afterAll(async () => {
-  await stack?.stop();
-});
+const emulated = emulatorForFile();
 
 function countedOnce(r: RunResult, chunks: number): void {
   const winners = r.attempts.filter((a) => a.won).map((a) => a.index);
@@ -119,7 +113,7 @@ const EXACT = ((N - 1) * N * (2 * N - 1)) / 6;
 
 describe("fault injection on the emulated AWS stack", () => {
   it("Lambda answers 429 for a while: invocations back off and the run finishes exactly", async () => {
-    const proxy = await throttlingProxy(stack.emu.lambdaEndpoint, 30);
+    const proxy = await throttlingProxy(emulated.current.emu.lambdaEndpoint, 30);
     const saved = process.env.FANOUT_EMULATOR!;
     process.env.FANOUT_EMULATOR = JSON.stringify({ ...JSON.parse(saved), lambdaEndpoint: proxy.url });
     try {
@@ -143,7 +137,7 @@ describe("fault injection on the emulated AWS stack", () => {
   }, 120_000);
 
   it("a Lambda container dies mid-chunk: Lambda's Unhandled error is retried as a crash, the answer is exact", async () => {
-    const proxy = await crashingProxy(stack.emu.lambdaEndpoint, 3);
+    const proxy = await crashingProxy(emulated.current.emu.lambdaEndpoint, 3);
     const saved = process.env.FANOUT_EMULATOR!;
     process.env.FANOUT_EMULATOR = JSON.stringify({ ...JSON.parse(saved), lambdaEndpoint: proxy.url });
     try {
@@ -176,7 +170,7 @@ describe("fault injection on the emulated AWS stack", () => {
   }, 120_000);
 
   it("the CLI killed with SIGKILL half way through an emulated run; --resume finishes it exactly", async () => {
-    const env = { FANOUT_SLOW_MS: "200", FANOUT_SLOW_COUNT: "48", ...stack.env };
+    const env = { FANOUT_SLOW_MS: "200", FANOUT_SLOW_COUNT: "48", ...emulated.current.env };
     const child = spawn(process.execPath, [BIN, "run", "test/fixtures/faults/slow.ts", "--chunks", "48", "--concurrency", "4", "--backend", "emulated", "--no-speculate"], {
       cwd: ROOT,
       env: { ...process.env, ...env },
@@ -221,7 +215,7 @@ describe("fault injection on the emulated AWS stack", () => {
         cwd: ROOT,
         speculate: false,
         onProgress: (p) => {
-          if (!outage && p.done >= 8) outage = stack.emu.outageS3(3000);
+          if (!outage && p.done >= 8) outage = emulated.current.emu.outageS3(3000);
         },
       });
       await outage;

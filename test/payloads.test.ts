@@ -3,21 +3,15 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { run } from "fanout";
 import { encodePayloads, sourcesFromPayloads } from "../dist/src/plan.js";
 import { ROOT } from "./helpers/cli.js";
-import { useEmulator } from "./helpers/emulator.js";
+import { emulatorForFile } from "./helpers/emulator.js";
 
 const STORE = fs.mkdtempSync(path.join(os.tmpdir(), "fanout-payloads-"));
-let stack: Awaited<ReturnType<typeof useEmulator>>;
-beforeAll(async () => {
-  stack = await useEmulator();
-}, 120_000);
-afterAll(async () => {
-  await stack?.stop();
-  fs.rmSync(STORE, { recursive: true, force: true });
-});
+const emulated = emulatorForFile();
+afterAll(() => fs.rmSync(STORE, { recursive: true, force: true }));
 
 const expected = Array.from({ length: 12 }, (_, i) => ({ head: String(i), tail: String(i), length: `${i}:`.length + 4 * (3000 + i) + `:${i}`.length }));
 

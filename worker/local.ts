@@ -9,6 +9,7 @@ import type { Reply, Task, TaskBase } from "../src/types.js";
 import { captureConsole, guardProcess, runTask, type CancelHandle, type WorkerEnv } from "./handler.js";
 import { attemptKey, encodeReply, type ToParent, type ToWorker } from "./protocol.js";
 import { segmentKey } from "../src/results.js";
+import { taskOf } from "../src/task.js";
 import { toRemoteError } from "../src/errors.js";
 
 const storeRoot = process.env.FANOUT_STORE_ROOT;
@@ -177,21 +178,7 @@ process.on("message", (msg: ToWorker) => {
     if (msg.base) bases.set(msg.runId, msg.base);
     const base = bases.get(msg.runId);
     if (!base) throw new Error(`fanout worker: tasks for unknown run ${msg.runId}`);
-    for (const [index, attempt, source] of msg.tasks) {
-      // A literal, not a spread of base: this runs once per chunk.
-      queue.push({
-        v: 1,
-        runId: base.runId,
-        count: base.count,
-        bundle: base.bundle,
-        export: base.export,
-        timeoutMs: base.timeoutMs,
-        inlineLimit: base.inlineLimit,
-        index,
-        attempt,
-        source,
-      });
-    }
+    for (const [index, attempt, source] of msg.tasks) queue.push(taskOf(base, index, attempt, source));
     if (!draining) {
       draining = true;
       setImmediate(drain);

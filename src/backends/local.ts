@@ -2,6 +2,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import * as os from "node:os";
 import { fileURLToPath } from "node:url";
 import { InfraError } from "../errors.js";
+import { baseOf } from "../task.js";
 import { attemptKey, decodeReply, type ToParent, type ToWorker } from "../../worker/protocol.js";
 import type { FolderStore } from "../store/folder.js";
 import type { Reply, Task } from "../types.js";
@@ -143,9 +144,7 @@ export class LocalBackend implements Backend {
     }
     for (const [runId, list] of byRun) {
       const first = list[0]!;
-      const base = proc.knownRuns.has(runId)
-        ? undefined
-        : { v: first.v, runId, count: first.count, bundle: first.bundle, export: first.export, timeoutMs: first.timeoutMs, inlineLimit: first.inlineLimit };
+      const base = proc.knownRuns.has(runId) ? undefined : baseOf(first);
       proc.knownRuns.add(runId);
       this.post(proc, { t: "run", runId, ...(base ? { base } : {}), tasks: list.map((t) => [t.index, t.attempt, t.source]) });
     }

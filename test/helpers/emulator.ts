@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from "vitest";
 import type { Emulator } from "../../dist/src/emulator.js";
 
 /**
@@ -33,4 +34,16 @@ export async function useEmulator(): Promise<{ emu: Emulator; env: Record<string
       }
     },
   };
+}
+
+/** One emulated stack for the calling test file: started before its tests, stopped after them. */
+export function emulatorForFile(): { current: Awaited<ReturnType<typeof useEmulator>> } {
+  const holder = {} as { current: Awaited<ReturnType<typeof useEmulator>> };
+  beforeAll(async () => {
+    holder.current = await useEmulator();
+  }, 120_000);
+  afterAll(async () => {
+    await holder.current?.stop();
+  });
+  return holder;
 }
