@@ -141,6 +141,8 @@ function storedIfLarge(source: ChunkSource, lineStart: number, lineBytes: number
 /** A new run's payloads object and its task sources, from the planned lines. */
 export function encodePayloads(lines: readonly string[], sources: readonly ChunkSource[], key: string): { body: Buffer; sources: ChunkSource[] } {
   const body = Buffer.from(lines.length ? lines.join("\n") + "\n" : "");
+  // A UTF-16 unit is at most 3 UTF-8 bytes: when no line can pass the limit, offsets are moot.
+  if (lines.every((l) => l.length * 3 <= INLINE_PAYLOAD_BYTES)) return { body, sources: [...sources] };
   const out: ChunkSource[] = new Array(lines.length);
   let pos = 0;
   for (let i = 0; i < lines.length; i++) {
