@@ -23,7 +23,12 @@ export class ProgressView {
   private spinner: Ora | undefined;
   private lastPlain = 0;
   private last: Progress | undefined;
-  constructor(private readonly enabled: boolean, private readonly tty = Boolean(process.stderr.isTTY)) {}
+  constructor(
+    private readonly enabled: boolean,
+    // A terminal that reports no width (some pseudo-terminals) would make the spinner's
+    // line-wrap arithmetic clear thousands of lines per frame: use plain lines there.
+    private readonly tty = Boolean(process.stderr.isTTY) && (process.stderr.columns ?? 0) >= 20,
+  ) {}
 
   start(text: string): void {
     if (!this.enabled) return;
