@@ -6,7 +6,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { openBackend } from "./backends/index.js";
 import type { Backend } from "./backends/types.js";
 import { bundleJob, type Bundle } from "./bundle.js";
-import { ChunkFailedError, FanoutError, JobLoadError, RunAbortedError, RunNotFoundError, toRemoteError } from "./errors.js";
+import { FanoutError, JobLoadError, RunAbortedError, RunNotFoundError, toRemoteError } from "./errors.js";
 import { execute, type ExecuteOutcome } from "./executor.js";
 import { chunkStats } from "./stats.js";
 import { isJob, type Job, type JobDefaults } from "./job/index.js";
