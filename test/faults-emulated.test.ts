@@ -170,7 +170,7 @@ describe("fault injection on the emulated AWS stack", () => {
   }, 120_000);
 
   it("the CLI killed with SIGKILL half way through an emulated run; --resume finishes it exactly", async () => {
-    const env = { FANOUT_SLOW_MS: "200", FANOUT_SLOW_COUNT: "48", ...emulated.current.env };
+    const env = { FANOUT_SLOW_MS: "300", FANOUT_SLOW_COUNT: "48", ...emulated.current.env };
     const child = spawn(process.execPath, [BIN, "run", "test/fixtures/faults/slow.ts", "--chunks", "48", "--concurrency", "4", "--backend", "emulated", "--no-speculate"], {
       cwd: ROOT,
       env: { ...process.env, ...env },
