@@ -59,7 +59,6 @@ let draining = false;
 /** Set after a chunk held the thread for a while: further starts are announced at once. */
 let announceStarts = false;
 
-
 function send(msg: ToParent): void {
   process.send!(msg);
 }
@@ -67,8 +66,8 @@ function send(msg: ToParent): void {
 /**
  * Group commit: while one segment write is in flight, finished results pile up and go out
  * together in the next one, so the number of file writes adapts to how slow the disk is
- * (creating a file costs about a millisecond here, two orders of magnitude more than a no-op
- * chunk). A result's reply leaves only after its segment is on disk.
+ * (creating a file costs far more than a no-op chunk). A result's reply leaves only after
+ * its segment is on disk.
  */
 let writing = false;
 

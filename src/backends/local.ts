@@ -47,8 +47,6 @@ export interface LocalBackendOptions {
   memoryMb: number;
 }
 
-
-
 /**
  * The embedded local backend: a pool of warm worker processes, one per core by default.
  * Each process runs many chunks at once (chunks that wait overlap) and the pool spreads
