@@ -17,31 +17,40 @@ function countedOnce(r: RunResult, chunks: number): void {
   expect(r.summary.succeeded).toBe(chunks);
 }
 
+interface Canned {
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
 /**
- * A proxy in front of the Lambda endpoint that lets chunk `victim`'s first invocation run,
- * then answers for it the way Lambda reports a container that died mid-chunk (200 with
- * X-Amz-Function-Error: Unhandled and a Runtime.ExitError body).
+ * A loopback proxy in front of the Lambda endpoint that can answer for it: `before` may
+ * refuse an invocation without running it, `after` may replace the reply of one that ran.
  */
-async function crashingProxy(target: string, victim: number): Promise<{ url: string; crashed: () => number; close: () => Promise<void> }> {
+async function lambdaProxy(
+  target: string,
+  hooks: { before?: (task: { index?: number; attempt?: number }) => Canned | undefined; after?: (task: { index?: number; attempt?: number }) => Canned | undefined },
+): Promise<{ url: string; close: () => Promise<void> }> {
   const dest = new URL(target);
-  let crashed = 0;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
+  const answer = (res: http.ServerResponse, c: Canned) => {
+    res.writeHead(c.status, { "content-type": "application/json", ...c.headers });
+    res.end(JSON.stringify(c.body));
+  };
   const server = http.createServer((req, res) => {
     const body: Buffer[] = [];
     req.on("data", (d: Buffer) => body.push(d));
     req.on("end", () => {
       const payload = Buffer.concat(body);
       const task = JSON.parse(payload.toString("utf8") || "{}") as { index?: number; attempt?: number };
+      const refused = hooks.before?.(task);
+      if (refused) return answer(res, refused);
       const up = http.request({ host: dest.hostname, port: dest.port, method: req.method, path: req.url, headers: req.headers, agent }, (r) => {
         const chunks: Buffer[] = [];
         r.on("data", (d: Buffer) => chunks.push(d));
         r.on("end", () => {
-          if (task.index === victim && task.attempt === 1) {
-            crashed++;
-            res.writeHead(200, { "content-type": "application/json", "x-amz-function-error": "Unhandled" });
-            res.end(JSON.stringify({ errorType: "Runtime.ExitError", errorMessage: "RequestId: 1 Error: Runtime exited with error: signal: segmentation fault" }));
-            return;
-          }
+          const replaced = hooks.after?.(task);
+          if (replaced) return answer(res, replaced);
           res.writeHead(r.statusCode ?? 502, r.headers);
           res.end(Buffer.concat(chunks));
         });
@@ -56,7 +65,6 @@ async function crashingProxy(target: string, victim: number): Promise<{ url: str
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    crashed: () => crashed,
     close: () =>
       new Promise((r) => {
         agent.destroy();
@@ -66,46 +74,36 @@ async function crashingProxy(target: string, victim: number): Promise<{ url: str
   };
 }
 
-/**
- * A proxy in front of the Lambda endpoint that answers like a throttled account (HTTP 429,
- * TooManyRequestsException) for its first `throttled` requests, then passes everything on.
- */
-async function throttlingProxy(target: string, throttled: number): Promise<{ url: string; refused: () => number; close: () => Promise<void> }> {
-  const dest = new URL(target);
+/** Answers like a throttled account (HTTP 429, TooManyRequestsException) for the first `n` invocations. */
+async function throttlingProxy(target: string, n: number) {
   let refused = 0;
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
-  const server = http.createServer((req, res) => {
-    if (refused < throttled) {
-      refused++;
-      req.resume();
-      res.writeHead(429, { "content-type": "application/json", "x-amzn-errortype": "TooManyRequestsException" });
-      res.end(JSON.stringify({ Reason: "ConcurrentInvocationLimitExceeded", Type: "User", message: "Rate Exceeded." }));
-      return;
-    }
-    const up = http.request(
-      { host: dest.hostname, port: dest.port, method: req.method, path: req.url, headers: req.headers, agent },
-      (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-      },
-    );
-    up.on("error", (e) => {
-      res.writeHead(502);
-      res.end(String(e));
-    });
-    req.pipe(up);
+  const proxy = await lambdaProxy(target, {
+    before: () =>
+      refused < n
+        ? (refused++, { status: 429, headers: { "x-amzn-errortype": "TooManyRequestsException" }, body: { Reason: "ConcurrentInvocationLimitExceeded", Type: "User", message: "Rate Exceeded." } })
+        : undefined,
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    refused: () => refused,
-    close: () =>
-      new Promise((r) => {
-        agent.destroy();
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
+  return { ...proxy, refused: () => refused };
+}
+
+/**
+ * Lets chunk `victim`'s first invocation run, then answers for it the way Lambda reports a
+ * container that died mid-chunk (200 with X-Amz-Function-Error: Unhandled, Runtime.ExitError).
+ */
+async function crashingProxy(target: string, victim: number) {
+  let crashed = 0;
+  const proxy = await lambdaProxy(target, {
+    after: (task) =>
+      task.index === victim && task.attempt === 1
+        ? (crashed++,
+          {
+            status: 200,
+            headers: { "x-amz-function-error": "Unhandled" },
+            body: { errorType: "Runtime.ExitError", errorMessage: "RequestId: 1 Error: Runtime exited with error: signal: segmentation fault" },
+          })
+        : undefined,
+  });
+  return { ...proxy, crashed: () => crashed };
 }
 
 const N = 2000;
