@@ -179,8 +179,8 @@ async function runAction(job: string, flags: RunFlags): Promise<void> {
   };
   process.on("SIGINT", onSigint);
   process.on("SIGTERM", onSigint);
-  view.start(`fanout: bundling ${job}`);
   try {
+    await view.start(`fanout: bundling ${job}`);
     const res = await run(job, {
       ...opts,
       signal: ac.signal,

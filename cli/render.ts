@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import ora, { type Ora } from "ora";
+import type { Ora } from "ora";
 import type { Progress, RemoteError, RunSummary } from "../src/types.js";
 
 export function fmtMs(ms: number): string {
@@ -30,10 +30,17 @@ export class ProgressView {
     private readonly tty = Boolean(process.stderr.isTTY) && (process.stderr.columns ?? 0) >= 20,
   ) {}
 
-  start(text: string): void {
+  /** ora is imported only when a spinner will show: it is a tenth of the CLI's start-up. */
+  async start(text: string): Promise<void> {
     if (!this.enabled) return;
-    if (this.tty) this.spinner = ora({ text, stream: process.stderr }).start();
-    else process.stderr.write(`${text}\n`);
+    if (!this.tty) {
+      process.stderr.write(`${text}\n`);
+      return;
+    }
+    const { default: ora } = await import("ora");
+    // discardStdin would put the terminal in raw mode, where Ctrl-C is a byte, not SIGINT;
+    // its reader never starts on Node 20, so the keypress was lost altogether.
+    this.spinner = ora({ text, stream: process.stderr, discardStdin: false }).start();
   }
 
   update = (p: Progress): void => {
