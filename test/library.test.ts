@@ -131,7 +131,7 @@ describe("the published package", () => {
       const proj = path.join(work, "consumer");
       fs.mkdirSync(path.join(proj, "lib"), { recursive: true });
       fs.writeFileSync(path.join(proj, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
-      await execFileP("npm", ["install", tarball, "--no-audit", "--no-fund", "--offline"], { cwd: proj });
+      await execFileP("npm", ["install", tarball, "--no-audit", "--no-fund", "--prefer-offline"], { cwd: proj });
       expect(fs.existsSync(path.join(proj, "node_modules/fanout/dist/src/index.js"))).toBe(true);
 
       fs.writeFileSync(
