@@ -27,7 +27,7 @@ export class ProgressView {
     private readonly enabled: boolean,
     // A terminal that reports no width (some pseudo-terminals) would make the spinner's
     // line-wrap arithmetic clear thousands of lines per frame: use plain lines there.
-    private readonly tty = Boolean(process.stderr.isTTY) && (process.stderr.columns ?? 0) >= 20,
+    private tty = Boolean(process.stderr.isTTY) && (process.stderr.columns ?? 0) >= 20,
   ) {}
 
   /** ora is imported only when a spinner will show: it is a tenth of the CLI's start-up. */
@@ -40,7 +40,13 @@ export class ProgressView {
     const { default: ora } = await import("ora");
     // discardStdin would put the terminal in raw mode, where Ctrl-C is a byte, not SIGINT;
     // its reader never starts on Node 20, so the keypress was lost altogether.
-    this.spinner = ora({ text, stream: process.stderr, discardStdin: false }).start();
+    const spinner = ora({ text, stream: process.stderr, discardStdin: false });
+    // ora draws nothing where it judges the terminal not interactive (CI set, TERM=dumb).
+    if (spinner.isEnabled) this.spinner = spinner.start();
+    else {
+      this.tty = false;
+      process.stderr.write(`${text}\n`);
+    }
   }
 
   update = (p: Progress): void => {

@@ -16,7 +16,8 @@ export class TerminalSession {
 
   constructor(args: string[], opts: { cwd?: string; env?: Record<string, string>; cols?: number; rows?: number } = {}) {
     const env = Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${shellQuote(v)}`);
-    const cmd = ["env", ...env, shellQuote(process.execPath), shellQuote(BIN), ...args.map(shellQuote)].join(" ");
+    // A person's terminal: no CI variable (CI runs this test), under which ora draws nothing.
+    const cmd = ["env", "-u", "CI", ...env, shellQuote(process.execPath), shellQuote(BIN), ...args.map(shellQuote)].join(" ");
     // The shell records the exit status, then stays, so the screen can still be read. Its trap
     // keeps Ctrl-C (sent to the whole foreground group) from ending the shell too; a trap
     // with a command is reset in the child, which gets the terminal's SIGINT as usual.

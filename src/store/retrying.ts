@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { backoffMs } from "./executor.js";
+import { backoffMs } from "./util/backoff.js";
 import { NoSuchKeyError } from "./store/types.js";
 
 /**

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Backend, InvokeOptions } from "./backends/types.js";
 import { ChunkFailedError, InfraError } from "./errors.js";
 import { quantile } from "./stats.js";
+import { backoffMs } from "./util/backoff.js";
 import type { AttemptRecord, ChunkOutcome, Progress, RemoteError, Reply, Task } from "./types.js";
 
 export interface ExecuteParams {
@@ -70,20 +71,12 @@ interface ChunkState {
   speculatedOnce: boolean;
 }
 
-const BACKOFF_BASE_MS = 200;
-const BACKOFF_CAP_MS = 30_000;
 const THROTTLE_BUDGET = 12;
 /** Store or network outages: retried on their own budget (about a minute of backoff). */
 const TRANSIENT_BUDGET = 10;
 const SUSPECT_RERUNS = 3;
 /** A chunk is a straggler once it has run this many times the median chunk time. */
 const STRAGGLER_FACTOR = 2;
-
-/** Exponential backoff with full jitter in [d/2, d): spread retries so they do not stampede. */
-export function backoffMs(attempt: number, base = BACKOFF_BASE_MS, cap = BACKOFF_CAP_MS): number {
-  const d = Math.min(cap, base * 2 ** Math.max(0, attempt - 1));
-  return d / 2 + Math.random() * (d / 2);
-}
 
 /**
  * Runs tasks on a backend at bounded concurrency, retrying infrastructure failures, rerunning
