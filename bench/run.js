@@ -100,7 +100,7 @@ const cases = {
 
   /** b. CPU-bound: examples/pi.ts sequentially in one process vs on the local pool. */
   async cpu() {
-    const { runSequential, deepEqual } = await import(dist("src/sequential.js"));
+    const { runSequential, deepEqual } = await import(dist("src/bench/sequential.js"));
     const { run } = await import(dist("src/index.js"));
     const job = path.join(ROOT, "examples/pi.ts");
     const seq = await runSequential(job, { chunks: SIZES.cpuChunks, cwd: ROOT });
@@ -132,7 +132,7 @@ const cases = {
     const backend = process.env.FANOUT_BENCH_BACKEND ?? "local";
     let emu;
     if (backend === "emulated") {
-      const { startEmulator } = await import(dist("src/emulator.js"));
+      const { startEmulator } = await import(dist("src/compute/aws/emulator.js"));
       emu = await startEmulator({ stage: "bench" });
       process.env.FANOUT_EMULATOR = JSON.stringify(emu);
     }
@@ -175,7 +175,7 @@ const cases = {
    * A fake Lambda Invoke API on 127.0.0.1 answers every invoke at once with a valid reply,
    * so only the client side is measured: a bare SDK invoke loop, then fanout's AWS backend
    * `invoke()` at the same concurrency. The fanout half is skipped, with the reason printed,
-   * while dist/src/backends/aws.js cannot open a backend against the loopback endpoint.
+   * while dist/src/compute/aws/lambda.js cannot open a backend against the loopback endpoint.
    */
   async dispatch() {
     const server = await startFakeLambda();
@@ -202,9 +202,9 @@ const cases = {
       out.sdkPerSec = SIZES.dispatchCalls / (sdkMs / 1000);
       let aws;
       try {
-        aws = await import(dist("src/backends/aws.js"));
+        aws = await import(dist("src/compute/aws/lambda.js"));
       } catch (err) {
-        out.fanout = { available: false, reason: `cannot import dist/src/backends/aws.js: ${oneLine(err)}` };
+        out.fanout = { available: false, reason: `cannot import dist/src/compute/aws/lambda.js: ${oneLine(err)}` };
         return out;
       }
       let backend;
@@ -218,7 +218,7 @@ const cases = {
             SIZES.dispatchConcurrency,
           );
         } else if (typeof aws.openAwsBackend !== "function") {
-          out.fanout = { available: false, reason: "dist/src/backends/aws.js exports neither AwsBackend nor openAwsBackend" };
+          out.fanout = { available: false, reason: "dist/src/compute/aws/lambda.js exports neither AwsBackend nor openAwsBackend" };
           return out;
         } else backend = await aws.openAwsBackend({
           backend: "aws",

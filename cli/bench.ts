@@ -6,13 +6,13 @@
  */
 import * as fs from "node:fs";
 import { Command, Option } from "commander";
-import { ARCHES, estimateCost, estimateS3Requests, fmtUsd, type Arch, type CostEstimate } from "../src/cost.js";
+import { ARCHES, estimateCost, estimateS3Requests, fmtUsd, type Arch, type CostEstimate } from "../src/bench/cost.js";
 import { FanoutError, UsageError } from "../src/errors.js";
-import { chunkStats, quantile, type ChunkStats } from "../src/stats.js";
+import { chunkStats, quantile, type ChunkStats } from "../src/util/stats.js";
 import { checkBackend, DEFAULTS, type AwsOptions, type BackendName } from "../src/options.js";
-import { renderReport, type ReportCompare } from "../src/report.js";
-import { run, type RunResult } from "../src/run.js";
-import { deepEqual, firstDifference, runSequential, type SequentialResult } from "../src/sequential.js";
+import { renderReport, type ReportCompare } from "../src/report/report.js";
+import { run, type RunResult } from "../src/run/run.js";
+import { deepEqual, firstDifference, runSequential, type SequentialResult } from "../src/bench/sequential.js";
 import type { AttemptRecord } from "../src/types.js";
 
 export type BaselineKind = "sequential" | "local";
@@ -220,8 +220,8 @@ async function compareSampledChunks(
   opts: BenchOptions,
 ): Promise<{ equal: boolean | undefined; text: string }> {
   try {
-    const { openStore } = await import("../src/backends/index.js");
-    const { RunResults } = await import("../src/results.js");
+    const { openStore } = await import("../src/compute/open.js");
+    const { RunResults } = await import("../src/store/results.js");
     const st = await openStore({ backend, cwd: opts.cwd ?? process.cwd(), ...(opts.store ? { store: opts.store } : {}), ...(opts.aws ? { aws: opts.aws } : {}) });
     try {
       const results = new RunResults(st.store, runId);

@@ -1,9 +1,9 @@
-import { openStore } from "../src/backends/index.js";
+import { openStore } from "../src/compute/open.js";
 import { UsageError } from "../src/errors.js";
-import { indexOfKey, isRunId, keys } from "../src/keys.js";
+import { indexOfKey, isRunId, keys } from "../src/store/keys.js";
 import { checkBackend } from "../src/options.js";
-import { readManifest } from "../src/run.js";
-import { RunResults } from "../src/results.js";
+import { readManifest } from "../src/run/run.js";
+import { RunResults } from "../src/store/results.js";
 import type { ResultEnvelope, RunManifest } from "../src/types.js";
 import { awsOptionsFrom, writeStdout } from "./main.js";
 import { fmtMs } from "./render.js";

@@ -1,7 +1,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { ChunkFailedError, FanoutError, RunAbortedError } from "../src/errors.js";
 import { checkBackend, nonNegativeInt, positiveInt, positiveNumber, type AwsOptions, type BackendName } from "../src/options.js";
-import { run, type RunOptions } from "../src/run.js";
+import { run, type RunOptions } from "../src/run/run.js";
 import { ProgressView, summaryLines, userFrame } from "./render.js";
 import { logsCommand, statusCommand } from "./inspect.js";
 import { registerAwsCommands } from "./aws-commands.js";

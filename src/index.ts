@@ -4,8 +4,8 @@
  */
 export { defineJob, range, lines, items, isJob } from "./job/index.js";
 export type { Job, JobSpec, JobDefaults, ChunkContext, Input, InputSpec, RangeChunk, ChunkOf } from "./job/index.js";
-export { run, map, mapIter, readManifest } from "./run.js";
-export type { RunOptions, RunResult, MapOptions, MapItem, JobOutput } from "./run.js";
+export { run, map, mapIter, readManifest } from "./run/run.js";
+export type { RunOptions, RunResult, MapOptions, MapItem, JobOutput } from "./run/run.js";
 export type { AwsOptions, BackendName, CommonOptions } from "./options.js";
 export {
   FanoutError,
@@ -29,6 +29,6 @@ export type {
   AttemptRecord,
   Progress,
 } from "./types.js";
-export { keys } from "./keys.js";
+export { keys } from "./store/keys.js";
 export { FolderStore } from "./store/folder.js";
 export type { ObjectStore } from "./store/types.js";

@@ -6,8 +6,8 @@ import { Command } from "commander";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { run, FanoutError, UsageError, type AttemptRecord } from "fanout";
 import { benchOptionsFrom, benchTable, countStragglers, registerBench, runBench } from "../dist/cli/bench.js";
-import { billedMsOf, estimateCost, estimateS3Requests, fmtUsd, PRICES_US_EAST_1 } from "../dist/src/cost.js";
-import { deepEqual, firstDifference, runSequential, sampleIndices } from "../dist/src/sequential.js";
+import { billedMsOf, estimateCost, estimateS3Requests, fmtUsd, PRICES_US_EAST_1 } from "../dist/src/bench/cost.js";
+import { deepEqual, firstDifference, runSequential, sampleIndices } from "../dist/src/bench/sequential.js";
 
 // Read by examples/primes.ts at the top level: set before anything imports it.
 process.env.FANOUT_PRIMES_LIMIT = "100000";

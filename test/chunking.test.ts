@@ -3,8 +3,8 @@ import * as path from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { FolderStore, keys, run } from "fanout";
-import { planChunks, splitPoints, uploadInputs } from "../dist/src/plan.js";
-import { readOwnedLines, splitLines } from "../dist/src/lines.js";
+import { planChunks, splitPoints, uploadInputs } from "../dist/src/plan/plan.js";
+import { readOwnedLines, splitLines } from "../dist/src/plan/lines.js";
 import { rmDir, tmpDir } from "./helpers/tmp.js";
 
 // Chunk boundaries, as properties: the pure planner and line reader directly, then the same

@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { run } from "fanout";
-import { encodePayloads, sourcesFromPayloads } from "../dist/src/plan.js";
+import { encodePayloads, sourcesFromPayloads } from "../dist/src/plan/plan.js";
 import { ROOT } from "./helpers/cli.js";
 import { emulatorForFile } from "./helpers/emulator.js";
 

@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run, type AttemptRecord, type RunSummary } from "fanout";
-import { classifyAttempts, escapeHtml, renderReport, type DisplayOutcome } from "../dist/src/report.js";
+import { classifyAttempts, escapeHtml, renderReport, type DisplayOutcome } from "../dist/src/report/report.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CHROMIUM = "/usr/bin/chromium";

@@ -7,8 +7,8 @@ import * as path from "node:path";
 import { FolderStore } from "../src/store/folder.js";
 import type { Reply, Task, TaskBase } from "../src/types.js";
 import { captureConsole, guardProcess, runTask, type CancelHandle, type WorkerEnv } from "./handler.js";
-import { attemptKey, encodeReply, type ToParent, type ToWorker } from "./protocol.js";
-import { segmentKey } from "../src/results.js";
+import { attemptKey, encodeReply, type ToParent, type ToWorker } from "../src/compute/local/protocol.js";
+import { segmentKey } from "../src/store/results.js";
 import { taskOf } from "../src/task.js";
 import { toRemoteError } from "../src/errors.js";
 

@@ -4,7 +4,7 @@
  * transfer, the free tier, volume tiers and Savings Plans are left out: this is the list-price
  * bill of one run, to compare configurations, not an invoice.
  */
-import type { AttemptRecord } from "./types.js";
+import type { AttemptRecord } from "../types.js";
 
 export type Arch = "x86_64" | "arm64";
 export const ARCHES: readonly Arch[] = ["x86_64", "arm64"];

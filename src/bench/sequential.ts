@@ -9,15 +9,15 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { bundleJob } from "./bundle.js";
-import { JobLoadError, UsageError } from "./errors.js";
-import { isJob, type ChunkContext, type Job } from "./job/index.js";
-import { readOwnedLines } from "./lines.js";
-import { planChunks, sourcesFromPayloads, uploadInputs } from "./plan.js";
-import { toJson } from "./serialize.js";
-import { FolderStore } from "./store/folder.js";
-import type { ObjectStore } from "./store/types.js";
-import type { ChunkSource } from "./types.js";
+import { bundleJob } from "../run/bundle.js";
+import { JobLoadError, UsageError } from "../errors.js";
+import { isJob, type ChunkContext, type Job } from "../job/index.js";
+import { readOwnedLines } from "../plan/lines.js";
+import { planChunks, sourcesFromPayloads, uploadInputs } from "../plan/plan.js";
+import { toJson } from "../serialize.js";
+import { FolderStore } from "../store/folder.js";
+import type { ObjectStore } from "../store/types.js";
+import type { ChunkSource } from "../types.js";
 
 export interface SequentialOptions {
   /** Chunks to split the input into (default: the job's, else 100), as for run(). */

@@ -2,7 +2,7 @@ import * as path from "node:path";
 import { FolderStore } from "../store/folder.js";
 import type { ObjectStore } from "../store/types.js";
 import type { AwsOptions, BackendName } from "../options.js";
-import { LocalBackend } from "./local.js";
+import { LocalBackend } from "./local/pool.js";
 import type { Backend } from "./types.js";
 
 export interface BackendConfig {
@@ -30,7 +30,7 @@ export async function openBackend(cfg: BackendConfig): Promise<Backend> {
     local.warm();
     return local;
   }
-  const aws = await import("./aws.js");
+  const aws = await import("./aws/lambda.js");
   return aws.openAwsBackend(cfg);
 }
 
@@ -39,6 +39,6 @@ export async function openStore(cfg: Omit<BackendConfig, "memoryMb" | "concurren
   if (cfg.backend === "local") {
     return { store: new FolderStore(localStoreRoot(cfg.cwd, cfg.store)), close: async () => {} };
   }
-  const aws = await import("./aws.js");
+  const aws = await import("./aws/lambda.js");
   return aws.openAwsStore(cfg);
 }

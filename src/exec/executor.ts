@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Backend, InvokeOptions } from "./backends/types.js";
-import { ChunkFailedError, InfraError } from "./errors.js";
-import { quantile } from "./stats.js";
-import { backoffMs } from "./util/backoff.js";
-import type { AttemptRecord, ChunkOutcome, Progress, RemoteError, Reply, Task } from "./types.js";
+import type { Backend, InvokeOptions } from "../compute/types.js";
+import { ChunkFailedError, InfraError } from "../errors.js";
+import { quantile } from "../util/stats.js";
+import { backoffMs } from "../util/backoff.js";
+import type { AttemptRecord, ChunkOutcome, Progress, RemoteError, Reply, Task } from "../types.js";
 
 export interface ExecuteParams {
   backend: Backend;

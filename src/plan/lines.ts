@@ -1,4 +1,4 @@
-import type { ObjectStore } from "./store/types.js";
+import type { ObjectStore } from "../store/types.js";
 
 const NL = 0x0a;
 /** How far past its range a chunk first reads to finish its last line; doubled while a line goes on. */

@@ -2,12 +2,12 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { JobLoadError, UsageError } from "./errors.js";
-import type { InputSpec } from "./job/index.js";
-import { keys } from "./keys.js";
-import type { ObjectStore } from "./store/types.js";
-import { toJson } from "./serialize.js";
-import type { ChunkSource } from "./types.js";
+import { JobLoadError, UsageError } from "../errors.js";
+import type { InputSpec } from "../job/index.js";
+import { keys } from "../store/keys.js";
+import type { ObjectStore } from "../store/types.js";
+import { toJson } from "../serialize.js";
+import type { ChunkSource } from "../types.js";
 
 /** Chunk payloads up to this size ride inside the task; larger ones are read from the store. */
 export const INLINE_PAYLOAD_BYTES = 8 * 1024;

@@ -11,8 +11,8 @@
  * `[data-testid=bar-bin]` (one per group of chunk rows, `data-count` attempts each) and only
  * the others stay individual bars.
  */
-import type { CostEstimate } from "./cost.js";
-import type { AttemptRecord, RunSummary } from "./types.js";
+import type { CostEstimate } from "../bench/cost.js";
+import type { AttemptRecord, RunSummary } from "../types.js";
 
 export type DisplayOutcome = "ok" | "retried" | "speculative" | "failed" | "cancelled";
 export const DISPLAY_OUTCOMES: readonly DisplayOutcome[] = ["ok", "retried", "speculative", "failed", "cancelled"];

@@ -3,10 +3,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build, type Message } from "esbuild";
-import { JobLoadError } from "./errors.js";
+import { JobLoadError } from "../errors.js";
 
 /** The light entry that jobs get for `import ... from "fanout"`: no SDK, no Node built-ins. */
-const JOB_ENTRY = fileURLToPath(new URL("./job/index.js", import.meta.url));
+const JOB_ENTRY = fileURLToPath(new URL("../job/index.js", import.meta.url));
 
 export interface Bundle {
   code: Buffer;

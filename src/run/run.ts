@@ -3,21 +3,21 @@ import pLimit from "p-limit";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { openBackend } from "./backends/index.js";
-import type { Backend } from "./backends/types.js";
+import { openBackend } from "../compute/open.js";
+import type { Backend } from "../compute/types.js";
 import { bundleJob, type Bundle } from "./bundle.js";
-import { FanoutError, JobLoadError, RunAbortedError, RunNotFoundError, toRemoteError } from "./errors.js";
-import { execute, type ExecuteOutcome } from "./executor.js";
-import { chunkStats } from "./stats.js";
-import { isJob, type Job, type JobDefaults } from "./job/index.js";
-import { isRunId, keys, newRunId } from "./keys.js";
-import { RunResults } from "./results.js";
-import { taskOf } from "./task.js";
-import { retrying } from "./retry.js";
-import { checkBackend, positiveInt, resolveOptions, type BackendName, type CommonOptions } from "./options.js";
-import { encodePayloads, planChunks, sourcesFromPayloads, uploadInputs } from "./plan.js";
-import type { ObjectStore } from "./store/types.js";
-import type { AttemptRecord, ChunkSource, Reply, ResultEnvelope, TaskBase, RunManifest, RunOptionsResolved, RunSummary, Task } from "./types.js";
+import { FanoutError, JobLoadError, RunAbortedError, RunNotFoundError, toRemoteError } from "../errors.js";
+import { execute, type ExecuteOutcome } from "../exec/executor.js";
+import { chunkStats } from "../util/stats.js";
+import { isJob, type Job, type JobDefaults } from "../job/index.js";
+import { isRunId, keys, newRunId } from "../store/keys.js";
+import { RunResults } from "../store/results.js";
+import { taskOf } from "../task.js";
+import { retrying } from "../store/retrying.js";
+import { checkBackend, positiveInt, resolveOptions, type BackendName, type CommonOptions } from "../options.js";
+import { encodePayloads, planChunks, sourcesFromPayloads, uploadInputs } from "../plan/plan.js";
+import type { ObjectStore } from "../store/types.js";
+import type { AttemptRecord, ChunkSource, Reply, ResultEnvelope, TaskBase, RunManifest, RunOptionsResolved, RunSummary, Task } from "../types.js";
 
 /** Results up to this size come back in the reply; larger ones are read from the store. */
 const INLINE_RESULT_BYTES = 256 * 1024;
@@ -149,7 +149,7 @@ export async function* mapIter<I, R>(
     if (typeof mod[exportName] !== "function") {
       throw new JobLoadError(`${file} has no exported function "${exportName}"`, `export function ${exportName}(input) { ... }`);
     }
-    const { toJson } = await import("./serialize.js");
+    const { toJson } = await import("../serialize.js");
     const lines = inputs.map((v, i) => `{"kind":"inline","value":${toJson(v, `input ${i}`)}}`);
     const runId = newRunId();
     const payloads = encodePayloads(

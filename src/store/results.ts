@@ -1,6 +1,6 @@
 import { indexOfKey, keys } from "./keys.js";
-import type { ObjectStore } from "./store/types.js";
-import type { ResultEnvelope } from "./types.js";
+import type { ObjectStore } from "./types.js";
+import type { ResultEnvelope } from "../types.js";
 
 /**
  * Reading a run's results back. A result is either its own object, `results/<index>.json`

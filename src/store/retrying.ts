@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { backoffMs } from "./util/backoff.js";
-import { NoSuchKeyError } from "./store/types.js";
+import { backoffMs } from "../util/backoff.js";
+import { NoSuchKeyError } from "./types.js";
 
 /**
  * Retry a store call through a short outage (the bucket or folder unreachable for a few

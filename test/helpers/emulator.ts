@@ -1,12 +1,12 @@
 import { afterAll, beforeAll } from "vitest";
-import type { Emulator } from "../../dist/src/emulator.js";
+import type { Emulator } from "../../dist/src/compute/aws/emulator.js";
 
 /**
  * One emulated AWS stack per test file: started in beforeAll, stopped (by PID, inside
  * stop()) in afterAll. FANOUT_EMULATOR points library calls and CLI children at it.
  */
 export async function useEmulator(): Promise<{ emu: Emulator; env: Record<string, string>; stop(): Promise<void> }> {
-  const { startEmulator } = await import("../../dist/src/emulator.js");
+  const { startEmulator } = await import("../../dist/src/compute/aws/emulator.js");
   const emu = await startEmulator({ stage: `t${process.pid}` });
   const value = JSON.stringify({
     region: emu.region,

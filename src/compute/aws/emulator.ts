@@ -5,7 +5,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { ConfigError } from "./errors.js";
+import { ConfigError } from "../../errors.js";
 
 /** Where an emulated AWS stack listens; `fanout emulate` prints it as FANOUT_EMULATOR. */
 export interface EmulatorEndpoints {
@@ -46,7 +46,7 @@ export interface EmulatorOptions {
 }
 
 /** The package root: serverless.yml and the built Lambda worker live there. */
-export const PACKAGE_ROOT = fileURLToPath(new URL("../..", import.meta.url));
+export const PACKAGE_ROOT = fileURLToPath(new URL("../../../..", import.meta.url));
 const require = createRequire(import.meta.url);
 
 function binOf(pkg: string, bin: string): string {

@@ -3,13 +3,13 @@ import { Agent as HttpsAgent } from "node:https";
 import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
 import { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import { startEmulator, emulatorFromEnv, type EmulatorEndpoints } from "../emulator.js";
-import { ConfigError, InfraError, UsageError } from "../errors.js";
-import type { AwsOptions } from "../options.js";
-import { makeS3Client, S3Store } from "../store/s3.js";
-import type { Reply, Task } from "../types.js";
-import type { BackendConfig } from "./index.js";
-import type { Backend, InvokeOptions } from "./types.js";
+import { startEmulator, emulatorFromEnv, type EmulatorEndpoints } from "./emulator.js";
+import { ConfigError, InfraError, UsageError } from "../../errors.js";
+import type { AwsOptions } from "../../options.js";
+import { makeS3Client, S3Store } from "../../store/s3.js";
+import type { Reply, Task } from "../../types.js";
+import type { BackendConfig } from "../open.js";
+import type { Backend, InvokeOptions } from "../types.js";
 
 /** Past the chunk's own timeout, how long the client waits for Lambda before giving up. */
 const CLIENT_GRACE_MS = 30_000;

@@ -1,14 +1,14 @@
 import { fork, type ChildProcess } from "node:child_process";
 import * as os from "node:os";
 import { fileURLToPath } from "node:url";
-import { InfraError } from "../errors.js";
-import { baseOf } from "../task.js";
-import { attemptKey, decodeReply, type ToParent, type ToWorker } from "../../worker/protocol.js";
-import type { FolderStore } from "../store/folder.js";
-import type { Reply, Task } from "../types.js";
-import type { Backend, InvokeOptions } from "./types.js";
+import { InfraError } from "../../errors.js";
+import { baseOf } from "../../task.js";
+import { attemptKey, decodeReply, type ToParent, type ToWorker } from "./protocol.js";
+import type { FolderStore } from "../../store/folder.js";
+import type { Reply, Task } from "../../types.js";
+import type { Backend, InvokeOptions } from "../types.js";
 
-const WORKER_ENTRY = fileURLToPath(new URL("../../worker/local.js", import.meta.url));
+const WORKER_ENTRY = fileURLToPath(new URL("../../../worker/local.js", import.meta.url));
 /** How long a process may stay silent past a chunk's deadline before it is killed. */
 const GRACE_MS = 2000;
 const STDERR_TAIL = 8192;

@@ -1,4 +1,4 @@
-import type { ChunkSource, RemoteError, Reply, TaskBase } from "../src/types.js";
+import type { ChunkSource, RemoteError, Reply, TaskBase } from "../../types.js";
 
 /** A task on the wire: what differs per task; the rest is its run's TaskBase. */
 export type WireTask = [index: number, attempt: number, source: ChunkSource];
