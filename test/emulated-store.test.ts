@@ -47,6 +47,29 @@ describe("a one-shot emulated run keeps its store in .fanout/emulated-s3", () =>
 });
 
 describe("temp folders", () => {
+  it("the bundle cache drops bundles unused for a day when it writes a new one, and keeps the rest", async () => {
+    const { cachedBundleFile } = await import("../dist/src/bundle-cache.js");
+    const dir = tmpDir("bundle-cache");
+    try {
+      const now = Date.now();
+      const day = 24 * 60 * 60 * 1000;
+      fs.writeFileSync(path.join(dir, "old.mjs"), "export {}");
+      fs.writeFileSync(path.join(dir, "leftover.mjs.123.tmp"), "export");
+      fs.writeFileSync(path.join(dir, "recent.mjs"), "export {}");
+      fs.writeFileSync(path.join(dir, "used.mjs"), "export {}");
+      for (const [name, age] of [["old.mjs", day + 60_000], ["leftover.mjs.123.tmp", 2 * day], ["recent.mjs", day - 60_000], ["used.mjs", 3 * day]] as const) {
+        fs.utimesSync(path.join(dir, name), (now - age) / 1000, (now - age) / 1000);
+      }
+      // A bundle in use is touched, so the next write keeps it.
+      expect(cachedBundleFile(dir, "used", Buffer.from("new code"), now)).toBe(path.join(dir, "used.mjs"));
+      const file = cachedBundleFile(dir, "fresh", Buffer.from("export const x = 1;\n"), now);
+      expect(fs.readFileSync(file, "utf8")).toBe("export const x = 1;\n");
+      expect(fs.readdirSync(dir).sort()).toEqual(["fresh.mjs", "recent.mjs", "used.mjs"]);
+    } finally {
+      rmDir(dir);
+    }
+  });
+
   it("a failed emulated start leaves no folder in the system temp dir", async () => {
     const busy = net.createServer();
     await new Promise<void>((r) => busy.listen(0, "127.0.0.1", r));
