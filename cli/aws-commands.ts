@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { Command, Option } from "commander";
 import { ConfigError, UsageError } from "../src/errors.js";
 import { PACKAGE_ROOT, startEmulator } from "../src/compute/aws/emulator.js";
-import { openStore } from "../src/compute/open.js";
+import { emulatedStoreDir, openStore } from "../src/compute/open.js";
 import { checkBackend } from "../src/options.js";
 import type { ObjectStore } from "../src/store/types.js";
 import { addBackendOptions, awsOptionsFrom, writeStdout } from "./main.js";
@@ -142,7 +142,8 @@ async function teardownAction(f: TeardownFlags): Promise<void> {
 }
 
 async function emulateAction(f: { stage: string }): Promise<void> {
-  const emu = await startEmulator({ stage: f.stage });
+  // Objects stay in the project's store after Ctrl-C, for status, logs and --resume.
+  const emu = await startEmulator({ stage: f.stage, dir: emulatedStoreDir(process.cwd()) });
   const endpoints = {
     region: emu.region,
     s3Endpoint: emu.s3Endpoint,

@@ -10,11 +10,15 @@ import { ChunkFailedError, run, type AttemptRecord } from "fanout";
 import { makeS3Client, S3Store } from "../dist/src/store/s3.js";
 import { fanout, ROOT } from "./helpers/cli.js";
 import { useEmulator } from "./helpers/emulator.js";
+import { rmDir, tmpDir } from "./helpers/tmp.js";
 
 let stack: Awaited<ReturnType<typeof useEmulator>>;
 let store: S3Store;
+const LOCAL_STORE = tmpDir("aws-local");
 
 beforeAll(async () => {
+  // In the shell that starts the stack, as a developer's own variables would be.
+  process.env.FANOUT_T_USER_VAR = "from-the-shell";
   stack = await useEmulator();
   const { emu } = stack;
   store = new S3Store(
@@ -26,6 +30,7 @@ beforeAll(async () => {
 afterAll(async () => {
   store?.client.destroy();
   await stack?.stop();
+  rmDir(LOCAL_STORE);
 });
 
 /** The most attempts that were running at the same moment (worker-side start/end times). */
@@ -52,7 +57,7 @@ describe("examples on the emulated AWS stack give the local answers", () => {
 
   it("pi.ts: the same estimate as on the local backend", async () => {
     const env = { FANOUT_PI_SAMPLES: "2000000" };
-    const local = await fanout(["run", "examples/pi.ts", "--chunks", "5", "-q", "--store", path.join(os.tmpdir(), `fanout-aws-test-${process.pid}`)], { env });
+    const local = await fanout(["run", "examples/pi.ts", "--chunks", "5", "-q", "--store", LOCAL_STORE], { env });
     const emulated = await fanout(["run", "examples/pi.ts", "--chunks", "12", "-q", "--backend", "emulated"], { env: { ...env, ...stack.env } });
     expect(emulated.stderr).toBe("");
     expect(emulated.code).toBe(0);
@@ -70,6 +75,31 @@ describe("examples on the emulated AWS stack give the local answers", () => {
     expect(r.result).toEqual(expected);
     const inputs = await store.list("inputs/");
     expect(inputs.length).toBe(1);
+  });
+});
+
+/**
+ * Lambda's own runtime variables, from AWS's "Defined runtime environment variables"
+ * (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime).
+ */
+const LAMBDA_DEFINED = new Set(
+  "_HANDLER _X_AMZN_TRACE_ID AWS_DEFAULT_REGION AWS_REGION AWS_EXECUTION_ENV AWS_LAMBDA_FUNCTION_NAME AWS_LAMBDA_FUNCTION_MEMORY_SIZE AWS_LAMBDA_FUNCTION_VERSION AWS_LAMBDA_INITIALIZATION_TYPE AWS_LAMBDA_LOG_GROUP_NAME AWS_LAMBDA_LOG_STREAM_NAME AWS_ACCESS_KEY AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_LAMBDA_RUNTIME_API LAMBDA_TASK_ROOT LAMBDA_RUNTIME_DIR TZ LANG PATH LD_LIBRARY_PATH NODE_PATH AWS_XRAY_CONTEXT_MISSING AWS_XRAY_DAEMON_ADDRESS _AWS_XRAY_DAEMON_ADDRESS _AWS_XRAY_DAEMON_PORT".split(" "),
+);
+
+describe("a chunk sees what a Lambda would", () => {
+  it("the user's variables and the project folder: there locally, absent on the emulated stack", async () => {
+    const local = await fanout(["run", "test/fixtures/aws/sees.ts", "--chunks", "1", "-q", "--store", LOCAL_STORE]);
+    expect(local.stderr).toBe("");
+    expect(JSON.parse(local.stdout)).toMatchObject({ userVar: "from-the-shell", file: "a file in the project, not shipped with the job", cwd: ROOT.replace(/\/$/, "") });
+
+    const r = await run<{ userVar: string | null; file: string; cwd: string; envNames: string[] }>("test/fixtures/aws/sees.ts", { backend: "emulated", chunks: 1, cwd: ROOT });
+    expect(r.result.userVar).toBe(null);
+    expect(r.result.file).toBe("ENOENT");
+    expect(r.result.cwd).not.toBe(ROOT.replace(/\/$/, ""));
+    // Nothing but Lambda's variables and the two fanout sets (serverless.yml's NODE_OPTIONS,
+    // and the emulator's S3 endpoint, which stands in for the real S3's).
+    expect(r.result.envNames.filter((n) => !LAMBDA_DEFINED.has(n))).toEqual(["AWS_ENDPOINT_URL_S3", "NODE_OPTIONS"]);
+    expect(r.result.envNames).toContain("AWS_LAMBDA_FUNCTION_NAME");
   });
 });
 

@@ -29,7 +29,14 @@ const FAKE_KEYS = { AWS_ACCESS_KEY_ID: "AKIAFANOUTTEST", AWS_SECRET_ACCESS_KEY: 
 /** A loopback CloudFormation that has no fanout stack, and a Lambda that has no such function. */
 let fakeAws: http.Server;
 let fakeAwsUrl = "";
+/** FANOUT_EMULATOR as `fanout emulate` printed it, for a stack that has since stopped. */
+let staleEmulator = "";
 beforeAll(async () => {
+  const gone = http.createServer();
+  await new Promise<void>((r) => gone.listen(0, "127.0.0.1", r));
+  const port = (gone.address() as AddressInfo).port;
+  await new Promise((r) => gone.close(r));
+  staleEmulator = JSON.stringify({ region: "us-east-1", s3Endpoint: `http://127.0.0.1:${port}`, lambdaEndpoint: `http://127.0.0.1:${port}`, bucket: "fanout-runs-dev", functionName: "fanout-dev-worker" });
   fakeAws = http.createServer((req, res) => {
     let body = "";
     req.on("data", (d) => (body += d));
@@ -109,6 +116,13 @@ const rows: Row[] = [
     env: () => ({ ...FAKE_KEYS, AWS_ENDPOINT_URL_LAMBDA: fakeAwsUrl }),
     exit: 3,
     line: /Lambda function fanout-dev-worker is not deployed in us-east-1 — run `npx fanout deploy`/,
+  },
+  {
+    title: "FANOUT_EMULATOR names a stack that is not running",
+    args: run("examples/primes.ts", "--backend", "emulated"),
+    env: () => ({ FANOUT_EMULATOR: staleEmulator }),
+    exit: 3,
+    line: /^fanout: the emulated stack named by FANOUT_EMULATOR is not running — start `fanout emulate` or unset FANOUT_EMULATOR$/,
   },
   { title: "--resume with a run id that does not exist", args: run("examples/primes.ts", "--resume", BAD_RUN), exit: 2, line: new RegExp(`no run "${BAD_RUN}" in .* — list runs with \`fanout status\``) },
   { title: "status of a run id that does not exist", args: ["status", BAD_RUN, "--store", STORE], exit: 2, line: new RegExp(`no run "${BAD_RUN}"`) },

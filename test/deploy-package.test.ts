@@ -4,15 +4,16 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT } from "./helpers/cli.js";
 
 type Resource = { Type: string; Properties: Record<string, any> };
 let template: { Resources: Record<string, Resource>; Outputs: Record<string, unknown> };
 let zipEntries: string[];
+const out = fs.mkdtempSync(path.join(os.tmpdir(), "fanout-package-"));
+afterAll(() => fs.rmSync(out, { recursive: true, force: true }));
 
 beforeAll(() => {
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), "fanout-package-"));
   const r = spawnSync(
     process.execPath,
     [path.join(ROOT, "node_modules/osls/bin/serverless.js"), "package", "--stage", "pkgtest", "--package", out, "--param=memory=2048", "--param=expireDays=3"],

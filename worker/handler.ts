@@ -5,10 +5,9 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash } from "node:crypto";
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { format } from "node:util";
+import { cachedBundleFile } from "../src/util/bundle-cache.js";
 import { toRemoteError } from "../src/errors.js";
 import { isJob, type ChunkContext } from "../src/job/index.js";
 import { readOwnedLines } from "../src/plan/lines.js";
@@ -97,18 +96,7 @@ async function loadBundle(task: Task, env: WorkerEnv): Promise<{ bundle: LoadedB
       if (actual !== sha) {
         throw new BundleIntegrityError(`job bundle ${task.bundle.key} has sha256 ${actual}, expected ${sha}`);
       }
-      let file = env.store.localPath?.(task.bundle.key);
-      if (!file) {
-        file = path.join(env.cacheDir, `${sha}.mjs`);
-        if (!fs.existsSync(file)) {
-          // Several invocations may share /tmp (threads of one emulator, a reused container):
-          // write aside and rename, so nobody imports a half-written file.
-          fs.mkdirSync(env.cacheDir, { recursive: true });
-          const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-          fs.writeFileSync(tmp, code);
-          fs.renameSync(tmp, file);
-        }
-      }
+      const file = env.store.localPath?.(task.bundle.key) ?? cachedBundleFile(env.cacheDir, sha, code);
       const module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
       return { module };
     })();

@@ -6,9 +6,8 @@
  * run's concurrency keeps every invocation in flight at once. S3 stays the source of truth:
  * the result envelope is written there before the reply, so a lost reply loses nothing.
  */
-import * as os from "node:os";
-import * as path from "node:path";
 import { makeS3Client, S3Store } from "../src/store/s3.js";
+import { defaultBundleCacheDir } from "../src/util/bundle-cache.js";
 import type { Reply, Task } from "../src/types.js";
 import { captureConsole, guardProcess, runTask, type WorkerEnv } from "./handler.js";
 
@@ -50,7 +49,7 @@ export async function handler(event: Task, context: LambdaContext = {}): Promise
     platform: "lambda",
     workerId: `${process.env.AWS_LAMBDA_LOG_STREAM_NAME ?? `pid-${process.pid}`}`,
     ...(memoryMb ? { memoryMb } : {}),
-    cacheDir: path.join(os.tmpdir(), "fanout-bundles"),
+    cacheDir: defaultBundleCacheDir(),
   };
   return runTask(task, env);
 }

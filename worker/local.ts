@@ -2,8 +2,7 @@
  * Entry point of a local worker process: receives batches of tasks over IPC, runs them with
  * the shared handler (many at once: chunks that wait overlap), and sends replies back batched.
  */
-import * as os from "node:os";
-import * as path from "node:path";
+import { defaultBundleCacheDir } from "../src/util/bundle-cache.js";
 import { FolderStore } from "../src/store/folder.js";
 import type { Reply, Task, TaskBase } from "../src/types.js";
 import { captureConsole, guardProcess, runTask, type CancelHandle, type WorkerEnv } from "./handler.js";
@@ -38,7 +37,7 @@ const env: WorkerEnv = {
   platform: "local",
   workerId: `local-${process.pid}`,
   ...(memoryMb ? { memoryMb } : {}),
-  cacheDir: path.join(os.tmpdir(), "fanout-bundles"),
+  cacheDir: defaultBundleCacheDir(),
 };
 
 // Remote stacks should name the user's TypeScript lines (job bundles carry inline source maps).

@@ -19,6 +19,14 @@ export function localStoreRoot(cwd: string, store?: string): string {
   return path.resolve(cwd, store ?? ".fanout");
 }
 
+/**
+ * Where an emulated stack that fanout starts itself keeps its S3 objects: inside the
+ * project's store, so a run's results outlive the stack (for --resume, status, logs).
+ */
+export function emulatedStoreDir(cwd: string, store?: string): string {
+  return path.join(localStoreRoot(cwd, store), "emulated-s3");
+}
+
 /** Open the backend a run asked for; AWS code is loaded only when used. */
 export async function openBackend(cfg: BackendConfig): Promise<Backend> {
   if (cfg.backend === "local") {
@@ -31,7 +39,7 @@ export async function openBackend(cfg: BackendConfig): Promise<Backend> {
     return local;
   }
   const aws = await import("./aws/lambda.js");
-  return aws.openAwsBackend(cfg);
+  return aws.openAwsBackend(cfg, emulatedStoreDir(cfg.cwd, cfg.store));
 }
 
 /** The store alone (for status, logs, teardown): no workers started. */
@@ -40,5 +48,5 @@ export async function openStore(cfg: Omit<BackendConfig, "memoryMb" | "concurren
     return { store: new FolderStore(localStoreRoot(cfg.cwd, cfg.store)), close: async () => {} };
   }
   const aws = await import("./aws/lambda.js");
-  return aws.openAwsStore(cfg);
+  return aws.openAwsStore(cfg, emulatedStoreDir(cfg.cwd, cfg.store));
 }

@@ -1,11 +1,10 @@
-import * as fs from "node:fs";
 import pLimit from "p-limit";
-import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { openBackend } from "../compute/open.js";
 import type { Backend } from "../compute/types.js";
 import { bundleJob, type Bundle } from "./bundle.js";
+import { cachedBundleFile, defaultBundleCacheDir } from "../util/bundle-cache.js";
 import { FanoutError, JobLoadError, RunAbortedError, RunNotFoundError, toRemoteError } from "../errors.js";
 import { execute, type ExecuteOutcome } from "../exec/executor.js";
 import { chunkStats } from "../util/stats.js";
@@ -440,16 +439,7 @@ let imports = 0;
 /** Import the bundle in this process too: the input and reduce live in the job module. */
 async function importBundle(store: ObjectStore, key: string, bundle: Bundle): Promise<Record<string, unknown>> {
   let file = store.localPath?.(key);
-  if (!file) {
-    const dir = path.join(os.tmpdir(), "fanout-bundles");
-    fs.mkdirSync(dir, { recursive: true });
-    file = path.join(dir, `${bundle.sha256}.mjs`);
-    if (!fs.existsSync(file)) {
-      const tmp = `${file}.${process.pid}.tmp`;
-      fs.writeFileSync(tmp, bundle.code);
-      fs.renameSync(tmp, file);
-    }
-  }
+  file ??= cachedBundleFile(defaultBundleCacheDir(), bundle.sha256, bundle.code);
   try {
     // A fresh instance per run: the module's top level (inputs built from env, files read
     // at import) must see this run's world, not the first run's in this process.

@@ -29,7 +29,7 @@ export interface Emulator extends EmulatorEndpoints {
 
 export interface EmulatorOptions {
   stage?: string;
-  /** Folder for s3rver's objects; default a new temp dir, removed on stop. */
+  /** Folder for s3rver's objects, kept after stop; default a new temp dir, removed on stop. */
   dir?: string;
   s3Port?: number;
   lambdaPort?: number;
@@ -124,9 +124,68 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
+const QUIET_ENV = {
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+  NPM_CONFIG_UPDATE_NOTIFIER: "false",
+  SLS_TELEMETRY_DISABLED: "1",
+  SLS_NOTIFICATIONS_MODE: "off",
+};
+
+/** A running s3rver: the emulated S3. */
+export interface EmulatedS3 {
+  child: ChildProcess;
+  port: number;
+  endpoint: string;
+}
+
+/** Start s3rver on loopback over `dir` (its objects live there, so they outlast the server). */
+export async function startS3rver(dir: string, bucket: string, opts: { port?: number; timeoutMs?: number } = {}): Promise<EmulatedS3> {
+  fs.mkdirSync(dir, { recursive: true });
+  // s3rver's continuation tokens use DES, which Node 20's OpenSSL only has as a legacy cipher.
+  const { child, match } = await startServer(
+    "s3rver",
+    process.execPath,
+    ["--openssl-legacy-provider", binOf("s3rver", "s3rver"), "-d", dir, "-a", "127.0.0.1", "-p", String(opts.port ?? 0), "--silent", "--configure-bucket", bucket],
+    { cwd: dir, env: { ...process.env, ...QUIET_ENV }, ready: /S3rver listening on [\d.]+:(\d+)/, timeoutMs: opts.timeoutMs ?? 60_000 },
+  );
+  const port = Number(match[1]);
+  return { child, port, endpoint: `http://127.0.0.1:${port}` };
+}
+
+export function stopS3rver(s3: EmulatedS3): Promise<void> {
+  return stopChild(s3.child);
+}
+
+/** The emulated stack's bucket for a stage. */
+export function emulatedBucket(stage = "dev"): string {
+  return `fanout-runs-${stage}`;
+}
+
+/**
+ * The environment serverless-offline starts with: what it needs to run, and none of the
+ * user's variables, so the worker cannot lean on the developer's shell (Lambda has no such
+ * thing). worker/emulated.ts narrows it further, per invocation, to what Lambda defines.
+ */
+function offlineEnv(s3Endpoint: string, taskRoot: string): NodeJS.ProcessEnv {
+  const keep = ["PATH", "HOME", "TMPDIR", "SYSTEMROOT"] as const;
+  const env: NodeJS.ProcessEnv = {};
+  for (const k of keep) if (process.env[k] !== undefined) env[k] = process.env[k];
+  return {
+    ...env,
+    ...QUIET_ENV,
+    // serverless-offline hands AWS_* variables to handlers: this routes the worker's S3.
+    AWS_ENDPOINT_URL_S3: s3Endpoint,
+    AWS_ACCESS_KEY_ID: "S3RVER",
+    AWS_SECRET_ACCESS_KEY: "S3RVER",
+    AWS_REGION: "us-east-1",
+    FANOUT_EMULATED_TASK_ROOT: taskRoot,
+  };
+}
+
 /**
  * Start the emulated AWS stack on loopback: s3rver for S3 and serverless-offline (under osls)
- * for the Lambda Invoke API, serving the real worker bundle from serverless.yml.
+ * for the Lambda Invoke API, serving the real worker bundle from serverless.yml (through
+ * worker/emulated.ts, which gives it the environment and working directory a Lambda has).
  */
 export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
   const stage = opts.stage ?? "dev";
@@ -136,29 +195,21 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   }
   const ownDir = opts.dir === undefined;
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "fanout-s3-"));
-  const bucket = `fanout-runs-${stage}`;
-  const timeoutMs = opts.readyTimeoutMs ?? 60_000;
-  const quietEnv = {
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-    NPM_CONFIG_UPDATE_NOTIFIER: "false",
-    SLS_TELEMETRY_DISABLED: "1",
-    SLS_NOTIFICATIONS_MODE: "off",
+  // The function's working directory: empty and read-only, like Lambda's /var/task.
+  const taskRoot = fs.mkdtempSync(path.join(os.tmpdir(), "fanout-task-"));
+  fs.chmodSync(taskRoot, 0o555);
+  const removeDirs = () => {
+    if (ownDir) fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(taskRoot, { recursive: true, force: true });
   };
-  // s3rver's continuation tokens use DES, which Node 20's OpenSSL only has as a legacy cipher.
-  const startS3 = (port: number) =>
-    startServer(
-      "s3rver",
-      process.execPath,
-      ["--openssl-legacy-provider", binOf("s3rver", "s3rver"), "-d", dir, "-a", "127.0.0.1", "-p", String(port), "--silent", "--configure-bucket", bucket],
-      { cwd: dir, env: { ...process.env, ...quietEnv }, ready: /S3rver listening on [\d.]+:(\d+)/, timeoutMs },
-    );
-  let s3 = await startS3(opts.s3Port ?? 0);
-  const s3Port = Number(s3.match[1]);
-  const s3Endpoint = `http://127.0.0.1:${s3Port}`;
-  const lambdaPort = opts.lambdaPort ?? (await freePort());
-  const httpPort = await freePort();
+  const bucket = emulatedBucket(stage);
+  const timeoutMs = opts.readyTimeoutMs ?? 60_000;
+  let s3: EmulatedS3 | undefined;
   let offline: { child: ChildProcess };
   try {
+    s3 = await startS3rver(dir, bucket, { ...(opts.s3Port ? { port: opts.s3Port } : {}), timeoutMs });
+    const lambdaPort = opts.lambdaPort ?? (await freePort());
+    const httpPort = await freePort();
     offline = await startServer(
       "serverless-offline",
       process.execPath,
@@ -175,47 +226,53 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
         "--httpPort",
         String(httpPort),
         "--noPrependStageInUrl",
+        "--param=handler=dist/worker/emulated.handler",
         ...((opts.isolation ?? process.env.FANOUT_EMULATOR_ISOLATION ?? "process") === "process" ? ["--useInProcess"] : []),
       ],
       {
         cwd: PACKAGE_ROOT,
-        env: {
-          ...process.env,
-          ...quietEnv,
-          // serverless-offline hands only AWS_* variables to handlers: this routes the worker's S3.
-          AWS_ENDPOINT_URL_S3: s3Endpoint,
-          AWS_ACCESS_KEY_ID: "S3RVER",
-          AWS_SECRET_ACCESS_KEY: "S3RVER",
-          AWS_REGION: "us-east-1",
-        },
+        env: offlineEnv(s3.endpoint, taskRoot),
         ready: new RegExp(`listening on http://127\\.0\\.0\\.1:${lambdaPort}`),
         timeoutMs,
       },
     );
+    return runningEmulator({ stage, dir, bucket, s3, offline: offline.child, lambdaPort, timeoutMs, removeDirs });
   } catch (err) {
-    await stopChild(s3.child);
+    if (s3) await stopS3rver(s3);
+    removeDirs();
     throw err;
   }
-  const children = [offline.child, s3.child];
+}
+
+function runningEmulator(o: {
+  stage: string;
+  dir: string;
+  bucket: string;
+  s3: EmulatedS3;
+  offline: ChildProcess;
+  lambdaPort: number;
+  timeoutMs: number;
+  removeDirs: () => void;
+}): Emulator {
+  const children = [o.offline, o.s3.child];
   const emulator: Emulator = {
     region: "us-east-1",
-    s3Endpoint,
-    lambdaEndpoint: `http://127.0.0.1:${lambdaPort}`,
-    bucket,
-    functionName: `fanout-${stage}-worker`,
+    s3Endpoint: o.s3.endpoint,
+    lambdaEndpoint: `http://127.0.0.1:${o.lambdaPort}`,
+    bucket: o.bucket,
+    functionName: `fanout-${o.stage}-worker`,
     accessKeyId: "S3RVER",
     secretAccessKey: "S3RVER",
-    dir,
+    dir: o.dir,
     pids: children.map((c) => c.pid!).filter(Boolean),
     async stop() {
       await Promise.all(children.map(stopChild));
-      if (ownDir) fs.rmSync(dir, { recursive: true, force: true });
+      o.removeDirs();
     },
     async outageS3(downMs: number) {
-      await stopChild(s3.child);
+      await stopChild(children[1]!);
       await new Promise((r) => setTimeout(r, downMs));
-      s3 = await startS3(s3Port);
-      children[1] = s3.child;
+      children[1] = (await startS3rver(o.dir, o.bucket, { port: o.s3.port, timeoutMs: o.timeoutMs })).child;
       emulator.pids = children.map((c) => c.pid!).filter(Boolean);
     },
   };
@@ -243,4 +300,33 @@ export function emulatorFromEnv(env = process.env): EmulatorEndpoints | undefine
     /* fall through */
   }
   throw new ConfigError("FANOUT_EMULATOR is set but is not the JSON that `fanout emulate` prints", "copy the export line from `fanout emulate`, or unset FANOUT_EMULATOR");
+}
+
+/** Whether anything accepts TCP connections at an http://host:port endpoint. */
+function listening(endpoint: string, timeoutMs = 2000): Promise<boolean> {
+  const url = new URL(endpoint);
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: url.hostname, port: Number(url.port || 80) });
+    const done = (up: boolean) => {
+      socket.destroy();
+      resolve(up);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
+}
+
+/**
+ * The stack named by FANOUT_EMULATOR, checked to be up: a variable left over from a stopped
+ * `fanout emulate` is a setup problem to explain, not a connection error to report.
+ */
+export async function runningEmulatorFromEnv(env = process.env): Promise<EmulatorEndpoints | undefined> {
+  const e = emulatorFromEnv(env);
+  if (!e) return undefined;
+  const up = await Promise.all([listening(e.s3Endpoint), listening(e.lambdaEndpoint)]);
+  if (up.includes(false)) {
+    throw new ConfigError("the emulated stack named by FANOUT_EMULATOR is not running", "start `fanout emulate` or unset FANOUT_EMULATOR");
+  }
+  return e;
 }

@@ -3,7 +3,9 @@ import { Agent as HttpsAgent } from "node:https";
 import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
 import { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import { startEmulator, emulatorFromEnv, type EmulatorEndpoints } from "./emulator.js";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { emulatedBucket, runningEmulatorFromEnv, startEmulator, startS3rver, stopS3rver, type EmulatorEndpoints } from "./emulator.js";
 import { ConfigError, InfraError, UsageError } from "../../errors.js";
 import type { AwsOptions } from "../../options.js";
 import { makeS3Client, S3Store } from "../../store/s3.js";
@@ -250,11 +252,12 @@ async function preflight(t: AwsTarget): Promise<{ memoryMb?: number }> {
   }
 }
 
-export async function openAwsBackend(cfg: BackendConfig): Promise<Backend> {
+/** `emulatedDir`: where a stack fanout starts itself keeps its objects (see emulatedStoreDir). */
+export async function openAwsBackend(cfg: BackendConfig, emulatedDir: string): Promise<Backend> {
   if (cfg.backend === "emulated") {
-    const running = emulatorFromEnv();
+    const running = await runningEmulatorFromEnv();
     if (running) return new AwsBackend("emulated", emulatedTarget(running), cfg.memoryMb, cfg.concurrency);
-    const emu = await startEmulator(cfg.aws?.stage ? { stage: cfg.aws.stage } : {});
+    const emu = await startEmulator({ ...(cfg.aws?.stage ? { stage: cfg.aws.stage } : {}), dir: emulatedDir });
     return new AwsBackend("emulated", emulatedTarget(emu), cfg.memoryMb, cfg.concurrency, () => emu.stop());
   }
   const target = await resolveAwsTarget(cfg.aws ?? {});
@@ -263,15 +266,33 @@ export async function openAwsBackend(cfg: BackendConfig): Promise<Backend> {
   return new AwsBackend("aws", target, deployed.memoryMb ?? cfg.memoryMb, cfg.concurrency);
 }
 
-export async function openAwsStore(cfg: Omit<BackendConfig, "memoryMb" | "concurrency">): Promise<{ store: S3Store; close(): Promise<void> }> {
-  if (cfg.backend === "emulated") {
-    const running = emulatorFromEnv();
-    if (!running) {
-      throw new ConfigError("no emulated stack is running, so there is no emulated store to read", "start one with `fanout emulate` and export the FANOUT_EMULATOR line it prints");
-    }
+export async function openAwsStore(cfg: Omit<BackendConfig, "memoryMb" | "concurrency">, emulatedDir: string): Promise<{ store: S3Store; close(): Promise<void> }> {
+  if (cfg.backend === "emulated") return openEmulatedStore(cfg.aws?.stage, emulatedDir);
+  const store = s3StoreFor(await resolveAwsTarget(cfg.aws ?? {}));
+  return { store, close: async () => store.client.destroy() };
+}
+
+/** The running stack's store, or else the objects a stopped one left in `dir`, served by s3rver alone. */
+async function openEmulatedStore(stage: string | undefined, dir: string): Promise<{ store: S3Store; close(): Promise<void> }> {
+  const running = await runningEmulatorFromEnv();
+  if (running) {
     const store = s3StoreFor(emulatedTarget(running));
     return { store, close: async () => store.client.destroy() };
   }
-  const store = s3StoreFor(await resolveAwsTarget(cfg.aws ?? {}));
-  return { store, close: async () => store.client.destroy() };
+  const bucket = emulatedBucket(stage);
+  if (!fs.existsSync(path.join(dir, bucket))) {
+    throw new ConfigError(
+      `no emulated stack is running and no emulated store is in ${dir}`,
+      "start one with `fanout emulate` and export the FANOUT_EMULATOR line it prints, or run with --backend emulated from the project",
+    );
+  }
+  const s3 = await startS3rver(dir, bucket);
+  const store = s3StoreFor({ region: "us-east-1", functionName: "", bucket, s3Endpoint: s3.endpoint, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
+  return {
+    store,
+    close: async () => {
+      store.client.destroy();
+      await stopS3rver(s3);
+    },
+  };
 }

@@ -1,0 +1,52 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+/**
+ * Job bundles read from a remote store (S3) are written to a cache folder so Node can import
+ * them as files. One file per bundle hash would grow without end over months of edits, so
+ * each write first removes the files nobody has used for a day (a use refreshes the time).
+ */
+export const BUNDLE_CACHE_MAX_AGE_MS = 24 * 60 * 60 * 1000;
+
+/** The default cache: the system temp folder (/tmp on Lambda, the only writable place there). */
+export function defaultBundleCacheDir(): string {
+  return path.join(os.tmpdir(), "fanout-bundles");
+}
+
+/** The cached file for bundle `sha256`, written (atomically) if it is not there yet. */
+export function cachedBundleFile(dir: string, sha256: string, code: Buffer, now = Date.now()): string {
+  const file = path.join(dir, `${sha256}.mjs`);
+  if (fs.existsSync(file)) {
+    touch(file, now);
+    return file;
+  }
+  fs.mkdirSync(dir, { recursive: true });
+  pruneBundleCache(dir, now);
+  // Several processes may share the folder (emulator threads, a reused Lambda container, two
+  // runs): write aside and rename, so nobody imports a half-written file.
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  fs.writeFileSync(tmp, code);
+  fs.renameSync(tmp, file);
+  return file;
+}
+
+/** Remove cached bundles (and write-aside leftovers) not used for BUNDLE_CACHE_MAX_AGE_MS. */
+export function pruneBundleCache(dir: string, now = Date.now()): void {
+  for (const name of fs.readdirSync(dir)) {
+    const file = path.join(dir, name);
+    try {
+      if (now - fs.statSync(file).mtimeMs > BUNDLE_CACHE_MAX_AGE_MS) fs.rmSync(file, { force: true });
+    } catch {
+      /* removed by another process meanwhile */
+    }
+  }
+}
+
+function touch(file: string, now: number): void {
+  try {
+    fs.utimesSync(file, now / 1000, now / 1000);
+  } catch {
+    /* another user's file in a shared temp folder: still readable, just not ours to date */
+  }
+}
