@@ -175,7 +175,6 @@ Library: import { run, map, defineJob, range, lines } from "fanout"`,
 }
 
 async function runAction(job: string, flags: RunFlags): Promise<void> {
-  const opts = runOptionsFrom(flags);
   const view = new ProgressView(!flags.quiet);
   const ac = new AbortController();
   let interrupts = 0;
@@ -188,6 +187,7 @@ async function runAction(job: string, flags: RunFlags): Promise<void> {
   process.on("SIGINT", onSigint);
   process.on("SIGTERM", onSigint);
   try {
+    const opts = runOptionsFrom(flags);
     await view.start(`fanout: bundling ${job}`);
     const res = await run(job, {
       ...opts,
