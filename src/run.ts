@@ -7,7 +7,7 @@ import { openBackend } from "./backends/index.js";
 import type { Backend } from "./backends/types.js";
 import { bundleJob, type Bundle } from "./bundle.js";
 import { addBuild, chunksPerBuild } from "./builds.js";
-import { ChunkFailedError, FanoutError, JobLoadError, RunAbortedError, RunNotFoundError, toRemoteError } from "./errors.js";
+import { ChunkFailedError, FanoutError, JobLoadError, RunAbortedError, RunNotFoundError, toRemoteError, UsageError } from "./errors.js";
 import { followUpFlags, resumeCmd, statusCmd, type RunRef } from "./follow-up.js";
 import { startHeartbeat, thisClient } from "./liveness.js";
 import { execute, type ExecuteOutcome } from "./executor.js";
@@ -60,6 +60,9 @@ export async function run<O = unknown>(job: string | URL, options: RunOptions = 
   const bundle = await bundleJob(file, cwd);
   const backendName = checkBackend(options.backend);
   if (options.chunks !== undefined) positiveInt("chunks", options.chunks);
+  if (options.rebuild && options.resume === undefined) {
+    throw new UsageError("--rebuild only applies with --resume <runId>", "add --resume <runId> to finish that run with the new build, or drop --rebuild");
+  }
   if (options.resume !== undefined && !isRunId(options.resume)) {
     throw new RunNotFoundError(options.resume, "this store (run ids look like 20261127T044612Z-k3j9xq)");
   }

@@ -134,6 +134,7 @@ const rows: Row[] = [
     exit: 2,
     line: /cannot resume run \S+ with the new build: its chunks' inputs changed — results of different inputs cannot be mixed; start a new run without --resume/,
   },
+  { title: "--rebuild without --resume", args: run("examples/primes.ts", "--rebuild"), exit: 2, line: /--rebuild only applies with --resume <runId> — add --resume <runId> to finish that run with the new build, or drop --rebuild/ },
   { title: "status of a run id that does not exist", args: ["status", BAD_RUN, "--store", STORE], exit: 2, line: new RegExp(`no run "${BAD_RUN}"`) },
   { title: "logs of a run id that does not exist", args: ["logs", BAD_RUN, "--store", STORE], exit: 2, line: new RegExp(`no run "${BAD_RUN}"`) },
   { title: "logs with no runs in the store", args: ["logs", "--store", EMPTY_STORE], exit: 2, line: /no runs in .* — start one with `fanout run <job>`, or point --store\/--backend at where your runs are/ },
