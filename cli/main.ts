@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from "commander";
 import { ChunkFailedError, FanoutError, RunAbortedError } from "../src/errors.js";
 import { checkBackend, nonNegativeInt, positiveInt, positiveNumber, type AwsOptions, type BackendName } from "../src/options.js";
 import { run, type RunOptions } from "../src/run/run.js";
+import type { AttemptRecord, RunSummary } from "../src/types.js";
 import { ProgressView, summaryLines, userFrame } from "./render.js";
 import { logsCommand, statusCommand } from "./inspect.js";
 import { registerAwsCommands } from "./aws-commands.js";
@@ -13,16 +14,20 @@ Examples:
   $ fanout run job.ts --chunks 1000 --concurrency 200 --json > out.json
   $ fanout run job.ts --chunks 360 --backend aws --region eu-west-1 --memory 1769
   $ fanout run job.ts --resume 20261127T044612Z-k3j9xq
+  $ fanout run job.ts --resume 20261127T044612Z-k3j9xq --rebuild   (after fixing a failed chunk's bug)
 
 Output:
   The result (reduce's value, or the array of map results) is printed as JSON on stdout.
   Progress, the run id and a closing summary go to stderr. With --json, stdout gets one
-  object: { "result": ..., "summary": ... }.
+  object: { "result": ..., "summary": ... }; when the run fails, { "error": ..., "summary": ... }
+  (summary is null if the run never started), with the same exit status.
 
 Exit status:
   0 success · 1 a chunk or reduce failed · 2 bad input (flags, job file, run id)
   3 missing setup (AWS credentials, stack not deployed) · 130 cancelled (Ctrl-C)
-  Finished chunks are always kept in the store; --resume <runId> runs only the rest.`;
+  Finished chunks are always kept in the store; --resume <runId> runs only the rest, and
+  --resume <runId> --rebuild runs the rest with the job as it is now (same input and chunks).
+  --report is written for every run that started, failed and cancelled ones too.`;
 
 const DESCRIPTION = [
   "Run one TypeScript module over many chunks at once.",
@@ -41,6 +46,7 @@ interface RunFlags {
   store?: string;
   processes?: string;
   resume?: string;
+  rebuild?: boolean;
   json?: boolean;
   quiet?: boolean;
   verbose?: boolean;
@@ -97,6 +103,7 @@ export function runOptionsFrom(flags: RunFlags): RunOptions & { backend: Backend
     ...(flags.speculate === false ? { speculate: false } : {}),
     ...(flags.store ? { store: flags.store } : {}),
     ...(flags.resume ? { resume: flags.resume } : {}),
+    ...(flags.rebuild ? { rebuild: true } : {}),
     aws: awsOptionsFrom(flags),
   };
 }
@@ -142,6 +149,7 @@ Library: import { run, map, defineJob, range, lines } from "fanout"`,
     .option("--no-speculate", "do not rerun stragglers (on by default for 20+ chunks)")
     .option("--processes <n>", "local worker processes (default: one per core)")
     .option("--resume <runId>", "continue a run: only chunks without a stored result run again")
+    .option("--rebuild", "with --resume: run the rest with the job's new build (a fixed bug), keeping finished results")
     .option("--json", "print { result, summary } as one JSON object on stdout")
     .option("--report <file.html>", "write a self-contained HTML report of the run")
     .option("-q, --quiet", "no progress or summary on stderr");
@@ -157,7 +165,7 @@ Library: import { run, map, defineJob, range, lines } from "fanout"`,
   const logs = program
     .command("logs")
     .description("print the captured log lines and errors of a run's chunks")
-    .argument("<runId>", "the run id")
+    .argument("[runId]", "the run id (default: the latest run)")
     .argument("[chunk]", "only this chunk index");
   addBackendOptions(logs).action(logsCommand);
 
@@ -167,7 +175,6 @@ Library: import { run, map, defineJob, range, lines } from "fanout"`,
 }
 
 async function runAction(job: string, flags: RunFlags): Promise<void> {
-  const opts = runOptionsFrom(flags);
   const view = new ProgressView(!flags.quiet);
   const ac = new AbortController();
   let interrupts = 0;
@@ -180,6 +187,7 @@ async function runAction(job: string, flags: RunFlags): Promise<void> {
   process.on("SIGINT", onSigint);
   process.on("SIGTERM", onSigint);
   try {
+    const opts = runOptionsFrom(flags);
     await view.start(`fanout: bundling ${job}`);
     const res = await run(job, {
       ...opts,
@@ -188,23 +196,42 @@ async function runAction(job: string, flags: RunFlags): Promise<void> {
       onNotice: (line) => view.notice(line),
     });
     view.stop(true);
-    if (flags.report) {
-      const { writeReport } = await import("./report-hook.js");
-      await writeReport(flags.report, res);
-    }
+    if (flags.report) await writeReportOf(flags.report, res);
     if (!flags.quiet) for (const l of summaryLines(res.summary)) process.stderr.write(`${l}\n`);
     const out = flags.json ? { result: res.result, summary: res.summary } : res.result;
     await writeStdout(JSON.stringify(out === undefined ? null : out, null, flags.json ? 0 : 2) + "\n");
   } catch (err) {
     view.stop(false);
-    if (err instanceof ChunkFailedError && err.summary && !flags.quiet) {
-      for (const l of summaryLines(err.summary)) process.stderr.write(`${l}\n`);
+    const ran = err instanceof FanoutError && err.summary ? { summary: err.summary, attempts: err.attemptLog ?? [] } : undefined;
+    if (err instanceof ChunkFailedError && ran && !flags.quiet) {
+      for (const l of summaryLines(ran.summary)) process.stderr.write(`${l}\n`);
     }
+    // A failed or cancelled run is when its report and its JSON are wanted most.
+    if (flags.report && ran) await writeReportOf(flags.report, ran);
+    if (flags.json) await writeStdout(JSON.stringify({ error: errorJson(err), summary: ran?.summary ?? null }) + "\n");
     throw err;
   } finally {
     process.off("SIGINT", onSigint);
     process.off("SIGTERM", onSigint);
   }
+}
+
+async function writeReportOf(file: string, ran: { summary: RunSummary; attempts: AttemptRecord[] }): Promise<void> {
+  const { writeReport } = await import("./report-hook.js");
+  await writeReport(file, ran);
+}
+
+/** The `error` of `--json` output: the same facts as the one-line message, as fields. */
+function errorJson(err: unknown): Record<string, unknown> {
+  if (!(err instanceof FanoutError)) return { code: "E_UNEXPECTED", message: (err as Error)?.message ?? String(err), exitCode: exitCodeOf(err) };
+  return {
+    code: err.code,
+    message: err.message,
+    ...(err.hint ? { hint: err.hint } : {}),
+    exitCode: err.exitCode,
+    ...(err instanceof ChunkFailedError ? { runId: err.runId, index: err.index, kind: err.remote.kind, failedChunks: err.failedChunks } : {}),
+    ...(err instanceof RunAbortedError ? { runId: err.runId } : {}),
+  };
 }
 
 export function writeStdout(s: string): Promise<void> {

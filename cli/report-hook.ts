@@ -1,8 +1,8 @@
 import * as fs from "node:fs";
-import type { RunResult } from "../src/run/run.js";
 import { renderReport } from "../src/report/report.js";
+import type { AttemptRecord, RunSummary } from "../src/types.js";
 
-export async function writeReport(file: string, res: RunResult): Promise<void> {
+export async function writeReport(file: string, res: { summary: RunSummary; attempts: AttemptRecord[] }): Promise<void> {
   fs.writeFileSync(file, renderReport({ summary: res.summary, attempts: res.attempts }));
   process.stderr.write(`report: ${file}\n`);
 }

@@ -1,4 +1,5 @@
-import type { ErrorKind, RemoteError } from "./types.js";
+import { logsCmd, resumeCmd, type RunRef } from "./run/follow-up.js";
+import type { AttemptRecord, ErrorKind, RemoteError, RunSummary } from "./types.js";
 
 /**
  * Every error fanout raises on purpose. `message` names the problem in one line, `hint` names
@@ -9,6 +10,10 @@ export class FanoutError extends Error {
   readonly code: string;
   readonly hint: string | undefined;
   readonly exitCode: number;
+  /** Set when the error ends a run that started: what was done, for `--json` and `--report`. */
+  summary?: RunSummary;
+  /** Every attempt at every chunk until the run ended (RunResult.attempts of a run that failed). */
+  attemptLog?: AttemptRecord[];
   constructor(code: string, message: string, opts: { hint?: string; exitCode?: number; cause?: unknown } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.code = code;
@@ -59,18 +64,19 @@ export class ChunkFailedError extends FanoutError {
   readonly remote: RemoteError;
   readonly attempts: number;
   readonly runId: string;
-  /** Set when the run ends: how many chunks failed in all, and the run's summary. */
+  /** Set when the run ends: how many chunks failed in all. */
   failedChunks = 1;
-  summary?: import("./types.js").RunSummary;
-  constructor(index: number, remote: RemoteError, attempts: number, runId: string) {
+  /** `ref` names the job and flags, so the hint is a command that works as printed. */
+  constructor(index: number, remote: RemoteError, attempts: number, ref: RunRef | string) {
+    const r = typeof ref === "string" ? { runId: ref } : ref;
     super(`E_CHUNK_${remote.kind.toUpperCase()}`, `chunk ${index} failed: ${describeRemote(remote)}`, {
-      hint: hintFor(remote.kind, runId, index),
+      hint: hintFor(remote.kind, r, index),
       exitCode: 1,
     });
     this.index = index;
     this.remote = remote;
     this.attempts = attempts;
-    this.runId = runId;
+    this.runId = r.runId;
   }
 }
 
@@ -78,12 +84,12 @@ export class ChunkFailedError extends FanoutError {
 export class RunAbortedError extends FanoutError {
   override name = "RunAbortedError";
   readonly runId: string;
-  constructor(runId: string, reason?: unknown, jobPath?: string) {
-    super("E_ABORTED", `run ${runId} was cancelled${reason instanceof Error ? `: ${reason.message}` : ""}`, {
-      hint: `finished chunks are kept; resume with: fanout run ${jobPath ?? "<job>"} --resume ${runId}`,
+  constructor(ref: RunRef, reason?: unknown) {
+    super("E_ABORTED", `run ${ref.runId} was cancelled${reason instanceof Error ? `: ${reason.message}` : ""}`, {
+      hint: `finished chunks are kept; resume with: ${resumeCmd(ref)}`,
       exitCode: 130,
     });
-    this.runId = runId;
+    this.runId = ref.runId;
   }
 }
 
@@ -108,16 +114,17 @@ function describeRemote(e: RemoteError): string {
   return `${label}: ${e.message}`.replace(/\s*\n\s*/g, " ");
 }
 
-function hintFor(kind: ErrorKind, runId: string, index: number): string {
+function hintFor(kind: ErrorKind, ref: RunRef, index: number): string {
   switch (kind) {
     case "timeout":
-      return `raise --timeout, or split the work with more --chunks; other results are kept: --resume ${runId}`;
+      return `raise --timeout, or split the work with more --chunks; other results are kept: ${resumeCmd(ref)} --timeout <seconds>`;
     case "oom":
-      return `raise --memory, or use more --chunks so each holds less; other results are kept: --resume ${runId}`;
+      return `raise --memory, or use more --chunks so each holds less; other results are kept: ${resumeCmd(ref)} --memory <mb>`;
     case "serialize":
-      return "return plain JSON data from map (no functions, symbols, BigInts or cycles)";
+      return `return plain JSON data from map (no functions, symbols, BigInts or cycles), then run the rest: ${resumeCmd(ref, true)}`;
     default:
-      return `see \`fanout logs ${runId} ${index}\` (stack with --verbose); other results are kept: --resume ${runId}`;
+      // The same code would fail the same way: the way on is to fix the job and run the rest with the new build.
+      return `see \`${logsCmd(ref, index)}\` (stack with --verbose); fix the job, then run the rest, keeping other results: ${resumeCmd(ref, true)}`;
   }
 }
 

@@ -86,6 +86,8 @@ export interface ResultEnvelope {
   timing: ChunkTiming;
   logs: string[];
   worker: { platform: "local" | "lambda"; id: string; memoryMb?: number };
+  /** sha256 of the job bundle that produced this envelope (a run resumed with --rebuild mixes builds). */
+  bundleSha256?: string;
 }
 
 /**
@@ -127,6 +129,26 @@ export interface RunOptionsResolved {
 
 export type RunStatus = "running" | "succeeded" | "failed" | "aborted";
 
+/** One build of the job that ran chunks of a run: the first, then one per `--resume --rebuild`. */
+export interface RunBuild {
+  bundleKey: string;
+  bundleSha256: string;
+  startedAt: string;
+  /**
+   * The chunks whose results this build made, written when a later build takes over. The
+   * last build lists none: every result not listed under an earlier build is its.
+   */
+  chunks?: number[];
+}
+
+/** The process driving a run, so `status` can tell a live run from one whose client died. */
+export interface RunClient {
+  host: string;
+  pid: number;
+  /** The manifest's updatedAt is rewritten this often while the run is going. */
+  heartbeatMs: number;
+}
+
 /** `runs/<runId>/manifest.json`: enough to resume, inspect or tear down a run. */
 export interface RunManifest {
   v: 1;
@@ -140,6 +162,10 @@ export interface RunManifest {
   payloadsKey: string;
   inputKeys: string[];
   options: RunOptionsResolved;
+  /** Every build that ran chunks, oldest first (absent in manifests written before rebuilds). */
+  builds?: RunBuild[];
+  /** Set while running. */
+  client?: RunClient;
   summary?: RunSummary;
   error?: RemoteError & { index?: number };
 }
@@ -166,6 +192,8 @@ export interface RunSummary {
   /** sumChunkMs / wallMs: how many chunk-seconds each wall second did. */
   speedup: number;
   chunkMs: { p50: number; p95: number; p99: number; max: number };
+  /** Chunk results per job build: one entry, unless the run was resumed with --rebuild. */
+  builds?: { bundleSha256: string; chunks: number }[];
 }
 
 export interface Progress {

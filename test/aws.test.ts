@@ -115,6 +115,15 @@ describe("AWS path behaviour", () => {
     // The other chunks' results stay in the bucket.
     const results = await store.list(`runs/${e.runId}/results/`);
     expect(results.length).toBe(7);
+    // The follow-up commands in the hint name the emulated backend, so they work as printed.
+    expect(e.hint).toContain(`fanout run test/fixtures/aws/throws.ts --resume ${e.runId} --rebuild --backend emulated`);
+    const logsCmd = /`fanout (logs [^`]+)`/.exec(e.hint ?? "")?.[1];
+    expect(logsCmd).toBe(`logs ${e.runId} 5 --backend emulated`);
+    const logs = await fanout(logsCmd!.split(" "), { env: stack.env });
+    expect(logs.code, logs.stderr).toBe(0);
+    expect(logs.stdout).toMatch(/^--- chunk 5 \(attempt 1, failed/);
+    const status = await fanout(["status", e.runId, "--backend", "emulated", "--json"], { env: stack.env });
+    expect(JSON.parse(status.stdout).resume).toBe(`fanout run test/fixtures/aws/throws.ts --resume ${e.runId} --backend emulated`);
   });
 
   it("a chunk result larger than Lambda's 6 MB response limit travels through S3", async () => {

@@ -63,11 +63,14 @@ afterAll(() => {
   fs.writeFileSync(path.join(ROOT, "test-results", "errors-observed.md"), observed.join("\n") + "\n");
   fs.rmSync(STORE, { recursive: true, force: true });
   fs.rmSync(EMPTY_HOME, { recursive: true, force: true });
+  fs.rmSync(EMPTY_STORE, { recursive: true, force: true });
 });
 
 interface Row {
   title: string;
   args: string[];
+  /** Makes what the row needs (e.g. an earlier run) and returns the args to run instead. */
+  setup?: () => Promise<string[]>;
   env?: () => Record<string, string>;
   exit: number;
   line: RegExp;
@@ -75,6 +78,19 @@ interface Row {
 
 const run = (job: string, ...more: string[]) => ["run", job, "-q", "--store", STORE, ...more];
 const BAD_RUN = "20260101T000000Z-aaaaaa";
+const EMPTY_STORE = fs.mkdtempSync(path.join(os.tmpdir(), "fanout-catalogue-empty-"));
+
+/** A run of 4 chunks over range(0, 40) whose chunk 2 fails; then the job's input grows by one. */
+async function failedRunThenInputChanged(): Promise<string[]> {
+  const job = path.join(STORE, "grown.ts");
+  const write = (end: number, bug: boolean) =>
+    fs.writeFileSync(job, `import { defineJob, range } from "fanout";\nexport default defineJob({ input: range(0, ${end}), map: (c) => { ${bug ? "if (c.start === 20) throw new Error('bug');" : ""} return c.end - c.start; } });\n`);
+  write(40, true);
+  const first = await fanout(run(job, "--chunks", "4"));
+  const runId = /--resume (\S+)/.exec(first.stderr)![1]!;
+  write(41, false);
+  return run(job, "--resume", runId, "--rebuild");
+}
 
 const rows: Row[] = [
   { title: "job file missing", args: run("nope.ts"), exit: 2, line: /job file not found: nope\.ts — check the path/ },
@@ -98,7 +114,7 @@ const rows: Row[] = [
   { title: "map returns a symbol", args: run("test/fixtures/map-returns.ts"), env: () => ({ FANOUT_T_RETURN: "symbol" }), exit: 1, line: /the map result\.sym is a symbol/ },
   { title: "map returns a cycle", args: run("test/fixtures/map-returns.ts"), env: () => ({ FANOUT_T_RETURN: "cycle" }), exit: 1, line: /the map result\.self refers back to itself \(a cycle\)/ },
   { title: "map returns a BigInt", args: run("test/fixtures/map-returns.ts"), env: () => ({ FANOUT_T_RETURN: "bigint" }), exit: 1, line: /the map result\.big is a BigInt \(12345678901234567890n\), which JSON cannot carry; return it as a string/ },
-  { title: "reduce throws", args: run("test/fixtures/reduce-throws.ts"), exit: 1, line: /reduce threw: reduce fixture refuses 4 counts — every chunk result is kept in the store \(`fanout status \S+`\); fix reduce and run again/ },
+  { title: "reduce throws", args: run("test/fixtures/reduce-throws.ts"), exit: 1, line: /reduce threw: reduce fixture refuses 4 counts — every chunk result is kept in the store \(`fanout status \S+ --store \S+`\); fix reduce and run again/ },
   { title: "a chunk's payload cannot fit any worker", args: run("test/fixtures/catalogue/huge-payload.ts"), exit: 2, line: /chunk 0's payload is 51\.0 MB; a chunk can take at most 50 MB — put large data in a file and read it with lines\(\)/ },
   { title: "AWS credentials missing", args: run("examples/primes.ts", "--backend", "aws", "--region", "us-east-1"), env: () => NO_AWS, exit: 3, line: /no AWS credentials found — run `aws configure`/ },
   { title: "AWS region invalid", args: run("examples/primes.ts", "--backend", "aws", "--region", "mars-1"), env: () => FAKE_KEYS, exit: 2, line: /"mars-1" is not an AWS region — use a region code such as us-east-1/ },
@@ -125,8 +141,17 @@ const rows: Row[] = [
     line: /^fanout: the emulated stack named by FANOUT_EMULATOR is not running — start `fanout emulate` or unset FANOUT_EMULATOR$/,
   },
   { title: "--resume with a run id that does not exist", args: run("examples/primes.ts", "--resume", BAD_RUN), exit: 2, line: new RegExp(`no run "${BAD_RUN}" in .* — list runs with \`fanout status\``) },
+  {
+    title: "resume with changed input",
+    args: ["run", "job.ts", "--resume", "20261127T052008Z-crzkti", "--rebuild"],
+    setup: failedRunThenInputChanged,
+    exit: 2,
+    line: /cannot resume run \S+ with the new build: its chunks' inputs changed — results of different inputs cannot be mixed; start a new run without --resume/,
+  },
+  { title: "--rebuild without --resume", args: run("examples/primes.ts", "--rebuild"), exit: 2, line: /--rebuild only applies with --resume <runId> — add --resume <runId> to finish that run with the new build, or drop --rebuild/ },
   { title: "status of a run id that does not exist", args: ["status", BAD_RUN, "--store", STORE], exit: 2, line: new RegExp(`no run "${BAD_RUN}"`) },
   { title: "logs of a run id that does not exist", args: ["logs", BAD_RUN, "--store", STORE], exit: 2, line: new RegExp(`no run "${BAD_RUN}"`) },
+  { title: "logs with no runs in the store", args: ["logs", "--store", EMPTY_STORE], exit: 2, line: /no runs in .* — start one with `fanout run <job>`, or point --store\/--backend at where your runs are/ },
   { title: "deploy with memory Lambda cannot have", args: ["deploy", "--memory", "64"], exit: 2, line: /--memory must be a whole number from 128 to 10240, got "64"/ },
   { title: "deploy with an unknown architecture", args: ["deploy", "--arch", "mips"], exit: 2, line: /option '--arch <arch>' argument 'mips' is invalid/ },
   { title: "a malformed run id", args: ["logs", "yesterday", "--store", STORE], exit: 2, line: /"yesterday" is not a run id — run ids look like/ },
@@ -146,7 +171,8 @@ describe("bad-input catalogue (docs/errors.md)", () => {
 
   for (const row of rows) {
     it(row.title, async () => {
-      const res = await fanout(row.args, { env: row.env?.() ?? {}, timeoutMs: 60_000 });
+      const args = row.setup ? await row.setup() : row.args;
+      const res = await fanout(args, { env: row.env?.() ?? {}, timeoutMs: 60_000 });
       const lines = res.stderr.split("\n").filter(Boolean);
       observed.push(`| ${row.title} | \`fanout ${row.args.filter((a) => a !== "-q" && a !== "--store" && a !== STORE).join(" ")}\` | ${res.code} | \`${(lines[0] ?? "").replaceAll("|", "\\|")}\` |`);
       expect(res.code).toBe(row.exit);

@@ -140,9 +140,13 @@ describe("fault injection on the local backend", () => {
     expect(doneAtKill).toBeGreaterThanOrEqual(30);
     expect(doneAtKill).toBeLessThan(60);
 
+    // Its client is gone, so the run is no longer shown as running; status says how to go on.
     const status = await fanout(["status", runId!, "--store", STORE, "--json"]);
-    expect(JSON.parse(status.stdout)).toMatchObject({ runId, done: doneAtKill, missing: 60 - doneAtKill });
-    expect(JSON.parse(status.stdout).resume).toMatch(new RegExp(`--resume ${runId}`));
+    expect(JSON.parse(status.stdout)).toMatchObject({ runId, status: "interrupted", done: doneAtKill, missing: 60 - doneAtKill, client: { pid: child.pid } });
+    expect(JSON.parse(status.stdout).resume).toBe(`fanout run test/fixtures/faults/slow.ts --resume ${runId} --store ${STORE}`);
+    const shown = await fanout(["status", runId!, "--store", STORE]);
+    expect(shown.stdout).toMatch(new RegExp(`^run ${runId}: interrupted · ${doneAtKill}/60 chunks have results`));
+    expect(shown.stdout).toContain(`  resume: fanout run test/fixtures/faults/slow.ts --resume ${runId} --store ${STORE}\n`);
 
     const resumed = await fanout(["run", "test/fixtures/faults/slow.ts", "--resume", runId!, "--store", STORE, "--json", "-q"], {
       env: { FANOUT_SLOW_MS: "150", FANOUT_SLOW_COUNT: "60" },
@@ -188,7 +192,7 @@ describe("fault injection on the local backend", () => {
     fs.writeFileSync(job, `import { defineJob, range } from "fanout"; export default defineJob({ input: range(0, 4), map: (c) => c.end });\n`);
     const again = await fanout(["run", job, "--resume", first.runId, "--store", STORE, "-q"]);
     expect(again.code).toBe(2);
-    expect(again.stderr).toMatch(/^fanout: run \S+ was made from a different build of the job/);
+    expect(again.stderr).toMatch(/^fanout: run \S+ was made from a different build of the job .* — to keep its results and run the rest with the new build: fanout run \S+ --resume \S+ --rebuild --store /);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

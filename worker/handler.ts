@@ -260,6 +260,7 @@ function finish(
     timing: { startedAt, endedAt: scope.endedAt ?? Date.now(), loadMs: startedAt - t0, coldStart: cold },
     logs: scope.logs,
     worker: { platform: env.platform, id: env.workerId, ...(env.memoryMb ? { memoryMb: env.memoryMb } : {}) },
+    bundleSha256: task.bundle.sha256,
   };
   const bytes = valueJson?.length ?? 0;
   // The envelope becomes the reply. Its value needs no JSON round trip here: IPC and the

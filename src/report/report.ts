@@ -146,6 +146,8 @@ export function renderReport(input: ReportInput): string {
     ["max", "chunk time max", fmtMs(s.chunkMs.max), s.chunkMs.max],
     ["retries", "retries", String(s.retries), s.retries],
     ["speculated", "speculative copies / won", `${s.speculated} / ${s.speculationWins}`, s.speculated],
+    // A run resumed with --rebuild mixes builds of the job: how many results each one made.
+    ["builds", "chunk results by job build", (s.builds ?? []).map((b) => `${b.chunks} by bundle ${b.bundleSha256.slice(0, 12)}`).join(" · ") || "—", s.builds?.length ?? 1],
   ];
   const summaryTable = `<table class="kv" data-testid="summary"><tbody>${summaryRows
     .map(

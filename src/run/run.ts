@@ -4,8 +4,10 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { openBackend } from "../compute/open.js";
 import type { Backend } from "../compute/types.js";
 import { bundleJob, type Bundle } from "./bundle.js";
-import { cachedBundleFile, defaultBundleCacheDir } from "../util/bundle-cache.js";
-import { FanoutError, JobLoadError, RunAbortedError, RunNotFoundError, toRemoteError } from "../errors.js";
+import { addBuild, chunksPerBuild } from "./builds.js";
+import { ChunkFailedError, FanoutError, JobLoadError, RunAbortedError, RunNotFoundError, toRemoteError, UsageError } from "../errors.js";
+import { followUpFlags, resumeCmd, statusCmd, type RunRef } from "./follow-up.js";
+import { startHeartbeat, thisClient } from "./liveness.js";
 import { execute, type ExecuteOutcome } from "../exec/executor.js";
 import { chunkStats } from "../util/stats.js";
 import { isJob, type Job, type JobDefaults } from "../job/index.js";
@@ -17,6 +19,7 @@ import { checkBackend, positiveInt, resolveOptions, type BackendName, type Commo
 import { encodePayloads, planChunks, sourcesFromPayloads, uploadInputs } from "../plan/plan.js";
 import type { ObjectStore } from "../store/types.js";
 import type { AttemptRecord, ChunkSource, Reply, ResultEnvelope, TaskBase, RunManifest, RunOptionsResolved, RunSummary, Task } from "../types.js";
+import { cachedBundleFile, defaultBundleCacheDir } from "../util/bundle-cache.js";
 
 /** Results up to this size come back in the reply; larger ones are read from the store. */
 const INLINE_RESULT_BYTES = 256 * 1024;
@@ -25,6 +28,11 @@ export interface RunOptions extends CommonOptions {
   chunks?: number;
   /** Continue this run: only chunks without a stored result are run again. */
   resume?: string;
+  /**
+   * With `resume`: run the missing and failed chunks with the job as it is now, though its
+   * build changed (a fixed bug). Finished results are kept; the input and chunk plan must not change.
+   */
+  rebuild?: boolean;
 }
 
 export interface RunResult<O = unknown> {
@@ -51,6 +59,9 @@ export async function run<O = unknown>(job: string | URL, options: RunOptions = 
   const bundle = await bundleJob(file, cwd);
   const backendName = checkBackend(options.backend);
   if (options.chunks !== undefined) positiveInt("chunks", options.chunks);
+  if (options.rebuild && options.resume === undefined) {
+    throw new UsageError("--rebuild only applies with --resume <runId>", "add --resume <runId> to finish that run with the new build, or drop --rebuild");
+  }
   if (options.resume !== undefined && !isRunId(options.resume)) {
     throw new RunNotFoundError(options.resume, "this store (run ids look like 20261127T044612Z-k3j9xq)");
   }
@@ -74,17 +85,25 @@ export async function run<O = unknown>(job: string | URL, options: RunOptions = 
     let runId: string;
     let manifest: RunManifest;
     let sources: ChunkSource[];
+    let rebuilt = false;
     if (options.resume) {
       runId = options.resume;
       manifest = await readManifest(store, runId);
+      const stored = await store.get(manifest.payloadsKey);
       if (manifest.job.bundleSha256 !== bundle.sha256) {
-        throw new FanoutError(
-          "E_RESUME_MISMATCH",
-          `run ${runId} was made from a different build of the job (bundle ${manifest.job.bundleSha256.slice(0, 12)}, now ${bundle.sha256.slice(0, 12)})`,
-          { hint: "resume with the job file unchanged, or start a new run without --resume", exitCode: 2 },
-        );
+        const ref = { runId, jobPath: file, flags: followUpFlags(backend.name, options.store) };
+        if (!options.rebuild) {
+          throw new FanoutError(
+            "E_RESUME_MISMATCH",
+            `run ${runId} was made from a different build of the job (bundle ${manifest.job.bundleSha256.slice(0, 12)}, now ${bundle.sha256.slice(0, 12)})`,
+            { hint: `to keep its results and run the rest with the new build: ${resumeCmd(ref, true)}; or start a new run without --resume`, exitCode: 2 },
+          );
+        }
+        await checkSamePlan(theJob, manifest, stored, cwd);
+        addBuild(manifest, bundleKey, bundle.sha256, await retrying(() => new RunResults(store, runId).done()));
+        rebuilt = true;
       }
-      sources = sourcesFromPayloads(await store.get(manifest.payloadsKey), manifest.payloadsKey);
+      sources = sourcesFromPayloads(stored, manifest.payloadsKey);
       manifest.options = { ...resolveOptions(options, theJob.defaults, manifest.chunks) };
       backend.setMemory?.(manifest.options.memoryMb);
     } else {
@@ -100,7 +119,7 @@ export async function run<O = unknown>(job: string | URL, options: RunOptions = 
       await store.put(keys.payloads(runId), payloads.body);
       manifest = newManifest(runId, backend.name, file, "default", bundleKey, bundle.sha256, plan.lines.length, [...plan.uploads.keys()], resolved);
     }
-    return await executeRun<O>({ store, backend, manifest, sources, reduce: theJob.reduce, t0, options });
+    return await executeRun<O>({ store, backend, manifest, sources, reduce: theJob.reduce, t0, options, rebuilt });
   } finally {
     await backend.close();
   }
@@ -202,23 +221,45 @@ interface ExecuteRunParams {
   t0: number;
   options: RunOptions;
   onValue?: (index: number, value: unknown) => void;
+  /** This resume runs a new build of the job (`rebuild`). */
+  rebuilt?: boolean;
 }
 
 /** The shared second half of run() and map(): dispatch, collect in order, reduce, record. */
 async function executeRun<O>(p: ExecuteRunParams): Promise<RunResult<O>> {
   const { store, backend, manifest, options } = p;
   const runId = manifest.runId;
-  const opts = manifest.options;
   const sources = p.sources;
-  const results = new RunResults(store, runId);
-  const done = await retrying(() => results.done());
+  const done = await retrying(() => new RunResults(store, runId).done());
   const todo: number[] = [];
   for (let i = 0; i < sources.length; i++) if (!done.has(i)) todo.push(i);
-  if (options.resume) options.onNotice?.(`resuming run ${runId}: ${done.size} of ${manifest.chunks} chunks already done, ${todo.length} to run`);
+  const rebuilt = p.rebuilt ? ` with a new build of the job (bundle ${manifest.job.bundleSha256.slice(0, 12)})` : "";
+  if (options.resume) options.onNotice?.(`resuming run ${runId}${rebuilt}: ${done.size} of ${manifest.chunks} chunks already done, ${todo.length} to run`);
   else options.onNotice?.(`run ${runId}: ${manifest.chunks} chunks on ${backend.name}, store ${store.location}`);
+  const ref: RunRef = {
+    runId,
+    ...(manifest.job.export === "default" ? { jobPath: manifest.job.path } : {}),
+    flags: followUpFlags(backend.name, options.store),
+  };
   manifest.status = "running";
   manifest.updatedAt = new Date().toISOString();
+  manifest.client = thisClient();
   await store.put(keys.manifest(runId), JSON.stringify(manifest, null, 2));
+  // Stopped (and a beat in flight awaited) before any manifest that ends the run is written.
+  const heartbeat = startHeartbeat(manifest, () => store.put(keys.manifest(runId), JSON.stringify(manifest, null, 2)));
+  try {
+    return await finishRun<O>(p, ref, todo, done, heartbeat);
+  } finally {
+    await heartbeat.stop();
+  }
+}
+
+/** Run the chunks still to do, then record how the run ended (the heartbeat stops first). */
+async function finishRun<O>(p: ExecuteRunParams, ref: RunRef, todo: number[], done: Set<number>, heartbeat: { stop(): Promise<void> }): Promise<RunResult<O>> {
+  const { store, backend, manifest, options, sources } = p;
+  const runId = manifest.runId;
+  const opts = manifest.options;
+  const results = new RunResults(store, runId);
 
   const base: TaskBase = {
     v: 1 as const,
@@ -255,17 +296,31 @@ async function executeRun<O>(p: ExecuteRunParams): Promise<RunResult<O>> {
   });
 
   const summary = summarize(manifest, backend.name, outcome, done.size, p.t0, opts);
+  const doneNow = new Set([...done, ...outcome.values.keys(), ...outcome.stored]);
+  summary.builds = chunksPerBuild(manifest, doneNow);
+  /** What a failed or cancelled run hands to `--json` and `--report`. */
+  const withRun = <E extends FanoutError>(err: E): E => {
+    err.summary = summary;
+    err.attemptLog = outcome.attempts;
+    return err;
+  };
+  const end = async (status: RunManifest["status"], error?: RunManifest["error"]) => {
+    await heartbeat.stop();
+    summary.status = status;
+    await finishManifest(store, manifest, status, summary, error);
+  };
   if (outcome.stopped === "aborted" || (options.signal?.aborted && outcome.failures.size === 0 && outcome.values.size + outcome.stored.size < tasks.length)) {
-    await finishManifest(store, manifest, "aborted", summary);
-    throw new RunAbortedError(runId, options.signal?.reason, manifest.job.path);
+    await end("aborted");
+    throw withRun(new RunAbortedError(ref, options.signal?.reason));
   }
   if (outcome.failures.size > 0) {
     await recordFailures(store, runId, outcome);
     const first = [...outcome.failures.values()].sort((a, b) => a.index - b.index)[0]!;
-    await finishManifest(store, manifest, "failed", summary, { ...first.remote, index: first.index });
-    first.failedChunks = outcome.failures.size;
-    first.summary = summary;
-    throw first;
+    await end("failed", { ...first.remote, index: first.index });
+    // Made again here, where the job and flags are known, so its hint is a working command.
+    const err = withRun(new ChunkFailedError(first.index, first.remote, first.attempts, ref));
+    err.failedChunks = outcome.failures.size;
+    throw err;
   }
 
   const values = new Array<unknown>(manifest.chunks);
@@ -280,17 +335,19 @@ async function executeRun<O>(p: ExecuteRunParams): Promise<RunResult<O>> {
       result = await p.reduce(values);
     } catch (err) {
       const remote = toRemoteError(err);
-      await finishManifest(store, manifest, "failed", summary, remote);
-      throw new FanoutError("E_REDUCE", `reduce threw: ${remote.message}`, {
-        hint: `every chunk result is kept in the store (\`fanout status ${runId}\`); fix reduce and run again`,
-        exitCode: 1,
-        cause: err,
-      });
+      await end("failed", remote);
+      throw withRun(
+        new FanoutError("E_REDUCE", `reduce threw: ${remote.message}`, {
+          hint: `every chunk result is kept in the store (\`${statusCmd(ref)}\`); fix reduce and run again`,
+          exitCode: 1,
+          cause: err,
+        }),
+      );
     }
   }
   summary.wallMs = Date.now() - p.t0;
   summary.speedup = summary.wallMs > 0 ? summary.sumChunkMs / summary.wallMs : 0;
-  await finishManifest(store, manifest, "succeeded", summary);
+  await end("succeeded");
   return { runId, result: result as O, summary, attempts: outcome.attempts };
 }
 
@@ -328,6 +385,26 @@ async function readValuesInto(results: RunResults, indices: number[], values: un
   // is a network call, so p-limit's few microseconds per task do not matter here.)
   const limit = pLimit(32);
   await Promise.all(indices.map((i) => limit(async () => (values[i] = await readValue(results, i)))));
+}
+
+/**
+ * A rebuilt job may mix its results with the old build's only if it splits the same input into
+ * the same chunks: each chunk's payload (and every uploaded input) must be byte for byte the same.
+ */
+async function checkSamePlan(job: Job, manifest: RunManifest, stored: Buffer, cwd: string): Promise<void> {
+  const plan = await planChunks(job.input, manifest.chunks, cwd);
+  const payloads = encodePayloads(plan.lines, plan.sources, manifest.payloadsKey);
+  const inputs = [...plan.uploads.keys()].sort().join();
+  let what: string | undefined;
+  if (plan.lines.length !== manifest.chunks) what = `it now makes ${plan.lines.length} chunks, not ${manifest.chunks}`;
+  else if (inputs !== [...manifest.inputKeys].sort().join()) what = "its input files changed";
+  else if (!payloads.body.equals(stored)) what = "its chunks' inputs changed";
+  if (what) {
+    throw new FanoutError("E_RESUME_INPUT", `cannot resume run ${manifest.runId} with the new build: ${what}`, {
+      hint: "results of different inputs cannot be mixed; start a new run without --resume",
+      exitCode: 2,
+    });
+  }
 }
 
 function newManifest(
