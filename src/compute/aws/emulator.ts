@@ -266,7 +266,10 @@ function runningEmulator(o: {
     dir: o.dir,
     pids: children.map((c) => c.pid!).filter(Boolean),
     async stop() {
-      await Promise.all(children.map(stopChild));
+      // Lambda first: abandoned chunks may still be writing their results, and s3rver stopped
+      // mid-PUT keeps a truncated object (S3's PUTs are atomic; s3rver's files are not).
+      await stopChild(children[0]!);
+      await stopChild(children[1]!);
       o.removeDirs();
     },
     async outageS3(downMs: number) {
