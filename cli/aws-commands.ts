@@ -4,7 +4,6 @@ import * as path from "node:path";
 import { Command, Option } from "commander";
 import { ConfigError, UsageError } from "../src/errors.js";
 import { PACKAGE_ROOT, startEmulator } from "../src/emulator.js";
-import { openStore } from "../src/backends/index.js";
 import { checkBackend } from "../src/options.js";
 import type { ObjectStore } from "../src/store/types.js";
 import { addBackendOptions, awsOptionsFrom, writeStdout } from "./main.js";
@@ -113,6 +112,7 @@ interface TeardownFlags {
 
 async function teardownAction(f: TeardownFlags): Promise<void> {
   const backend = checkBackend(f.backend ?? "aws");
+  const { openStore } = await import("../src/backends/index.js");
   const opened = await openStore({ backend, cwd: process.cwd(), ...(f.store ? { store: f.store } : {}), aws: awsOptionsFrom(f) });
   const out: string[] = [];
   try {

@@ -1,9 +1,8 @@
 import { Command, CommanderError, Option } from "commander";
 import { ChunkFailedError, FanoutError, RunAbortedError } from "../src/errors.js";
 import { checkBackend, nonNegativeInt, positiveInt, positiveNumber, type AwsOptions, type BackendName } from "../src/options.js";
-import { run, type RunOptions } from "../src/run.js";
-import { ProgressView, summaryLines, userFrame } from "./render.js";
-import { logsCommand, statusCommand } from "./inspect.js";
+import type { RunOptions } from "../src/run.js";
+import { ProgressView, say, summaryLines, userFrame } from "./render.js";
 import { registerAwsCommands } from "./aws-commands.js";
 import { registerBench } from "./bench.js";
 
@@ -56,7 +55,7 @@ interface RunFlags {
 export function addBackendOptions(cmd: Command, defaultBackend: BackendName = "local"): Command {
   return cmd
     .addOption(new Option("-b, --backend <name>", "where chunks run: local, aws, or emulated (AWS code path on a loopback stack)").default(defaultBackend))
-    .option("--store <dir>", "folder of the local object store", ".fanout")
+    .option("--store <dir>", "folder of the local object store (default: .fanout at the project root, the nearest folder up with a package.json)")
     .option("--region <region>", "AWS region (default: AWS_REGION, then the profile's)")
     .option("--profile <name>", "AWS profile from ~/.aws (default: AWS_PROFILE)")
     .option("--stage <stage>", "deployment stage of the fanout stack", "dev")
@@ -152,14 +151,15 @@ Library: import { run, map, defineJob, range, lines } from "fanout"`,
     .description("list runs, or show one run's state and how to resume it")
     .argument("[runId]", "a run id (default: list all runs in the store)")
     .option("--json", "print as JSON");
-  addBackendOptions(status).action(statusCommand);
+  // Each command's modules load when it runs, so start-up and --help stay fast.
+  addBackendOptions(status).action(async (...a: Parameters<typeof import("./inspect.js").statusCommand>) => (await import("./inspect.js")).statusCommand(...a));
 
   const logs = program
     .command("logs")
     .description("print the captured log lines and errors of a run's chunks")
     .argument("<runId>", "the run id")
     .argument("[chunk]", "only this chunk index");
-  addBackendOptions(logs).action(logsCommand);
+  addBackendOptions(logs).action(async (...a: Parameters<typeof import("./inspect.js").logsCommand>) => (await import("./inspect.js")).logsCommand(...a));
 
   registerBench(program);
   registerAwsCommands(program);
@@ -181,6 +181,7 @@ async function runAction(job: string, flags: RunFlags): Promise<void> {
   process.on("SIGTERM", onSigint);
   try {
     await view.start(`fanout: bundling ${job}`);
+    const { run } = await import("../src/run.js");
     const res = await run(job, {
       ...opts,
       signal: ac.signal,
@@ -192,13 +193,13 @@ async function runAction(job: string, flags: RunFlags): Promise<void> {
       const { writeReport } = await import("./report-hook.js");
       await writeReport(flags.report, res);
     }
-    if (!flags.quiet) for (const l of summaryLines(res.summary)) process.stderr.write(`${l}\n`);
+    if (!flags.quiet) for (const l of summaryLines(res.summary)) say(l);
     const out = flags.json ? { result: res.result, summary: res.summary } : res.result;
     await writeStdout(JSON.stringify(out === undefined ? null : out, null, flags.json ? 0 : 2) + "\n");
   } catch (err) {
     view.stop(false);
     if (err instanceof ChunkFailedError && err.summary && !flags.quiet) {
-      for (const l of summaryLines(err.summary)) process.stderr.write(`${l}\n`);
+      for (const l of summaryLines(err.summary)) say(l);
     }
     throw err;
   } finally {

@@ -1,3 +1,4 @@
+import * as os from "node:os";
 import { UsageError } from "./errors.js";
 import type { JobDefaults } from "./job/index.js";
 import type { RunOptionsResolved } from "./types.js";
@@ -49,6 +50,11 @@ export const DEFAULTS = {
   /** Speculation pays off only with enough chunks to know what "slow" is. */
   speculateFrom: 20,
 } as const;
+
+/** Worker processes of the local backend's pool: as asked, else one per core. */
+export function localPoolSize(processes?: number): number {
+  return Math.max(1, processes ?? os.availableParallelism());
+}
 
 /** A plausible value to show in a hint, per option. */
 const EXAMPLE: Record<string, number> = { chunks: 100, concurrency: 100, memory: 1024, retries: 2, timeout: 60, processes: 2 };
