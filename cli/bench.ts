@@ -381,7 +381,7 @@ export function registerBench(program: Command): void {
     .option("--json", "print the figures as one JSON object on stdout")
     .option("--report <file.html>", "write a self-contained HTML report of the run with the baseline comparison")
     .option("-q, --quiet", "no progress lines on stderr")
-    .option("--store <dir>", "folder of the local object store", ".fanout")
+    .option("--store <dir>", "folder of the local object store (default: .fanout at the project root)")
     .option("--region <region>", "AWS region")
     .option("--profile <name>", "AWS profile")
     .option("--stage <stage>", "deployment stage of the fanout stack", "dev")

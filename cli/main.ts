@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from "commander";
 import { ChunkFailedError, FanoutError, RunAbortedError } from "../src/errors.js";
-import { checkBackend, nonNegativeInt, positiveInt, positiveNumber, type AwsOptions, type BackendName } from "../src/options.js";
+import { checkBackend, nonNegativeInt, parseDuration, positiveInt, positiveNumber, type AwsOptions, type BackendName } from "../src/options.js";
 import type { RunOptions } from "../src/run.js";
 import { ProgressView, say, summaryLines, userFrame } from "./render.js";
 import { registerAwsCommands } from "./aws-commands.js";
@@ -161,9 +161,36 @@ Library: import { run, map, defineJob, range, lines } from "fanout"`,
     .argument("[chunk]", "only this chunk index");
   addBackendOptions(logs).action(async (...a: Parameters<typeof import("./inspect.js").logsCommand>) => (await import("./inspect.js")).logsCommand(...a));
 
+  program
+    .command("gc")
+    .description("remove runs of the local store untouched for longer than --older-than, and what only they used")
+    .requiredOption("--older-than <duration>", "age of the last write to a run: 30m, 12h, 7d, 2w")
+    .option("--dry-run", "list what would be removed, remove nothing")
+    .option("--store <dir>", "folder of the local object store (default: .fanout at the project root)")
+    .addHelpText("after", "\nExamples:\n  $ npx fanout gc --older-than 7d --dry-run\n  $ npx fanout gc --older-than 12h\nS3 run data expires by itself (fanout deploy --expire-days); `fanout teardown --backend local` empties the local store.\n")
+    .action(gcAction);
+
   registerBench(program);
   registerAwsCommands(program);
   return program;
+}
+
+async function gcAction(flags: { olderThan: string; dryRun?: boolean; store?: string }): Promise<void> {
+  const olderThanMs = parseDuration("older-than", flags.olderThan);
+  const { FolderStore } = await import("../src/store/folder.js");
+  const { localStoreRoot } = await import("../src/backends/index.js");
+  const { applyGc, planGc } = await import("../src/store/gc.js");
+  const store = new FolderStore(localStoreRoot(process.cwd(), flags.store));
+  const plan = planGc(store, olderThanMs);
+  const out = [`fanout gc (${store.location}, runs untouched for ${flags.olderThan.trim()}): ${flags.dryRun ? "would remove" : "removing"}`];
+  out.push(`  ${plan.runs.length} runs${plan.runs.length ? ":" : ""}`);
+  for (const r of plan.runs) out.push(`    ${r.runId}  last written ${new Date(r.lastActivityMs).toISOString()}  (${r.objects} objects)`);
+  out.push(`  ${plan.unreferenced.length} bundles and inputs no kept run uses${plan.unreferenced.length ? ":" : ""}`);
+  for (const k of plan.unreferenced) out.push(`    ${k}`);
+  out.push(`  ${plan.temps.length} temporary files left by killed writers`);
+  out.push(`kept ${plan.keptRuns} runs`);
+  await writeStdout(out.join("\n") + "\n");
+  if (!flags.dryRun) await applyGc(store, plan);
 }
 
 async function runAction(job: string, flags: RunFlags): Promise<void> {

@@ -1,3 +1,4 @@
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { FolderStore } from "../store/folder.js";
 import type { ObjectStore } from "../store/types.js";
@@ -15,15 +16,31 @@ export interface BackendConfig {
   aws?: AwsOptions;
 }
 
+/** The nearest folder from cwd upward with a package.json; cwd itself when there is none. */
+export function projectRoot(cwd: string): string {
+  for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, "package.json"))) return dir;
+    if (path.dirname(dir) === dir) return path.resolve(cwd);
+  }
+}
+
+/** A given store is taken from cwd; the default is one `.fanout` per project, from any subfolder. */
 export function localStoreRoot(cwd: string, store?: string): string {
-  return path.resolve(cwd, store ?? ".fanout");
+  return store !== undefined ? path.resolve(cwd, store) : path.join(projectRoot(cwd), ".fanout");
+}
+
+/** The local store, rid of temporary files its killed writers left. */
+function openFolderStore(cfg: Pick<BackendConfig, "cwd" | "store">): FolderStore {
+  const store = new FolderStore(localStoreRoot(cfg.cwd, cfg.store));
+  store.sweepTemp();
+  return store;
 }
 
 /** Open the backend a run asked for; AWS code is loaded only when used. */
 export async function openBackend(cfg: BackendConfig): Promise<Backend> {
   if (cfg.backend === "local") {
     const local = new LocalBackend({
-      store: new FolderStore(localStoreRoot(cfg.cwd, cfg.store)),
+      store: openFolderStore(cfg),
       memoryMb: cfg.memoryMb,
       ...(cfg.processes ? { processes: cfg.processes } : {}),
     });
@@ -37,7 +54,7 @@ export async function openBackend(cfg: BackendConfig): Promise<Backend> {
 /** The store alone (for status, logs, teardown): no workers started. */
 export async function openStore(cfg: Omit<BackendConfig, "memoryMb" | "concurrency">): Promise<{ store: ObjectStore; close(): Promise<void> }> {
   if (cfg.backend === "local") {
-    return { store: new FolderStore(localStoreRoot(cfg.cwd, cfg.store)), close: async () => {} };
+    return { store: openFolderStore(cfg), close: async () => {} };
   }
   const aws = await import("./aws.js");
   return aws.openAwsStore(cfg);
