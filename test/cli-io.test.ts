@@ -1,6 +1,7 @@
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { BIN, ROOT } from "./helpers/cli.js";
 import { rmDir, tmpDir } from "./helpers/tmp.js";
@@ -33,6 +34,30 @@ describe("a closed stderr", () => {
     expect(first).toBe("fanout: bundling test/fixtures/staggered-sum.ts");
     expect(code).toBe(0);
     expect(JSON.parse(fs.readFileSync(outFile, "utf8"))).toBe(19900);
+  });
+});
+
+describe("the AWS SDK's Node-version notice", () => {
+  // The SDK prints it from the first client made on Node < 22; the CLI always hid it.
+  const script = `
+import { openStore } from "fanout/dist-backends";
+const s = await openStore({ backend: "aws", cwd: process.cwd(), aws: { region: "us-east-1", bucket: "b", functionName: "f", s3Endpoint: "http://127.0.0.1:9" } });
+await s.close();
+console.log(process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ?? "unset");
+`.replace("fanout/dist-backends", pathToFileURL(path.join(ROOT, "dist/src/backends/index.js")).href);
+  const lib = (env: Record<string, string | undefined>) =>
+    spawnSync(process.execPath, ["--input-type=module", "-e", script], { cwd: DIR, encoding: "utf8", env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: undefined, ...env } });
+
+  it("is not printed in library use either, unless the caller asks for it", () => {
+    const quiet = lib({});
+    expect(quiet.status).toBe(0);
+    expect(quiet.stdout).toBe("true\n");
+    expect(quiet.stderr).toBe("");
+    const asked = lib({ AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "false" });
+    expect(asked.status).toBe(0);
+    expect(asked.stdout).toBe("false\n");
+    const major = Number(process.versions.node.split(".")[0]);
+    if (major < 22) expect(asked.stderr).toContain("NodeVersionSupportWarning");
   });
 });
 

@@ -36,7 +36,16 @@ function openFolderStore(cfg: Pick<BackendConfig, "cwd" | "store">): FolderStore
   return store;
 }
 
-/** Open the backend a run asked for; AWS code is loaded only when used. */
+/**
+ * The AWS code, loaded only when used. The SDK's eight-line Node-version notice is for its own
+ * users at large: silenced as the CLI does, unless the caller set the variable themselves.
+ */
+function loadAws(): Promise<typeof import("./aws.js")> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  return import("./aws.js");
+}
+
+/** Open the backend a run asked for. */
 export async function openBackend(cfg: BackendConfig): Promise<Backend> {
   if (cfg.backend === "local") {
     const local = new LocalBackend({
@@ -47,7 +56,7 @@ export async function openBackend(cfg: BackendConfig): Promise<Backend> {
     local.warm();
     return local;
   }
-  const aws = await import("./aws.js");
+  const aws = await loadAws();
   return aws.openAwsBackend(cfg);
 }
 
@@ -56,6 +65,6 @@ export async function openStore(cfg: Omit<BackendConfig, "memoryMb" | "concurren
   if (cfg.backend === "local") {
     return { store: openFolderStore(cfg), close: async () => {} };
   }
-  const aws = await import("./aws.js");
+  const aws = await loadAws();
   return aws.openAwsStore(cfg);
 }
