@@ -4,7 +4,6 @@ import * as path from "node:path";
 import { Command, Option } from "commander";
 import { ConfigError, UsageError } from "../src/errors.js";
 import { PACKAGE_ROOT, startEmulator } from "../src/compute/aws/emulator.js";
-import { emulatedStoreDir, openStore } from "../src/compute/open.js";
 import { checkBackend } from "../src/options.js";
 import type { ObjectStore } from "../src/store/types.js";
 import { addBackendOptions, awsOptionsFrom, writeStdout } from "./main.js";
@@ -113,6 +112,7 @@ interface TeardownFlags {
 
 async function teardownAction(f: TeardownFlags): Promise<void> {
   const backend = checkBackend(f.backend ?? "aws");
+  const { openStore } = await import("../src/compute/open.js");
   const opened = await openStore({ backend, cwd: process.cwd(), ...(f.store ? { store: f.store } : {}), aws: awsOptionsFrom(f) });
   const out: string[] = [];
   try {
@@ -143,6 +143,7 @@ async function teardownAction(f: TeardownFlags): Promise<void> {
 
 async function emulateAction(f: { stage: string }): Promise<void> {
   // Objects stay in the project's store after Ctrl-C, for status, logs and --resume.
+  const { emulatedStoreDir } = await import("../src/compute/open.js");
   const emu = await startEmulator({ stage: f.stage, dir: emulatedStoreDir(process.cwd()) });
   const endpoints = {
     region: emu.region,

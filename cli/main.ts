@@ -1,10 +1,9 @@
 import { Command, CommanderError, Option } from "commander";
 import { ChunkFailedError, FanoutError, RunAbortedError } from "../src/errors.js";
-import { checkBackend, nonNegativeInt, positiveInt, positiveNumber, type AwsOptions, type BackendName } from "../src/options.js";
-import { run, type RunOptions } from "../src/run/run.js";
+import { checkBackend, nonNegativeInt, parseDuration, positiveInt, positiveNumber, type AwsOptions, type BackendName } from "../src/options.js";
+import type { RunOptions } from "../src/run/run.js";
 import type { AttemptRecord, RunSummary } from "../src/types.js";
-import { ProgressView, summaryLines, userFrame } from "./render.js";
-import { logsCommand, statusCommand } from "./inspect.js";
+import { ProgressView, say, summaryLines, userFrame } from "./render.js";
 import { registerAwsCommands } from "./aws-commands.js";
 import { registerBench } from "./bench.js";
 
@@ -62,7 +61,7 @@ interface RunFlags {
 export function addBackendOptions(cmd: Command, defaultBackend: BackendName = "local"): Command {
   return cmd
     .addOption(new Option("-b, --backend <name>", "where chunks run: local, aws, or emulated (AWS code path on a loopback stack)").default(defaultBackend))
-    .option("--store <dir>", "folder of the local object store", ".fanout")
+    .option("--store <dir>", "folder of the local object store (default: .fanout at the project root, the nearest folder up with a package.json)")
     .option("--region <region>", "AWS region (default: AWS_REGION, then the profile's)")
     .option("--profile <name>", "AWS profile from ~/.aws (default: AWS_PROFILE)")
     .option("--stage <stage>", "deployment stage of the fanout stack", "dev")
@@ -160,18 +159,46 @@ Library: import { run, map, defineJob, range, lines } from "fanout"`,
     .description("list runs, or show one run's state and how to resume it")
     .argument("[runId]", "a run id (default: list all runs in the store)")
     .option("--json", "print as JSON");
-  addBackendOptions(status).action(statusCommand);
+  // Each command's modules load when it runs, so start-up and --help stay fast.
+  addBackendOptions(status).action(async (...a: Parameters<typeof import("./inspect.js").statusCommand>) => (await import("./inspect.js")).statusCommand(...a));
 
   const logs = program
     .command("logs")
     .description("print the captured log lines and errors of a run's chunks")
     .argument("[runId]", "the run id (default: the latest run)")
     .argument("[chunk]", "only this chunk index");
-  addBackendOptions(logs).action(logsCommand);
+  addBackendOptions(logs).action(async (...a: Parameters<typeof import("./inspect.js").logsCommand>) => (await import("./inspect.js")).logsCommand(...a));
+
+  program
+    .command("gc")
+    .description("remove runs of the local store untouched for longer than --older-than, and what only they used")
+    .requiredOption("--older-than <duration>", "age of the last write to a run: 30m, 12h, 7d, 2w")
+    .option("--dry-run", "list what would be removed, remove nothing")
+    .option("--store <dir>", "folder of the local object store (default: .fanout at the project root)")
+    .addHelpText("after", "\nExamples:\n  $ npx fanout gc --older-than 7d --dry-run\n  $ npx fanout gc --older-than 12h\nS3 run data expires by itself (fanout deploy --expire-days); `fanout teardown --backend local` empties the local store.\n")
+    .action(gcAction);
 
   registerBench(program);
   registerAwsCommands(program);
   return program;
+}
+
+async function gcAction(flags: { olderThan: string; dryRun?: boolean; store?: string }): Promise<void> {
+  const olderThanMs = parseDuration("older-than", flags.olderThan);
+  const { FolderStore } = await import("../src/store/folder.js");
+  const { localStoreRoot } = await import("../src/compute/open.js");
+  const { applyGc, planGc } = await import("../src/store/gc.js");
+  const store = new FolderStore(localStoreRoot(process.cwd(), flags.store));
+  const plan = planGc(store, olderThanMs);
+  const out = [`fanout gc (${store.location}, runs untouched for ${flags.olderThan.trim()}): ${flags.dryRun ? "would remove" : "removing"}`];
+  out.push(`  ${plan.runs.length} runs${plan.runs.length ? ":" : ""}`);
+  for (const r of plan.runs) out.push(`    ${r.runId}  last written ${new Date(r.lastActivityMs).toISOString()}  (${r.objects} objects)`);
+  out.push(`  ${plan.unreferenced.length} bundles and inputs no kept run uses${plan.unreferenced.length ? ":" : ""}`);
+  for (const k of plan.unreferenced) out.push(`    ${k}`);
+  out.push(`  ${plan.temps.length} temporary files left by killed writers`);
+  out.push(`kept ${plan.keptRuns} runs`);
+  await writeStdout(out.join("\n") + "\n");
+  if (!flags.dryRun) await applyGc(store, plan);
 }
 
 async function runAction(job: string, flags: RunFlags): Promise<void> {
@@ -189,6 +216,7 @@ async function runAction(job: string, flags: RunFlags): Promise<void> {
   try {
     const opts = runOptionsFrom(flags);
     await view.start(`fanout: bundling ${job}`);
+    const { run } = await import("../src/run/run.js");
     const res = await run(job, {
       ...opts,
       signal: ac.signal,
@@ -197,14 +225,14 @@ async function runAction(job: string, flags: RunFlags): Promise<void> {
     });
     view.stop(true);
     if (flags.report) await writeReportOf(flags.report, res);
-    if (!flags.quiet) for (const l of summaryLines(res.summary)) process.stderr.write(`${l}\n`);
+    if (!flags.quiet) for (const l of summaryLines(res.summary)) say(l);
     const out = flags.json ? { result: res.result, summary: res.summary } : res.result;
     await writeStdout(JSON.stringify(out === undefined ? null : out, null, flags.json ? 0 : 2) + "\n");
   } catch (err) {
     view.stop(false);
     const ran = err instanceof FanoutError && err.summary ? { summary: err.summary, attempts: err.attemptLog ?? [] } : undefined;
     if (err instanceof ChunkFailedError && ran && !flags.quiet) {
-      for (const l of summaryLines(ran.summary)) process.stderr.write(`${l}\n`);
+      for (const l of summaryLines(ran.summary)) say(l);
     }
     // A failed or cancelled run is when its report and its JSON are wanted most.
     if (flags.report && ran) await writeReportOf(flags.report, ran);

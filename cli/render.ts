@@ -2,17 +2,38 @@ import { fileURLToPath } from "node:url";
 import type { Ora } from "ora";
 import type { Progress, RemoteError, RunSummary } from "../src/types.js";
 
+/** A duration for people; rounded once, to the precision shown, so it never says "60 s". */
 export function fmtMs(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
-  const m = Math.floor(ms / 60_000);
-  return `${m} min ${Math.round((ms % 60_000) / 1000)} s`;
+  if (Math.round(ms) < 1000) return `${Math.max(0, Math.round(ms))} ms`;
+  const cs = Math.round(ms / 10);
+  if (cs < 1000) return `${(cs / 100).toFixed(2)} s`;
+  const ds = Math.round(ms / 100);
+  if (ds < 600) return `${(ds / 10).toFixed(1)} s`;
+  const s = Math.round(ms / 1000);
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  const m = Math.round(s / 60);
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
 export function progressLine(p: Progress): string {
   const eta = p.etaSec === undefined ? "" : ` · ETA ${fmtMs(p.etaSec * 1000)}`;
   const extra = [p.retries ? `${p.retries} retried` : "", p.speculated ? `${p.speculated} speculated` : ""].filter(Boolean).join(" · ");
   return `${p.done}/${p.total} done · ${p.running} running · ${p.failed} failed · ${p.rate.toFixed(p.rate < 10 ? 1 : 0)}/s${eta}${extra ? ` · ${extra}` : ""}`;
+}
+
+/**
+ * Set when stderr's reader has gone (`fanout run ... 2>&1 >/dev/null | head -2`): progress and
+ * summary stop, the run goes on. stderr is for people; losing it must not fail a run.
+ */
+let stderrGone = false;
+process.stderr.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code !== "EPIPE") throw err;
+  stderrGone = true;
+});
+
+/** A line for people on stderr, unless nobody reads it any more. */
+export function say(line: string): void {
+  if (!stderrGone) process.stderr.write(`${line}\n`);
 }
 
 /**
@@ -34,7 +55,7 @@ export class ProgressView {
   async start(text: string): Promise<void> {
     if (!this.enabled) return;
     if (!this.tty) {
-      process.stderr.write(`${text}\n`);
+      say(text);
       return;
     }
     const { default: ora } = await import("ora");
@@ -56,7 +77,7 @@ export class ProgressView {
     if (this.spinner) this.spinner.text = line;
     else if (Date.now() - this.lastPlain >= 2000) {
       this.lastPlain = Date.now();
-      process.stderr.write(`${line}\n`);
+      say(line);
     }
   };
 
@@ -67,7 +88,7 @@ export class ProgressView {
       if (ok) this.spinner.succeed(line);
       else this.spinner.fail(line);
       this.spinner = undefined;
-    } else if (line) process.stderr.write(`${line}\n`);
+    } else if (line) say(line);
   }
 
   /** A notice that must not be overwritten by the spinner. */
@@ -75,9 +96,9 @@ export class ProgressView {
     if (!this.enabled) return;
     if (this.spinner) {
       this.spinner.clear();
-      process.stderr.write(`${line}\n`);
+      say(line);
       this.spinner.render();
-    } else process.stderr.write(`${line}\n`);
+    } else say(line);
   }
 }
 

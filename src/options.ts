@@ -1,3 +1,4 @@
+import * as os from "node:os";
 import { UsageError } from "./errors.js";
 import type { JobDefaults } from "./job/index.js";
 import type { RunOptionsResolved } from "./types.js";
@@ -27,7 +28,7 @@ export interface CommonOptions {
   memory?: number;
   speculate?: boolean;
   backend?: BackendName;
-  /** Folder of the local store; default `.fanout` in the working directory. */
+  /** Folder of the local store, from cwd; default `.fanout` at the project root (the nearest folder up with a package.json, else cwd). */
   store?: string;
   /** Worker processes of the local backend; default one per core. */
   processes?: number;
@@ -49,6 +50,11 @@ export const DEFAULTS = {
   /** Speculation pays off only with enough chunks to know what "slow" is. */
   speculateFrom: 20,
 } as const;
+
+/** Worker processes of the local backend's pool: as asked, else one per core. */
+export function localPoolSize(processes?: number): number {
+  return Math.max(1, processes ?? os.availableParallelism());
+}
 
 /** A plausible value to show in a hint, per option. */
 const EXAMPLE: Record<string, number> = { chunks: 100, concurrency: 100, memory: 1024, retries: 2, timeout: 60, processes: 2 };
@@ -84,6 +90,15 @@ export function positiveNumber(name: string, value: unknown): number {
     throw new UsageError(`--${name} must be a positive number${unit}, got ${shown(value)}`, `e.g. --${name} ${EXAMPLE[name] ?? 60}`);
   }
   return n;
+}
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** A duration such as 30m, 12h or 7d (also s and w), in ms. */
+export function parseDuration(name: string, value: unknown): number {
+  const m = typeof value === "string" ? /^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$/.exec(value) : null;
+  if (!m) throw new UsageError(`--${name} must be a duration like 30m, 12h or 7d, got ${shown(value)}`, `e.g. --${name} 7d`);
+  return Number(m[1]) * UNIT_MS[m[2]!]!;
 }
 
 export function checkBackend(value: unknown): BackendName {

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { run, FanoutError, UsageError, type AttemptRecord } from "fanout";
-import { benchOptionsFrom, benchTable, countStragglers, registerBench, runBench } from "../dist/cli/bench.js";
+import { benchOptionsFrom, benchTable, countStragglers, parallelismOf, registerBench, runBench } from "../dist/cli/bench.js";
 import { billedMsOf, estimateCost, estimateS3Requests, fmtUsd, PRICES_US_EAST_1 } from "../dist/src/bench/cost.js";
 import { deepEqual, firstDifference, runSequential, sampleIndices } from "../dist/src/bench/sequential.js";
 
@@ -124,7 +124,9 @@ describe("fanout bench (exported functions)", () => {
     expect(report.chunks).toBe(8);
     expect(report.run.attempts).toBeGreaterThanOrEqual(8);
     expect(report.speedup).toBeGreaterThan(0);
-    expect(report.efficiency).toBeCloseTo(report.speedup / 8, 12);
+    // 8 chunks, concurrency 8, but the pool has 2 processes: at most 2 chunks run at once.
+    expect(report.parallelism).toBe(Math.min(8, os.availableParallelism()));
+    expect(report.efficiency).toBeCloseTo(report.speedup / report.parallelism, 12);
     expect(report.cost.memoryMb).toBe(512);
     expect(report.cost.arch).toBe("arm64");
     expect(report.cost.total).toBeGreaterThan(0);
@@ -133,6 +135,19 @@ describe("fanout bench (exported functions)", () => {
     expect(table).toMatch(/speedup/);
     expect(table).toMatch(/results equal/);
     expect(table).toMatch(/est\. AWS cost \(512 MB arm64\)/);
+  });
+
+  it("efficiency divides by the parallelism available: min(concurrency, chunks, processes)", async () => {
+    const { report } = await runBench("examples/primes.ts", { chunks: 8, processes: 2, store, cwd: ROOT });
+    expect(report.concurrency).toBe(8);
+    expect(report.parallelism).toBe(2);
+    expect(report.efficiency).toBeCloseTo(report.speedup / 2, 12);
+    expect(benchTable(report).join("\n")).toContain("(speedup / 2 chunks at once: min(concurrency 8, chunks 8, processes))");
+    expect(parallelismOf("local", 8, 3, 4)).toBe(3);
+    expect(parallelismOf("local", 2, 8, 4)).toBe(2);
+    expect(parallelismOf("local", 8, 8, 4)).toBe(4);
+    expect(parallelismOf("aws", 100, 360, 2)).toBe(100); // Lambda has no local pool
+    expect(benchOptionsFrom({ processes: "3" })).toMatchObject({ processes: 3 });
   });
 
   it("runBench with --baseline-sample compares the sampled chunks and says it extrapolated", async () => {

@@ -322,6 +322,16 @@ export async function execute(params: ExecuteParams): Promise<ExecuteOutcome> {
   return out;
 }
 
+/** No ETA before this much of a run: the first chunks' rate includes the pool's start-up. */
+export const ETA_MIN_DONE = 3;
+export const ETA_MIN_ELAPSED_MS = 1000;
+
+/** Seconds left at the rate so far, once a rate is known (see ETA_MIN_*); else nothing. */
+export function etaOf(done: number, left: number, elapsedMs: number): { etaSec?: number } {
+  if (done < ETA_MIN_DONE || elapsedMs < ETA_MIN_ELAPSED_MS) return {};
+  return { etaSec: (left * elapsedMs) / done / 1000 };
+}
+
 function makeProgressReporter(params: ExecuteParams, out: ExecuteOutcome, running: () => number) {
   let last = 0;
   const snapshot = (): Progress => {
@@ -339,7 +349,7 @@ function makeProgressReporter(params: ExecuteParams, out: ExecuteOutcome, runnin
       retries: out.retries,
       speculated: out.speculated,
       rate,
-      ...(rate > 0 ? { etaSec: left / rate } : {}),
+      ...etaOf(done, left, elapsedMs),
       elapsedMs,
     };
   };

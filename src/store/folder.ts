@@ -2,6 +2,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { NoSuchKeyError, type ObjectStore } from "./types.js";
 
+/** A write in progress: `<key>.<pid>.<seq>.tmp`, renamed to `<key>` once complete. */
+const TEMP_NAME = /\.(\d+)\.\d+\.tmp$/;
+
 /**
  * The local object store: a folder with exactly the key layout of the S3 bucket.
  * Writes go to a temporary name and are renamed into place, so a reader (or a resumed run)
@@ -148,8 +151,24 @@ export class FolderStore implements ObjectStore {
     }
   }
 
+  /**
+   * Remove the temporary files of writers that are gone (a killed run or worker), so they do
+   * not pile up. A live writer's files are left alone. Returns the paths removed (or, with
+   * dryRun, that would be).
+   */
+  sweepTemp(dryRun = false): string[] {
+    const removed = filesIn(this.root).filter((p) => {
+      const m = TEMP_NAME.exec(p);
+      return m !== null && !processAlive(Number(m[1]));
+    });
+    if (!dryRun) for (const p of removed) fs.rmSync(p, { force: true });
+    return removed;
+  }
+
   private ensureDir(dir: string): void {
     if (this.madeDirs.has(dir)) return;
+    // Made here: say so to git, as pytest does for its cache, so `git status` stays clean.
+    if (fs.mkdirSync(this.root, { recursive: true }) !== undefined) fs.writeFileSync(path.join(this.root, ".gitignore"), "*\n");
     fs.mkdirSync(dir, { recursive: true });
     this.madeDirs.add(dir);
   }
@@ -158,4 +177,35 @@ export class FolderStore implements ObjectStore {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return new NoSuchKeyError(key, this.location);
     return err;
   }
+}
+
+/** Whether a process of this machine still runs (ours or another user's). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Every file under a folder, at any depth; none when it does not exist. */
+export function filesIn(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw err;
+    }
+    for (const e of entries) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out.push(p);
+    }
+  };
+  walk(dir);
+  return out;
 }

@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from "node:child_process";
-import * as os from "node:os";
 import { fileURLToPath } from "node:url";
 import { InfraError } from "../../errors.js";
+import { localPoolSize } from "../../options.js";
 import { baseOf } from "../../task.js";
 import { attemptKey, decodeReply, type ToParent, type ToWorker } from "./protocol.js";
 import type { FolderStore } from "../../store/folder.js";
@@ -66,7 +66,7 @@ export class LocalBackend implements Backend {
   constructor(opts: LocalBackendOptions) {
     this.store = opts.store;
     this.memoryMb = opts.memoryMb;
-    this.size = Math.max(1, opts.processes ?? os.availableParallelism());
+    this.size = localPoolSize(opts.processes);
   }
 
   /**

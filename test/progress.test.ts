@@ -1,0 +1,67 @@
+import * as path from "node:path";
+import fc from "fast-check";
+import { afterAll, describe, expect, it } from "vitest";
+import { run, type Progress } from "fanout";
+import { fmtMs, progressLine } from "../dist/cli/render.js";
+import { ETA_MIN_DONE, ETA_MIN_ELAPSED_MS, etaOf } from "../dist/src/exec/executor.js";
+import { ROOT } from "./helpers/cli.js";
+import { rmDir, tmpDir } from "./helpers/tmp.js";
+
+const DIR = tmpDir("progress");
+afterAll(() => rmDir(DIR));
+
+describe("fmtMs", () => {
+  it("rounds once, to the precision it shows", () => {
+    expect(fmtMs(0)).toBe("0 ms");
+    expect(fmtMs(999.4)).toBe("999 ms");
+    expect(fmtMs(999.6)).toBe("1.00 s");
+    expect(fmtMs(1234)).toBe("1.23 s");
+    expect(fmtMs(9_999)).toBe("10.0 s");
+    expect(fmtMs(12_345)).toBe("12.3 s");
+    expect(fmtMs(59_940)).toBe("59.9 s");
+    expect(fmtMs(59_960)).toBe("1 min 0 s");
+    expect(fmtMs(119_700)).toBe("2 min 0 s");
+    expect(fmtMs(1_891_000)).toBe("31 min 31 s");
+    expect(fmtMs(3_599_600)).toBe("1 h 0 min");
+    expect(fmtMs(5_400_000)).toBe("1 h 30 min");
+  });
+
+  it("never prints 60 of a unit, nor 1000 ms", () => {
+    fc.assert(
+      fc.property(fc.double({ min: 0, max: 48 * 3_600_000, noNaN: true }), (ms) => {
+        const s = fmtMs(ms);
+        expect(s).not.toMatch(/(^|[^\d.])60(\.0+)? (s|min)\b|1000 ms/);
+      }),
+      { numRuns: 5000 },
+    );
+    for (const edge of [59_950, 59_999.9, 119_500, 3_599_500, 3_599_999]) expect(fmtMs(edge)).not.toMatch(/(^|[^\d.])60(\.0+)? (s|min)/);
+  });
+});
+
+describe("ETA", () => {
+  it("is unknown until enough chunks finished and enough time passed", () => {
+    expect(ETA_MIN_DONE).toBe(3);
+    expect(ETA_MIN_ELAPSED_MS).toBe(1000);
+    expect(etaOf(1, 359, 750)).toEqual({}); // the case: one chunk in, 0.75 s
+    expect(etaOf(100, 260, 500)).toEqual({}); // fast, but not a second yet
+    expect(etaOf(2, 358, 5000)).toEqual({}); // a second passed, too few chunks
+    expect(etaOf(3, 357, 1000)).toEqual({ etaSec: 119 }); // 3 per second
+    expect(etaOf(10, 0, 2000)).toEqual({ etaSec: 0 });
+  });
+
+  it("progress line shows it rounded once, and nothing while unknown", () => {
+    const p: Progress = { total: 360, done: 1, failed: 0, running: 4, skipped: 0, retries: 0, speculated: 0, rate: 0.5, elapsedMs: 750 };
+    expect(progressLine(p)).toBe("1/360 done · 4 running · 0 failed · 0.5/s");
+    expect(progressLine({ ...p, etaSec: 119.7 })).toBe("1/360 done · 4 running · 0 failed · 0.5/s · ETA 2 min 0 s");
+  });
+
+  it("a run reports no ETA in its first second", async () => {
+    const seen: Progress[] = [];
+    const res = await run<number>("test/fixtures/staggered-sum.ts", { cwd: ROOT, store: path.join(DIR, "store"), chunks: 12, onProgress: (p) => seen.push(p) });
+    expect(res.summary.succeeded).toBe(12);
+    expect(seen.length).toBeGreaterThan(0);
+    for (const p of seen) {
+      if (p.elapsedMs < 1000 || p.done - p.skipped < 3) expect(p.etaSec, JSON.stringify(p)).toBeUndefined();
+    }
+  });
+});
