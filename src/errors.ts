@@ -100,12 +100,12 @@ export class RunAbortedError extends FanoutError {
 export class InfraError extends Error {
   override name = "InfraError";
   readonly kind: ErrorKind;
-  /** Set when the failure is not the chunk's fault (e.g. it shared a process that another chunk crashed). */
-  readonly innocent: boolean;
-  constructor(kind: ErrorKind, message: string, opts: { innocent?: boolean; cause?: unknown } = {}) {
+  /** The chunk was a bystander: it shared a process that another chunk crashed, so the failure is not its fault. */
+  readonly bystander: boolean;
+  constructor(kind: ErrorKind, message: string, opts: { bystander?: boolean; cause?: unknown } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.kind = kind;
-    this.innocent = opts.innocent ?? false;
+    this.bystander = opts.bystander ?? false;
   }
 }
 

@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { run, type Progress } from "fanout";
 import { fmtMs, progressLine } from "../dist/cli/render.js";
-import { ETA_MIN_DONE, ETA_MIN_ELAPSED_MS, etaOf } from "../dist/src/exec/executor.js";
+import { ETA_MIN_DONE, ETA_MIN_ELAPSED_MS, etaOf } from "../dist/src/exec/progress.js";
 import { ROOT } from "./helpers/cli.js";
 import { rmDir, tmpDir } from "./helpers/tmp.js";
 

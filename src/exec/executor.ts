@@ -1,82 +1,27 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Backend, InvokeOptions } from "../compute/types.js";
 import { ChunkFailedError, InfraError } from "../errors.js";
-import { quantile } from "../util/stats.js";
-import { backoffMs } from "../util/backoff.js";
-import type { AttemptRecord, ChunkOutcome, Progress, RemoteError, Reply, Task } from "../types.js";
+import type { AttemptRecord, ChunkOutcome, RemoteError, Reply, Task } from "../types.js";
+import { Attempt } from "./attempt.js";
+import { ConcurrencyGate } from "./gate.js";
+import { DEFAULT_RETRY_SETTINGS, decideRetry, failureOf, type RetrySettings, type RetryState } from "./policy.js";
+import { makeProgressReporter } from "./progress.js";
+import { defaultSpeculationSettings, FinishedTimes, watchForStragglers } from "./speculation.js";
+import type { ExecuteOutcome, ExecuteParams } from "./types.js";
 
-export interface ExecuteParams {
-  backend: Backend;
-  runId: string;
-  /** The chunks to run now (on resume: only those without a result). */
-  tasks: Task[];
-  /** Chunks in the whole run, for progress. */
-  total: number;
-  /** Chunks whose results already exist (resume). */
-  skipped: number;
-  concurrency: number;
-  retries: number;
-  retryUserErrors: boolean;
-  speculate: boolean;
-  signal?: AbortSignal;
-  onProgress?: (p: Progress) => void;
-  /** Each winning reply as it arrives (for streaming results). */
-  onResult?: (index: number, reply: Reply) => void;
-  /** Stop dispatching after this many chunks failed for good (the rest stay resumable). */
-  maxFailures?: number;
-}
+export type { ExecuteOutcome, ExecuteParams } from "./types.js";
 
-export interface ExecuteOutcome {
-  /** Winning values that came back inline, by chunk index (replies themselves are not kept). */
-  values: Map<number, unknown>;
-  /** Chunks whose winning value is too large for a reply: read it from the store. */
-  stored: Set<number>;
-  failures: Map<number, ChunkFailedError>;
-  attempts: AttemptRecord[];
-  retries: number;
-  speculated: number;
-  speculationWins: number;
-  startedAt: number;
-  firstInvokeAt: number;
-  lastInvokeAt: number;
-  endedAt: number;
-  /** Why dispatch stopped early, if it did. */
-  stopped?: "aborted" | "too-many-failures";
-}
-
-/** One attempt in flight; it is also what the backend gets as InvokeOptions. */
-class Running implements InvokeOptions {
-  cancel?: (() => void) | undefined;
-  /** Client time at which the worker reported the chunk started; undefined while queued. */
-  startSeen?: number;
-  constructor(
-    readonly record: AttemptRecord,
-    readonly isolate: boolean,
-  ) {}
-  started(): void {
-    this.startSeen = Date.now();
-  }
-}
-
-interface ChunkState {
+/** One chunk being dispatched: its attempts and the retry budgets it has spent (flat: one object per chunk). */
+interface ChunkState extends RetryState {
   task: Task;
-  launched: number;
-  charged: number;
-  throttles: number;
-  outages: number;
-  suspectReruns: number;
+  /** The attempt number of the latest attempt launched (a resumed chunk starts past 1). */
+  lastAttempt: number;
+  /** Rerun in a process of its own from now on (after a crash it was a bystander to). */
+  isolate: boolean;
   /** Attempts in flight; almost always one, so an array beats a Map per chunk. */
-  running: Running[];
+  running: Attempt[];
   done: boolean;
   speculatedOnce: boolean;
 }
-
-const THROTTLE_BUDGET = 12;
-/** Store or network outages: retried on their own budget (about a minute of backoff). */
-const TRANSIENT_BUDGET = 10;
-const SUSPECT_RERUNS = 3;
-/** A chunk is a straggler once it has run this many times the median chunk time. */
-const STRAGGLER_FACTOR = 2;
 
 /**
  * Runs tasks on a backend at bounded concurrency, retrying infrastructure failures, rerunning
@@ -84,292 +29,172 @@ const STRAGGLER_FACTOR = 2;
  * a chunk wins; later ones are cancelled or ignored, so nothing is counted twice.
  */
 export async function execute(params: ExecuteParams): Promise<ExecuteOutcome> {
-  const { backend, tasks, signal } = params;
-  const out: ExecuteOutcome = {
-    values: new Map(),
-    stored: new Set(),
-    failures: new Map(),
-    attempts: [],
-    retries: 0,
-    speculated: 0,
-    speculationWins: 0,
-    startedAt: Date.now(),
-    firstInvokeAt: 0,
-    lastInvokeAt: 0,
-    endedAt: 0,
-  };
-  // A chunk's state is made when it is dispatched, not up front: 100,000 idle states (and
-  // their queue entries) would be heap the garbage collector walks for the whole run.
-  const newState = (task: Task): ChunkState => ({
-    task,
-    launched: task.attempt - 1,
-    charged: 0,
-    throttles: 0,
-    outages: 0,
-    suspectReruns: 0,
-    running: [],
-    done: false,
-    speculatedOnce: false,
-  });
-  const maxFailures = params.maxFailures ?? Infinity;
-  const runTimes: number[] = [];
-  let finished = 0;
+  const run = new Execution(params);
+  const { signal } = params;
+  const onAbort = () => run.abort();
+  if (signal?.aborted) onAbort();
+  signal?.addEventListener("abort", onAbort, { once: true });
+  const stopWatching = params.speculate
+    ? watchForStragglers({
+        settings: { ...defaultSpeculationSettings(params.tasks.length, params.concurrency), ...params.tuning?.speculation },
+        live: run.live,
+        finished: run.finishedTimes,
+        copiesInFlight: () => run.copiesInFlight,
+        stopped: () => run.out.stopped !== undefined,
+        copy: (s) => void run.runCopy(s),
+      })
+    : undefined;
+  try {
+    await run.dispatchAll();
+  } finally {
+    stopWatching?.();
+    signal?.removeEventListener("abort", onAbort);
+    run.finish();
+  }
+  return run.out;
+}
+
+/** The state of one execute() call, shared by its dispatch loop, its attempts and its straggler watch. */
+class Execution {
+  readonly out: ExecuteOutcome;
   /** Chunks with an attempt in flight; its size is the "running" count of progress. */
-  const live = new Set<ChunkState>();
-  let speculativeInFlight = 0;
-  const stop = (why: "aborted" | "too-many-failures") => {
-    out.stopped ??= why;
-  };
+  readonly live = new Set<ChunkState>();
+  readonly finishedTimes = new FinishedTimes();
+  copiesInFlight = 0;
+  private readonly retry: RetrySettings;
+  private readonly maxFailures: number;
+  private readonly progress: ReturnType<typeof makeProgressReporter>;
 
-  const progress = makeProgressReporter(params, out, () => live.size);
+  constructor(private readonly params: ExecuteParams) {
+    this.out = {
+      values: new Map(),
+      stored: new Set(),
+      failures: new Map(),
+      attempts: [],
+      retries: 0,
+      speculated: 0,
+      speculationWins: 0,
+      startedAt: Date.now(),
+      firstInvokeAt: 0,
+      lastInvokeAt: 0,
+      endedAt: 0,
+    };
+    this.retry = { ...DEFAULT_RETRY_SETTINGS, ...params.tuning?.retry, retries: params.retries, retryUserErrors: params.retryUserErrors };
+    this.maxFailures = params.maxFailures ?? Infinity;
+    this.progress = makeProgressReporter(params, this.out, () => this.live.size);
+  }
 
-  const onRunAbort = () => {
-    stop("aborted");
-    for (const s of live) for (const r of s.running) r.cancel?.();
-  };
-  if (signal?.aborted) onRunAbort();
-  signal?.addEventListener("abort", onRunAbort, { once: true });
+  /** Runs every task through the gate, then waits out speculative copies still in flight. */
+  async dispatchAll(): Promise<void> {
+    const { tasks } = this.params;
+    const gate = new ConcurrencyGate(this.params.concurrency);
+    // A chunk's state is made when it is dispatched, not up front: 100,000 idle states
+    // would be heap the garbage collector walks for the whole run.
+    await gate.drain(tasks.length, (i) => this.runChunk(newChunkState(tasks[i]!)), () => this.out.stopped !== undefined);
+    // Copies whose chunk is done lost; others run on: wait them out.
+    while (this.copiesInFlight > 0) await sleep(5);
+  }
+
+  abort(): void {
+    this.stop("aborted");
+    for (const s of this.live) for (const a of s.running) a.cancel?.();
+  }
+
+  finish(): void {
+    this.out.endedAt = Date.now();
+    this.progress.final();
+  }
+
+  /** Attempts one chunk until it wins, fails for good, or the run stops. */
+  private async runChunk(s: ChunkState): Promise<void> {
+    while (!s.done && !this.out.stopped) {
+      const result = await this.launch(s, false);
+      if (s.done) return;
+      const decision = decideRetry(failureOf(result), s, this.retry);
+      switch (decision.action) {
+        case "fail":
+          return this.fail(s, decision.error);
+        case "requeue":
+          continue;
+        case "rerun-isolated":
+          s.isolatedReruns++;
+          s.isolate = true;
+          continue;
+        case "retry":
+          s[decision.budget]++;
+          this.out.retries++;
+          await this.pause(decision.afterMs);
+      }
+    }
+  }
+
+  /** A speculative copy of a straggler; whichever attempt replies first wins. */
+  async runCopy(s: ChunkState): Promise<void> {
+    this.copiesInFlight++;
+    this.out.speculated++;
+    try {
+      await this.launch(s, true);
+    } finally {
+      this.copiesInFlight--;
+    }
+  }
 
   /** One attempt on the backend; resolves with a reply or an InfraError, never throws. */
-  const launch = async (s: ChunkState, speculative: boolean, isolate: boolean): Promise<Reply | InfraError> => {
-    const attempt = ++s.launched;
-    const task: Task = attempt === s.task.attempt ? s.task : { ...s.task, attempt };
-    const now = Date.now();
-    if (out.firstInvokeAt === 0) out.firstInvokeAt = now;
-    out.lastInvokeAt = now;
-    const record: AttemptRecord = {
-      index: task.index,
-      attempt,
-      speculative,
-      invokedAt: now,
-      returnedAt: 0,
-      coldStart: false,
-      outcome: "cancelled",
-      won: false,
-    };
-    const running = new Running(record, isolate);
-    s.running.push(running);
-    if (s.running.length === 1) live.add(s);
-    out.attempts.push(record);
-    let result: Reply | InfraError;
-    try {
-      result = await backend.invoke(task, running);
-    } catch (err) {
-      result = err instanceof InfraError ? err : new InfraError("transient", (err as Error)?.message ?? String(err), { cause: err });
-    }
-    record.returnedAt = Date.now();
-    s.running.splice(s.running.indexOf(running), 1);
-    if (s.running.length === 0) live.delete(s);
-    if (result instanceof InfraError) {
-      record.outcome = result.kind;
-    } else {
-      record.startedAt = result.timing.startedAt;
-      record.endedAt = result.timing.endedAt;
-      record.coldStart = result.timing.coldStart;
-      record.outcome = result.ok ? "ok" : (result.error?.kind ?? "user");
-      if (result.ok && !s.done) win(s, result, record);
-    }
+  private async launch(s: ChunkState, speculative: boolean): Promise<Reply | InfraError> {
+    const attemptNo = ++s.lastAttempt;
+    const task: Task = attemptNo === s.task.attempt ? s.task : { ...s.task, attempt: attemptNo };
+    const attempt = new Attempt(task, speculative, speculative ? false : s.isolate);
+    const { out } = this;
+    if (out.firstInvokeAt === 0) out.firstInvokeAt = attempt.record.invokedAt;
+    out.lastInvokeAt = attempt.record.invokedAt;
+    s.running.push(attempt);
+    if (s.running.length === 1) this.live.add(s);
+    out.attempts.push(attempt.record);
+    const result = await attempt.run(this.params.backend);
+    s.running.splice(s.running.indexOf(attempt), 1);
+    if (s.running.length === 0) this.live.delete(s);
+    if (!(result instanceof InfraError) && result.ok && !s.done) this.win(s, result, attempt.record);
     return result;
-  };
+  }
 
-  const win = (s: ChunkState, reply: Reply, record: AttemptRecord) => {
+  private win(s: ChunkState, reply: Reply, record: AttemptRecord): void {
     s.done = true;
     record.won = true;
-    if (record.speculative) out.speculationWins++;
-    // A bounded reservoir keeps the median cheap for runs of 100,000 chunks.
-    const t = reply.timing.endedAt - reply.timing.startedAt;
-    if (runTimes.length < 1000) runTimes.push(t);
-    else runTimes[Math.floor(Math.random() * runTimes.length)] = t;
-    finished++;
-    if (reply.stored) out.stored.add(s.task.index);
-    else out.values.set(s.task.index, reply.value);
-    for (const r of s.running) r.cancel?.();
-    params.onResult?.(s.task.index, reply);
-    progress.tick();
-  };
+    if (record.speculative) this.out.speculationWins++;
+    this.finishedTimes.add(reply.timing.endedAt - reply.timing.startedAt);
+    if (reply.stored) this.out.stored.add(s.task.index);
+    else this.out.values.set(s.task.index, reply.value);
+    for (const a of s.running) a.cancel?.();
+    this.params.onResult?.(s.task.index, reply);
+    this.progress.tick();
+  }
 
-  const fail = (s: ChunkState, error: RemoteError) => {
+  private fail(s: ChunkState, error: RemoteError): void {
     s.done = true;
-    out.failures.set(s.task.index, new ChunkFailedError(s.task.index, error, s.launched, params.runId));
-    for (const r of s.running) r.cancel?.();
-    progress.tick();
-    if (out.failures.size >= maxFailures) stop("too-many-failures");
-  };
+    this.out.failures.set(s.task.index, new ChunkFailedError(s.task.index, error, s.lastAttempt, this.params.runId));
+    for (const a of s.running) a.cancel?.();
+    this.progress.tick();
+    if (this.out.failures.size >= this.maxFailures) this.stop("too-many-failures");
+  }
 
-  const runChunk = async (s: ChunkState): Promise<void> => {
-    let isolate = false;
-    while (!s.done && !out.stopped) {
-      let result = await launch(s, false, isolate);
-      if (s.done) return;
-      if (!(result instanceof InfraError) && result.error && result.error.kind !== "user" && result.error.kind !== "serialize") {
-        // The worker stopped the chunk itself (its timer, say): a platform outcome, retried as one.
-        result = new InfraError(result.error.kind, result.error.message);
-      }
-      if (!(result instanceof InfraError)) {
-        // A failed reply: the chunk's own code (or its result) is at fault.
-        const error = result.error ?? { kind: "user", name: "Error", message: "chunk failed" };
-        if (params.retryUserErrors && error.kind === "user" && s.charged < params.retries) {
-          s.charged++;
-          out.retries++;
-          await pause(backoffMs(s.charged));
-          continue;
-        }
-        return fail(s, error);
-      }
-      if (result.kind === "cancelled") {
-        if (out.stopped || s.done) return;
-        continue;
-      }
-      if (result.innocent && s.suspectReruns < SUSPECT_RERUNS) {
-        // Shared a process with a chunk that killed it: rerun alone, free of charge.
-        s.suspectReruns++;
-        isolate = true;
-        continue;
-      }
-      if (result.kind === "throttled" && s.throttles < THROTTLE_BUDGET) {
-        s.throttles++;
-        out.retries++;
-        await pause(backoffMs(s.throttles, 500, 20_000));
-        continue;
-      }
-      if (result.kind === "transient" && s.outages < TRANSIENT_BUDGET) {
-        s.outages++;
-        out.retries++;
-        await pause(backoffMs(s.outages, 500, 10_000));
-        continue;
-      }
-      if (s.charged < params.retries && result.kind !== "serialize") {
-        s.charged++;
-        out.retries++;
-        await pause(backoffMs(s.charged));
-        continue;
-      }
-      // The stack of an InfraError is this process's, not the chunk's: leave it out.
-      return fail(s, { kind: result.kind, name: result.name, message: result.message });
-    }
-  };
+  private stop(why: "aborted" | "too-many-failures"): void {
+    this.out.stopped ??= why;
+  }
 
-  const pause = async (ms: number) => {
+  /** Waits out a retry's backoff; an abort ends the wait early (the loop then sees out.stopped). */
+  private async pause(ms: number): Promise<void> {
+    const { signal } = this.params;
     try {
       await sleep(ms, undefined, signal ? { signal } : undefined);
     } catch {
-      /* aborted: the loop sees out.stopped */
+      /* aborted */
     }
-  };
-
-  const runSpeculative = async (s: ChunkState) => {
-    speculativeInFlight++;
-    out.speculated++;
-    try {
-      await launch(s, true, false);
-    } finally {
-      speculativeInFlight--;
-    }
-  };
-
-  // Stragglers: rerun a chunk that has run far longer than the median finished chunk.
-  const minSamples = Math.max(3, Math.ceil(tasks.length * 0.1));
-  const maxSpeculative = Math.max(1, Math.ceil(params.concurrency * 0.1));
-  let specTimer: NodeJS.Timeout | undefined;
-  if (params.speculate) {
-    specTimer = setInterval(() => {
-      if (out.stopped || finished < minSamples || speculativeInFlight >= maxSpeculative) return;
-      const median = quantile(runTimes, 0.5);
-      // The floor keeps tiny chunks, whose replies wait a few ms for batched writes, from looking slow.
-      const threshold = Math.max(STRAGGLER_FACTOR * median, median + 100);
-      const now = Date.now();
-      for (const s of live) {
-        if (s.done || s.speculatedOnce || s.running.length !== 1) continue;
-        const only = s.running[0]!;
-        if (only.startSeen === undefined || now - only.startSeen < threshold) continue;
-        s.speculatedOnce = true;
-        void runSpeculative(s);
-        if (speculativeInFlight >= maxSpeculative) break;
-      }
-    }, 50);
-    specTimer.unref();
   }
-
-  try {
-    // The concurrency limit is a counter, not a queue: a chunk's state is made only when a
-    // slot frees up. (p-limit, used elsewhere, keeps promises and a queue entry per task,
-    // which profiling showed to be the executor's largest cost for no-op chunks.)
-    await new Promise<void>((resolve) => {
-      const limit = Math.max(1, params.concurrency);
-      let next = 0;
-      let inFlight = 0;
-      const onSettled = () => {
-        inFlight--;
-        feed();
-      };
-      const feed = () => {
-        while (inFlight < limit && next < tasks.length && !out.stopped) {
-          inFlight++;
-          runChunk(newState(tasks[next++]!)).then(onSettled, onSettled);
-        }
-        if (inFlight === 0 && (next === tasks.length || out.stopped)) resolve();
-      };
-      feed();
-    });
-    // Speculative copies still in flight lost (their chunk is done) or run on: wait them out.
-    while (speculativeInFlight > 0) await sleep(5);
-  } finally {
-    if (specTimer) clearInterval(specTimer);
-    signal?.removeEventListener("abort", onRunAbort);
-    out.endedAt = Date.now();
-    progress.final();
-  }
-  return out;
 }
 
-/** No ETA before this much of a run: the first chunks' rate includes the pool's start-up. */
-export const ETA_MIN_DONE = 3;
-export const ETA_MIN_ELAPSED_MS = 1000;
-
-/** Seconds left at the rate so far, once a rate is known (see ETA_MIN_*); else nothing. */
-export function etaOf(done: number, left: number, elapsedMs: number): { etaSec?: number } {
-  if (done < ETA_MIN_DONE || elapsedMs < ETA_MIN_ELAPSED_MS) return {};
-  return { etaSec: (left * elapsedMs) / done / 1000 };
-}
-
-function makeProgressReporter(params: ExecuteParams, out: ExecuteOutcome, running: () => number) {
-  let last = 0;
-  const snapshot = (): Progress => {
-    const now = Date.now();
-    const done = out.values.size + out.stored.size;
-    const elapsedMs = now - out.startedAt;
-    const rate = elapsedMs > 0 ? (done * 1000) / elapsedMs : 0;
-    const left = params.total - params.skipped - done - out.failures.size;
-    return {
-      total: params.total,
-      done: done + params.skipped,
-      failed: out.failures.size,
-      running: running(),
-      skipped: params.skipped,
-      retries: out.retries,
-      speculated: out.speculated,
-      rate,
-      ...etaOf(done, left, elapsedMs),
-      elapsedMs,
-    };
-  };
-  const emit = () => params.onProgress?.(snapshot());
-  const timer = params.onProgress ? setInterval(emit, 250) : undefined;
-  timer?.unref();
-  return {
-    tick() {
-      if (!params.onProgress) return;
-      const now = Date.now();
-      if (now - last >= 100) {
-        last = now;
-        emit();
-      }
-    },
-    final() {
-      if (timer) clearInterval(timer);
-      emit();
-    },
-  };
+function newChunkState(task: Task): ChunkState {
+  // Written out, not spread from newRetryState(): this runs once per chunk, 100,000 times.
+  return { task, lastAttempt: task.attempt - 1, retriesUsed: 0, throttlesUsed: 0, outagesUsed: 0, isolatedReruns: 0, isolate: false, running: [], done: false, speculatedOnce: false };
 }
 
 export type { ChunkOutcome };

@@ -252,15 +252,15 @@ export class LocalBackend implements Backend {
       if (proc.killedForSilence) {
         err = alone
           ? new InfraError("timeout", `chunk ${v.task.index} timed out after ${v.task.timeoutMs / 1000} s and did not yield; its worker process was killed`)
-          : new InfraError("timeout", `a chunk held worker process ${proc.child.pid} past its timeout; rerunning its ${victims.length} chunks one by one`, { innocent: true });
+          : new InfraError("timeout", `a chunk held worker process ${proc.child.pid} past its timeout; rerunning its ${victims.length} chunks one by one`, { bystander: true });
       } else if (oom) {
         err = alone
           ? new InfraError("oom", `worker ran out of memory (limit ${this.memoryMb} MB, set with --memory)`)
-          : new InfraError("oom", `worker process ${proc.child.pid} ran out of memory with ${victims.length} chunks in it; rerunning them one by one`, { innocent: true });
+          : new InfraError("oom", `worker process ${proc.child.pid} ran out of memory with ${victims.length} chunks in it; rerunning them one by one`, { bystander: true });
       } else {
         err = alone
           ? new InfraError("crash", `worker process died (${how}) while running chunk ${v.task.index}`)
-          : new InfraError("crash", `worker process ${proc.child.pid} died (${how}) with ${victims.length} chunks in it; rerunning them one by one`, { innocent: true });
+          : new InfraError("crash", `worker process ${proc.child.pid} died (${how}) with ${victims.length} chunks in it; rerunning them one by one`, { bystander: true });
       }
       v.reject(err);
     }

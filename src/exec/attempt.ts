@@ -1,0 +1,55 @@
+import type { Backend, InvokeOptions } from "../compute/types.js";
+import { InfraError } from "../errors.js";
+import type { AttemptRecord, Reply, Task } from "../types.js";
+
+/**
+ * One attempt at one chunk: its timeline record while in flight, and also what the backend
+ * gets as InvokeOptions (one object per attempt: at 100,000 chunks every allocation shows).
+ */
+export class Attempt implements InvokeOptions {
+  cancel?: (() => void) | undefined;
+  /** Client time at which the worker reported the chunk started; undefined while queued. */
+  startSeen?: number;
+  readonly record: AttemptRecord;
+  constructor(
+    readonly task: Task,
+    speculative: boolean,
+    readonly isolate: boolean,
+  ) {
+    this.record = {
+      index: task.index,
+      attempt: task.attempt,
+      speculative,
+      invokedAt: Date.now(),
+      returnedAt: 0,
+      coldStart: false,
+      outcome: "cancelled",
+      won: false,
+    };
+  }
+
+  started(): void {
+    this.startSeen = Date.now();
+  }
+
+  /** Invokes the backend; resolves with its reply or an InfraError, never throws, and fills in the record. */
+  async run(backend: Backend): Promise<Reply | InfraError> {
+    let result: Reply | InfraError;
+    try {
+      result = await backend.invoke(this.task, this);
+    } catch (err) {
+      result = err instanceof InfraError ? err : new InfraError("transient", (err as Error)?.message ?? String(err), { cause: err });
+    }
+    const record = this.record;
+    record.returnedAt = Date.now();
+    if (result instanceof InfraError) {
+      record.outcome = result.kind;
+    } else {
+      record.startedAt = result.timing.startedAt;
+      record.endedAt = result.timing.endedAt;
+      record.coldStart = result.timing.coldStart;
+      record.outcome = result.ok ? "ok" : (result.error?.kind ?? "user");
+    }
+    return result;
+  }
+}

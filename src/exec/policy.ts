@@ -1,0 +1,100 @@
+import { InfraError } from "../errors.js";
+import { backoffMs } from "../util/backoff.js";
+import type { RemoteError, Reply } from "../types.js";
+
+/** What went wrong with one attempt, as far as the retry decision needs to know. */
+export interface Failure {
+  /** The chunk's own code or result is at fault (a failed reply), not the platform around it. */
+  chunkAtFault: boolean;
+  /** The chunk shared a process that another chunk crashed: the failure is not its own. */
+  bystander: boolean;
+  /** What the chunk fails with if it fails for good. */
+  error: RemoteError;
+}
+
+/** The retry budgets one chunk has spent so far. */
+export interface RetryState {
+  /** Retries charged to --retries (crashes, timeouts, and user errors under --retry-user-errors). */
+  retriesUsed: number;
+  /** Retries after the platform refused to start the chunk (429). */
+  throttlesUsed: number;
+  /** Retries after store or network outages. */
+  outagesUsed: number;
+  /** Free reruns in a process of its own after a crash the chunk was a bystander to. */
+  isolatedReruns: number;
+}
+
+/** A budget a retry is charged to: the counter in RetryState it increments. */
+export type RetryBudget = "retriesUsed" | "throttlesUsed" | "outagesUsed";
+
+export interface BackoffCurve {
+  baseMs: number;
+  capMs: number;
+}
+
+export interface RetrySettings {
+  /** --retries: the charged budget. */
+  retries: number;
+  retryUserErrors: boolean;
+  maxThrottles: number;
+  maxOutages: number;
+  maxIsolatedReruns: number;
+  backoff: Record<RetryBudget, BackoffCurve>;
+  /** The jitter's source; tests pass a constant to get exact delays. */
+  random: () => number;
+}
+
+export type RetryDecision =
+  | { action: "retry"; afterMs: number; budget: RetryBudget }
+  | { action: "rerun-isolated" }
+  | { action: "requeue" }
+  | { action: "fail"; error: RemoteError };
+
+/** The fixed budgets and curves; --retries and --retry-user-errors come from the run. */
+export const DEFAULT_RETRY_SETTINGS: Omit<RetrySettings, "retries" | "retryUserErrors"> = {
+  maxThrottles: 12,
+  // About a minute of backoff: store or network outages usually pass in that time.
+  maxOutages: 10,
+  maxIsolatedReruns: 3,
+  backoff: {
+    retriesUsed: { baseMs: 200, capMs: 30_000 },
+    throttlesUsed: { baseMs: 500, capMs: 20_000 },
+    outagesUsed: { baseMs: 500, capMs: 10_000 },
+  },
+  random: Math.random,
+};
+
+export function newRetryState(): RetryState {
+  return { retriesUsed: 0, throttlesUsed: 0, outagesUsed: 0, isolatedReruns: 0 };
+}
+
+/** Classifies an attempt's result that is not a success: a failed reply or an InfraError. */
+export function failureOf(result: Reply | InfraError): Failure {
+  if (result instanceof InfraError) {
+    // The stack of an InfraError is this process's, not the chunk's: leave it out.
+    return { chunkAtFault: false, bystander: result.bystander, error: { kind: result.kind, name: result.name, message: result.message } };
+  }
+  const error = result.error ?? { kind: "user", name: "Error", message: "chunk failed" };
+  if (error.kind === "user" || error.kind === "serialize") return { chunkAtFault: true, bystander: false, error };
+  // The worker stopped the chunk itself (its timer, say): a platform outcome, retried as one.
+  return { chunkAtFault: false, bystander: false, error: { kind: error.kind, name: "InfraError", message: error.message } };
+}
+
+/** Decides what to do after a failed attempt. Pure: the caller charges the budget it names. */
+export function decideRetry(failure: Failure, state: Readonly<RetryState>, settings: RetrySettings): RetryDecision {
+  const { error } = failure;
+  const retry = (budget: RetryBudget): RetryDecision => {
+    const curve = settings.backoff[budget];
+    return { action: "retry", budget, afterMs: backoffMs(state[budget] + 1, curve.baseMs, curve.capMs, settings.random) };
+  };
+  if (failure.chunkAtFault) {
+    const retryable = settings.retryUserErrors && error.kind === "user" && state.retriesUsed < settings.retries;
+    return retryable ? retry("retriesUsed") : { action: "fail", error };
+  }
+  if (error.kind === "cancelled") return { action: "requeue" };
+  if (failure.bystander && state.isolatedReruns < settings.maxIsolatedReruns) return { action: "rerun-isolated" };
+  if (error.kind === "throttled" && state.throttlesUsed < settings.maxThrottles) return retry("throttlesUsed");
+  if (error.kind === "transient" && state.outagesUsed < settings.maxOutages) return retry("outagesUsed");
+  if (state.retriesUsed < settings.retries && error.kind !== "serialize") return retry("retriesUsed");
+  return { action: "fail", error };
+}

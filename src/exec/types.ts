@@ -1,0 +1,49 @@
+import type { Backend } from "../compute/types.js";
+import type { ChunkFailedError } from "../errors.js";
+import type { AttemptRecord, Progress, Reply, Task } from "../types.js";
+import type { RetrySettings } from "./policy.js";
+import type { SpeculationSettings } from "./speculation.js";
+
+export interface ExecuteParams {
+  backend: Backend;
+  runId: string;
+  /** The chunks to run now (on resume: only those without a result). */
+  tasks: Task[];
+  /** Chunks in the whole run, for progress. */
+  total: number;
+  /** Chunks whose results already exist (resume). */
+  skipped: number;
+  concurrency: number;
+  retries: number;
+  retryUserErrors: boolean;
+  speculate: boolean;
+  signal?: AbortSignal;
+  onProgress?: (p: Progress) => void;
+  /** Each winning reply as it arrives (for streaming results). */
+  onResult?: (index: number, reply: Reply) => void;
+  /** Stop dispatching after this many chunks failed for good (the rest stay resumable). */
+  maxFailures?: number;
+  /** Overrides of the fixed budgets, backoff curves and straggler rule (tests use short delays). */
+  tuning?: {
+    retry?: Partial<Omit<RetrySettings, "retries" | "retryUserErrors">>;
+    speculation?: Partial<SpeculationSettings>;
+  };
+}
+
+export interface ExecuteOutcome {
+  /** Winning values that came back inline, by chunk index (replies themselves are not kept). */
+  values: Map<number, unknown>;
+  /** Chunks whose winning value is too large for a reply: read it from the store. */
+  stored: Set<number>;
+  failures: Map<number, ChunkFailedError>;
+  attempts: AttemptRecord[];
+  retries: number;
+  speculated: number;
+  speculationWins: number;
+  startedAt: number;
+  firstInvokeAt: number;
+  lastInvokeAt: number;
+  endedAt: number;
+  /** Why dispatch stopped early, if it did. */
+  stopped?: "aborted" | "too-many-failures";
+}

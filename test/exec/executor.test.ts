@@ -1,0 +1,211 @@
+import { describe, expect, it } from "vitest";
+import { execute, type ExecuteOutcome, type ExecuteParams } from "../../dist/src/exec/executor.js";
+import { ChunkFailedError } from "../../dist/src/errors.js";
+import { FakeBackend, tasks, type Step } from "./fake-backend.js";
+
+// The executor driven through the Backend contract by a scripted fake: every retry budget,
+// speculation, abort and max-failures, with exact counts, in milliseconds (backoff of 1-2 ms).
+const FAST = { baseMs: 1, capMs: 2 };
+const TUNING: ExecuteParams["tuning"] = {
+  retry: { backoff: { retriesUsed: FAST, throttlesUsed: FAST, outagesUsed: FAST } },
+  speculation: { floorMs: 40, intervalMs: 10 },
+};
+
+function exec(backend: FakeBackend, n: number, over: Partial<ExecuteParams> = {}): Promise<ExecuteOutcome> {
+  return execute({
+    backend,
+    runId: "r-fake",
+    tasks: tasks(n),
+    total: n,
+    skipped: 0,
+    concurrency: 4,
+    retries: 0,
+    retryUserErrors: false,
+    speculate: false,
+    tuning: TUNING,
+    ...over,
+  });
+}
+
+/** Chunk `index` follows `steps` attempt by attempt (then replies ok); other chunks reply ok. */
+function scripted(index: number, steps: Step[]): FakeBackend {
+  return new FakeBackend((i, attempt) => (i === index ? steps[attempt - 1] : undefined));
+}
+
+const times = (n: number, step: Step): Step[] => Array.from({ length: n }, () => step);
+
+describe("execute on a FakeBackend", { timeout: 5000 }, () => {
+  it("runs every chunk once at the concurrency limit when nothing fails", async () => {
+    const backend = new FakeBackend((i) => ({ ok: i * 10, ms: 3 }));
+    const out = await exec(backend, 20, { concurrency: 3 });
+    expect([...out.values].sort((a, b) => a[0] - b[0])).toEqual(Array.from({ length: 20 }, (_, i) => [i, i * 10]));
+    expect(backend.calls).toHaveLength(20);
+    expect(backend.peak).toBe(3);
+    expect(out.attempts.every((a) => a.outcome === "ok" && a.won && !a.speculative)).toBe(true);
+    expect([out.retries, out.speculated, out.speculationWins, out.failures.size, out.stopped]).toEqual([0, 0, 0, 0, undefined]);
+  });
+
+  it("retries crashes on the --retries budget, then fails with the attempts counted", async () => {
+    const ok = await exec(scripted(2, times(2, { infra: "crash" })), 4, { retries: 2 });
+    expect(ok.values.get(2)).toBe(2);
+    expect(ok.retries).toBe(2);
+    expect(ok.attempts.filter((a) => a.index === 2).map((a) => [a.attempt, a.outcome, a.won])).toEqual([
+      [1, "crash", false],
+      [2, "crash", false],
+      [3, "ok", true],
+    ]);
+
+    const out = await exec(scripted(2, times(3, { infra: "crash" })), 4, { retries: 2 });
+    const failure = out.failures.get(2)!;
+    expect(failure).toBeInstanceOf(ChunkFailedError);
+    expect([failure.remote.kind, failure.attempts, out.retries, out.values.size]).toEqual(["crash", 3, 2, 3]);
+    expect(failure.remote.stack).toBeUndefined();
+  });
+
+  it("a worker-side timeout in a reply is retried as a platform failure; a plain Error as an outage", async () => {
+    const out = await exec(scripted(0, [{ reply: "timeout" }, { throws: "socket hang up" }]), 1, { retries: 1 });
+    expect(out.values.get(0)).toBe(0);
+    expect(out.attempts.map((a) => a.outcome)).toEqual(["timeout", "transient", "ok"]);
+    expect(out.retries).toBe(2);
+  });
+
+  it("user errors fail at once unless --retry-user-errors; serialize errors never retry", async () => {
+    const once = await exec(scripted(1, times(3, { reply: "user", message: "bad row" })), 2, { retries: 5 });
+    expect(once.failures.get(1)!.remote).toEqual({ kind: "user", name: "TypeError", message: "bad row", stack: "at chunk" });
+    expect([once.failures.get(1)!.attempts, once.retries]).toEqual([1, 0]);
+
+    const retried = await exec(scripted(1, times(3, { reply: "user" })), 2, { retries: 5, retryUserErrors: true });
+    expect([retried.values.get(1), retried.retries, retried.attempts.length]).toEqual([1, 3, 5]);
+
+    const serialize = await exec(scripted(1, [{ reply: "serialize" }]), 2, { retries: 5, retryUserErrors: true });
+    expect([serialize.failures.get(1)!.remote.kind, serialize.failures.get(1)!.attempts, serialize.retries]).toEqual(["serialize", 1, 0]);
+  });
+
+  it("throttling has its own budget of 12, not charged to --retries", async () => {
+    const within = await exec(scripted(0, times(12, { infra: "throttled" })), 1, { retries: 0 });
+    expect([within.values.get(0), within.retries, within.attempts.length]).toEqual([0, 12, 13]);
+
+    const over = await exec(scripted(0, times(13, { infra: "throttled" })), 1, { retries: 0 });
+    expect([over.failures.get(0)!.remote.kind, over.failures.get(0)!.attempts, over.retries]).toEqual(["throttled", 13, 12]);
+
+    // Past its own budget, a 14th throttle falls to --retries.
+    const charged = await exec(scripted(0, times(13, { infra: "throttled" })), 1, { retries: 1 });
+    expect([charged.values.get(0), charged.retries]).toEqual([0, 13]);
+  });
+
+  it("outages have their own budget of 10, then fall to --retries", async () => {
+    const over = await exec(scripted(0, times(11, { infra: "transient" })), 1, { retries: 0 });
+    expect([over.failures.get(0)!.remote.kind, over.failures.get(0)!.attempts, over.retries]).toEqual(["transient", 11, 10]);
+
+    const charged = await exec(scripted(0, times(11, { infra: "transient" })), 1, { retries: 1 });
+    expect([charged.values.get(0), charged.retries, charged.attempts.length]).toEqual([0, 11, 12]);
+  });
+
+  it("a bystander to a crash reruns isolated, free, three times; then the crash is charged", async () => {
+    const crash: Step = { infra: "crash", bystander: true };
+    const backend = scripted(0, times(4, crash));
+    const out = await exec(backend, 1, { retries: 1 });
+    expect(out.values.get(0)).toBe(0);
+    expect(backend.of(0).map((c) => c.isolate)).toEqual([false, true, true, true, true]);
+    expect(out.retries).toBe(1);
+
+    const failed = await exec(scripted(0, times(4, crash)), 1, { retries: 0 });
+    expect([failed.failures.get(0)!.remote.kind, failed.failures.get(0)!.attempts, failed.retries]).toEqual(["crash", 4, 0]);
+  });
+
+  it("a resumed chunk counts its attempts on from where the last run stopped", async () => {
+    const backend = scripted(0, []);
+    const out = await execute({ ...baseParams(backend), tasks: tasks(1, 3) });
+    expect(backend.calls.map((c) => c.attempt)).toEqual([3]);
+    expect(out.attempts.map((a) => a.attempt)).toEqual([3]);
+  });
+
+  it("copies a straggler; the copy wins and the original is cancelled", async () => {
+    const backend = new FakeBackend((i, attempt) => (i === 5 && attempt === 1 ? { hang: true } : { ok: `v${i}`, ms: 2 }));
+    const results: number[] = [];
+    const out = await exec(backend, 6, { concurrency: 6, speculate: true, onResult: (i) => results.push(i) });
+    expect(out.values.get(5)).toBe("v5");
+    expect(results.sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    expect([out.speculated, out.speculationWins, out.attempts.length]).toEqual([1, 1, 7]);
+    expect(out.attempts.filter((a) => a.index === 5).map((a) => [a.attempt, a.speculative, a.outcome, a.won])).toEqual([
+      [1, false, "cancelled", false],
+      [2, true, "ok", true],
+    ]);
+    expect(backend.of(5).map((c) => c.end)).toEqual(["cancelled", "replied"]);
+  });
+
+  it("when the original beats its copy, the copy is cancelled and counts no win", async () => {
+    const backend = new FakeBackend((i, attempt) => (i === 5 ? (attempt === 1 ? { ok: "first", ms: 250 } : { hang: true }) : { ok: i, ms: 2 }));
+    const out = await exec(backend, 6, { concurrency: 6, speculate: true });
+    expect(out.values.get(5)).toBe("first");
+    expect([out.speculated, out.speculationWins]).toEqual([1, 0]);
+    expect(backend.of(5).map((c) => c.end)).toEqual(["replied", "cancelled"]);
+  });
+
+  it("the first result wins when both attempts reply: each chunk is counted once", async () => {
+    const backend = new FakeBackend((i, attempt) =>
+      i === 5 ? { ok: `attempt ${attempt}`, ms: attempt === 1 ? 150 : 200, ignoreCancel: true } : { ok: i, ms: 2 },
+    );
+    const results: number[] = [];
+    const out = await exec(backend, 6, { concurrency: 6, speculate: true, onResult: (i) => results.push(i) });
+    expect(out.values.get(5)).toBe("attempt 1");
+    expect(results.filter((i) => i === 5)).toHaveLength(1);
+    expect(out.attempts.filter((a) => a.index === 5).map((a) => [a.outcome, a.won])).toEqual([
+      ["ok", true],
+      ["ok", false],
+    ]);
+    expect([out.values.size, out.speculated, out.speculationWins]).toEqual([6, 1, 0]);
+  });
+
+  it("without --speculate a straggler is never copied", async () => {
+    const backend = new FakeBackend((i) => ({ ok: i, ms: i === 5 ? 150 : 2 }));
+    const out = await exec(backend, 6, { concurrency: 6 });
+    expect([out.speculated, backend.calls.length]).toEqual([0, 6]);
+  });
+
+  it("an abort cancels running attempts and dispatches no queued chunk", async () => {
+    const backend = new FakeBackend(() => ({ hang: true }));
+    const ctl = new AbortController();
+    const pending = exec(backend, 6, { concurrency: 2, signal: ctl.signal, retries: 3 });
+    await waitFor(() => backend.calls.length === 2);
+    ctl.abort();
+    const out = await pending;
+    expect(out.stopped).toBe("aborted");
+    expect(backend.calls.map((c) => [c.index, c.end])).toEqual([
+      [0, "cancelled"],
+      [1, "cancelled"],
+    ]);
+    expect([out.attempts.map((a) => a.outcome), out.failures.size, out.values.size, out.retries]).toEqual([["cancelled", "cancelled"], 0, 0, 0]);
+  });
+
+  it("an abort during a backoff ends the wait; an abort before the start invokes nothing", async () => {
+    const slow = { retry: { backoff: { retriesUsed: FAST, throttlesUsed: { baseMs: 60_000, capMs: 60_000 }, outagesUsed: FAST } } };
+    const backend = scripted(0, [{ infra: "throttled" }]);
+    const ctl = new AbortController();
+    const pending = exec(backend, 1, { signal: ctl.signal, tuning: slow });
+    await waitFor(() => backend.calls[0]?.end === "rejected");
+    ctl.abort();
+    const out = await pending;
+    expect([out.stopped, backend.calls.length, out.retries, out.failures.size]).toEqual(["aborted", 1, 1, 0]);
+
+    const none = new FakeBackend();
+    const early = await exec(none, 3, { signal: AbortSignal.abort() });
+    expect([early.stopped, none.calls.length, early.attempts.length]).toEqual(["aborted", 0, 0]);
+  });
+
+  it("maxFailures stops dispatch; the chunks not started stay unattempted", async () => {
+    const backend = new FakeBackend(() => ({ reply: "user" }));
+    const out = await exec(backend, 5, { concurrency: 1, maxFailures: 2 });
+    expect(out.stopped).toBe("too-many-failures");
+    expect([...out.failures.keys()]).toEqual([0, 1]);
+    expect(backend.calls.map((c) => c.index)).toEqual([0, 1]);
+  });
+});
+
+function baseParams(backend: FakeBackend): ExecuteParams {
+  return { backend, runId: "r-fake", tasks: [], total: 1, skipped: 0, concurrency: 1, retries: 0, retryUserErrors: false, speculate: false, tuning: TUNING };
+}
+
+async function waitFor(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setTimeout(r, 1));
+}

@@ -1,0 +1,118 @@
+import type { Backend, InvokeOptions } from "../../dist/src/compute/types.js";
+import { InfraError } from "../../dist/src/errors.js";
+import type { ErrorKind, Reply, Task } from "../../dist/src/types.js";
+
+/** What one attempt does on the fake backend; `ms` is how long it takes (default 1). */
+export type Step =
+  /** Replies ok with `value`; `ignoreCancel` plays a platform that cannot stop an invoke already made. */
+  | { ok: unknown; ms?: number; ignoreCancel?: boolean }
+  /** Rejects with InfraError of `kind`; `bystander`: it shared a process another chunk crashed. */
+  | { infra: ErrorKind; ms?: number; bystander?: boolean }
+  /** A failed reply: the chunk's own error (`user`, `serialize`) or the worker's (`timeout`...). */
+  | { reply: ErrorKind; message?: string; ms?: number }
+  /** Rejects with a plain Error, as a backend bug or a dropped connection would. */
+  | { throws: string; ms?: number }
+  /** Runs until cancelled. */
+  | { hang: true };
+
+export interface Call {
+  index: number;
+  attempt: number;
+  isolate: boolean;
+  /** How the call ended, once it has. */
+  end?: "replied" | "rejected" | "cancelled";
+}
+
+/**
+ * The Backend contract with no processes behind it: each attempt follows a script, so the
+ * executor's retries, budgets, speculation and cancellation run in milliseconds, exactly.
+ */
+export class FakeBackend implements Backend {
+  readonly name = "local" as const;
+  readonly memoryMb = 128;
+  readonly calls: Call[] = [];
+  /** Largest number of invokes in flight at once. */
+  peak = 0;
+  private inFlight = 0;
+
+  /** `script(index, attempt)` says what that attempt does; chunks without a script reply ok with their index. */
+  constructor(private readonly script: (index: number, attempt: number) => Step | undefined = () => undefined) {}
+
+  get store(): never {
+    throw new Error("FakeBackend has no store: the executor should never read it");
+  }
+
+  invoke(task: Task, opts: InvokeOptions = {}): Promise<Reply> {
+    const step = this.script(task.index, task.attempt) ?? { ok: task.index };
+    const call: Call = { index: task.index, attempt: task.attempt, isolate: opts.isolate === true };
+    this.calls.push(call);
+    this.peak = Math.max(this.peak, ++this.inFlight);
+    const startedAt = Date.now();
+    opts.started?.();
+    return new Promise<Reply>((resolve, reject) => {
+      const end = (how: NonNullable<Call["end"]>) => {
+        if (call.end) return false;
+        call.end = how;
+        this.inFlight--;
+        return true;
+      };
+      const timer = "hang" in step ? undefined : setTimeout(settle, step.ms ?? 1);
+      if (!("ok" in step && step.ignoreCancel)) {
+        opts.cancel = () => {
+          clearTimeout(timer);
+          if (end("cancelled")) reject(new InfraError("cancelled", `chunk ${task.index} cancelled`));
+        };
+      }
+      function settle() {
+        if ("infra" in step) {
+          if (end("rejected")) reject(new InfraError(step.infra, `fake ${step.infra}`, { bystander: step.bystander ?? false }));
+        } else if ("throws" in step) {
+          if (end("rejected")) reject(new Error(step.throws));
+        } else if (end("replied")) {
+          resolve(reply(task, startedAt, step));
+        }
+      }
+    });
+  }
+
+  async close(): Promise<void> {}
+
+  /** The attempts made for one chunk, in order. */
+  of(index: number): Call[] {
+    return this.calls.filter((c) => c.index === index);
+  }
+}
+
+function reply(task: Task, startedAt: number, step: Step): Reply {
+  const ok = "ok" in step;
+  const error = "reply" in step ? { kind: step.reply, name: step.reply === "user" ? "TypeError" : "Error", message: step.message ?? `fake ${step.reply}`, stack: "at chunk" } : undefined;
+  return {
+    v: 1,
+    runId: task.runId,
+    index: task.index,
+    attempt: task.attempt,
+    ok,
+    ...(ok ? { value: step.ok } : {}),
+    ...(error ? { error } : {}),
+    timing: { startedAt, endedAt: Date.now(), loadMs: 0, coldStart: task.attempt === 1 },
+    logs: [],
+    worker: { platform: "local", id: "fake" },
+    bytes: 0,
+  };
+}
+
+/** Tasks for chunks 0..n-1 of a run, as the planner would make them (sources are not read). */
+export function tasks(n: number, firstAttempt = 1): Task[] {
+  return Array.from({ length: n }, (_, index) => ({
+    v: 1 as const,
+    runId: "r-fake",
+    count: n,
+    bundle: { key: "bundle", sha256: "0" },
+    export: "default",
+    timeoutMs: 60_000,
+    inlineLimit: 1 << 20,
+    index,
+    attempt: firstAttempt,
+    source: { kind: "inline" as const, value: index },
+  }));
+}

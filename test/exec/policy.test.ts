@@ -1,0 +1,77 @@
+import { describe, expect, it } from "vitest";
+import { InfraError } from "../../dist/src/errors.js";
+import { DEFAULT_RETRY_SETTINGS, decideRetry, failureOf, newRetryState, type Failure, type RetrySettings, type RetryState } from "../../dist/src/exec/policy.js";
+import type { ErrorKind, Reply } from "../../dist/src/types.js";
+
+// The retry decision, exactly: jitter fixed at 0 gives the low end of each backoff window
+// (d/2 for the nth retry, d = min(cap, base * 2^(n-1))).
+const settings: RetrySettings = { ...DEFAULT_RETRY_SETTINGS, retries: 2, retryUserErrors: false, random: () => 0 };
+
+const platform = (kind: ErrorKind, bystander = false): Failure => ({ chunkAtFault: false, bystander, error: { kind, name: "InfraError", message: kind } });
+const own = (kind: ErrorKind): Failure => ({ chunkAtFault: true, bystander: false, error: { kind, name: "Error", message: kind, stack: "s" } });
+const used = (s: Partial<RetryState>): RetryState => ({ ...newRetryState(), ...s });
+
+describe("decideRetry", () => {
+  const cases: [string, Failure, Partial<RetryState>, Partial<RetrySettings>, ReturnType<typeof decideRetry>][] = [
+    ["crash, first retry", platform("crash"), {}, {}, { action: "retry", budget: "retriesUsed", afterMs: 100 }],
+    ["crash, second retry", platform("crash"), { retriesUsed: 1 }, {}, { action: "retry", budget: "retriesUsed", afterMs: 200 }],
+    ["crash, --retries spent", platform("crash"), { retriesUsed: 2 }, {}, { action: "fail", error: platform("crash").error }],
+    ["oom and timeout are charged too", platform("oom"), { retriesUsed: 1 }, {}, { action: "retry", budget: "retriesUsed", afterMs: 200 }],
+    ["charged backoff is capped", platform("timeout"), { retriesUsed: 9 }, { retries: 20 }, { action: "retry", budget: "retriesUsed", afterMs: 15_000 }],
+    ["throttled: own budget first", platform("throttled"), { throttlesUsed: 2 }, { retries: 0 }, { action: "retry", budget: "throttlesUsed", afterMs: 1000 }],
+    ["throttled: capped at 20 s", platform("throttled"), { throttlesUsed: 11 }, { retries: 0 }, { action: "retry", budget: "throttlesUsed", afterMs: 10_000 }],
+    ["throttled past 12: charged", platform("throttled"), { throttlesUsed: 12 }, {}, { action: "retry", budget: "retriesUsed", afterMs: 100 }],
+    ["throttled past 12, no retries: fail", platform("throttled"), { throttlesUsed: 12 }, { retries: 0 }, { action: "fail", error: platform("throttled").error }],
+    ["outage: own budget", platform("transient"), { outagesUsed: 0 }, { retries: 0 }, { action: "retry", budget: "outagesUsed", afterMs: 250 }],
+    ["outage: capped at 10 s", platform("transient"), { outagesUsed: 9 }, { retries: 0 }, { action: "retry", budget: "outagesUsed", afterMs: 5000 }],
+    ["outage past 10: charged", platform("transient"), { outagesUsed: 10, retriesUsed: 1 }, {}, { action: "retry", budget: "retriesUsed", afterMs: 200 }],
+    ["bystander: rerun isolated, free", platform("crash", true), { retriesUsed: 2 }, {}, { action: "rerun-isolated" }],
+    ["bystander before throttle budget", platform("throttled", true), {}, {}, { action: "rerun-isolated" }],
+    ["bystander past 3 reruns: charged", platform("oom", true), { isolatedReruns: 3 }, {}, { action: "retry", budget: "retriesUsed", afterMs: 100 }],
+    ["cancelled: requeue, whatever is spent", platform("cancelled"), { retriesUsed: 2 }, {}, { action: "requeue" }],
+    ["platform serialize: never retried", platform("serialize"), {}, {}, { action: "fail", error: platform("serialize").error }],
+    ["user error: fails", own("user"), {}, {}, { action: "fail", error: own("user").error }],
+    ["user error with --retry-user-errors", own("user"), { retriesUsed: 1 }, { retryUserErrors: true }, { action: "retry", budget: "retriesUsed", afterMs: 200 }],
+    ["user error, --retries spent", own("user"), { retriesUsed: 2 }, { retryUserErrors: true }, { action: "fail", error: own("user").error }],
+    ["own serialize error: never retried", own("serialize"), {}, { retryUserErrors: true }, { action: "fail", error: own("serialize").error }],
+  ];
+  it.each(cases)("%s", (_name, failure, state, over, expected) => {
+    expect(decideRetry(failure, used(state), { ...settings, ...over })).toEqual(expected);
+  });
+
+  it("jitter spreads the delay over [d/2, d)", () => {
+    const at = (r: number) => decideRetry(platform("crash"), used({ retriesUsed: 1 }), { ...settings, random: () => r });
+    expect([at(0), at(0.5), at(0.999)].map((d) => (d.action === "retry" ? d.afterMs : -1))).toEqual([200, 300, 399.8]);
+  });
+});
+
+describe("failureOf", () => {
+  const replyWith = (error: Reply["error"]): Reply =>
+    ({ ok: false, ...(error ? { error } : {}), timing: { startedAt: 0, endedAt: 0, loadMs: 0, coldStart: false } }) as Reply;
+
+  it("a failed reply with the chunk's own error keeps it whole (stack included)", () => {
+    const error = { kind: "user" as const, name: "RangeError", message: "m", stack: "at x" };
+    expect(failureOf(replyWith(error))).toEqual({ chunkAtFault: true, bystander: false, error });
+    expect(failureOf(replyWith({ kind: "serialize", name: "E", message: "m" })).chunkAtFault).toBe(true);
+  });
+
+  it("a failed reply with no error is the chunk's fault", () => {
+    expect(failureOf(replyWith(undefined))).toEqual({ chunkAtFault: true, bystander: false, error: { kind: "user", name: "Error", message: "chunk failed" } });
+  });
+
+  it("a worker-stopped reply (timeout) is a platform failure", () => {
+    expect(failureOf(replyWith({ kind: "timeout", name: "TimeoutError", message: "late", stack: "s" }))).toEqual({
+      chunkAtFault: false,
+      bystander: false,
+      error: { kind: "timeout", name: "InfraError", message: "late" },
+    });
+  });
+
+  it("an InfraError loses its client-side stack and keeps bystander", () => {
+    expect(failureOf(new InfraError("crash", "died", { bystander: true }))).toEqual({
+      chunkAtFault: false,
+      bystander: true,
+      error: { kind: "crash", name: "InfraError", message: "died" },
+    });
+  });
+});
