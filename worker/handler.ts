@@ -11,11 +11,11 @@ import { pathToFileURL } from "node:url";
 import { format } from "node:util";
 import { toRemoteError } from "../src/errors.js";
 import { isJob, type ChunkContext } from "../src/job/index.js";
-import { readOwnedLines } from "../src/plan/lines.js";
+import { resolveChunk } from "../src/plan/source.js";
 import { keys } from "../src/store/keys.js";
 import { SerializeError, toJson } from "../src/serialize.js";
 import type { ObjectStore } from "../src/store/types.js";
-import type { ChunkSource, RemoteError, Reply, ResultEnvelope, Task } from "../src/types.js";
+import type { RemoteError, Reply, ResultEnvelope, Task } from "../src/types.js";
 
 export interface WorkerEnv {
   store: ObjectStore;
@@ -128,19 +128,6 @@ function resolveTarget(module: Record<string, unknown>, name: string): Target {
       ? "the bundle's default export is not a job made with defineJob"
       : `the bundle's export "${name}" is not a function`,
   );
-}
-
-async function resolveChunk(source: ChunkSource, store: ObjectStore): Promise<unknown> {
-  switch (source.kind) {
-    case "inline":
-      return source.value;
-    case "stored": {
-      const buf = await store.getRange(source.key, source.offset, source.offset + source.length);
-      return JSON.parse(buf.toString("utf8"));
-    }
-    case "lines":
-      return readOwnedLines(store, source.key, source.start, source.end, source.size);
-  }
 }
 
 /** Thrown inside a chunk's abort signal when the worker-side timeout fires. */
