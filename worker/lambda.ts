@@ -10,7 +10,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { makeS3Client, S3Store } from "../src/store/s3.js";
 import type { Reply, Task } from "../src/types.js";
-import { captureConsole, guardProcess, runTask, type WorkerEnv } from "./handler.js";
+import { runTask } from "./handler.js";
+import type { WorkerEnv } from "./env.js";
+import { guardProcess } from "./guard.js";
+import { captureConsole } from "./scope.js";
 
 // Remote stacks should name the user's TypeScript lines (job bundles carry inline source maps).
 process.setSourceMapsEnabled(true);
