@@ -12,12 +12,10 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { bundleJob } from "../run/bundle.js";
 import { JobLoadError, UsageError } from "../errors.js";
 import { isJob, type ChunkContext, type Job } from "../job/index.js";
-import { readOwnedLines } from "../plan/lines.js";
 import { planChunks, sourcesFromPayloads, uploadInputs } from "../plan/plan.js";
+import { resolveChunk } from "../plan/source.js";
 import { toJson } from "../serialize.js";
 import { FolderStore } from "../store/folder.js";
-import type { ObjectStore } from "../store/types.js";
-import type { ChunkSource } from "../types.js";
 
 export interface SequentialOptions {
   /** Chunks to split the input into (default: the job's, else 100), as for run(). */
@@ -137,17 +135,6 @@ export async function runSequential(job: string | URL, opts: SequentialOptions =
     };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-async function resolveChunk(source: ChunkSource, store: ObjectStore): Promise<unknown> {
-  switch (source.kind) {
-    case "inline":
-      return source.value;
-    case "stored":
-      return JSON.parse((await store.getRange(source.key, source.offset, source.offset + source.length)).toString("utf8"));
-    case "lines":
-      return readOwnedLines(store, source.key, source.start, source.end, source.size);
   }
 }
 

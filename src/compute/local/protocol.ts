@@ -23,6 +23,8 @@ export const attemptKey = (index: number, attempt: number): number => index * 40
 const OK = 1;
 const COLD = 2;
 const STORED = 4;
+/** The reply carries a value: JSON turns an `undefined` in an array into null, so presence needs its own bit. */
+const VALUE = 8;
 
 /**
  * A reply on the wire: positional, with the run id, worker identity and empty logs left out
@@ -32,7 +34,7 @@ const STORED = 4;
 export type WireReply = [number, number, number, number, number, number, number, unknown?, { error?: RemoteError; logs?: string[] }?];
 
 export function encodeReply(r: Reply): WireReply {
-  const flags = (r.ok ? OK : 0) | (r.timing.coldStart ? COLD : 0) | (r.stored ? STORED : 0);
+  const flags = (r.ok ? OK : 0) | (r.timing.coldStart ? COLD : 0) | (r.stored ? STORED : 0) | (r.value !== undefined ? VALUE : 0);
   const w: WireReply = [r.index, r.attempt, flags, r.timing.startedAt, r.timing.endedAt, r.timing.loadMs, r.bytes];
   const extra = r.error || r.logs.length ? { ...(r.error ? { error: r.error } : {}), ...(r.logs.length ? { logs: r.logs } : {}) } : undefined;
   if (r.value !== undefined || extra) w.push(r.value);
@@ -55,8 +57,7 @@ export function decodeReply(w: WireReply, runId: string, worker: Reply["worker"]
     worker,
     bytes,
   };
-  if (value !== undefined && value !== null) reply.value = value;
-  else if (value === null && (flags & OK) !== 0) reply.value = null;
+  if (flags & VALUE) reply.value = value;
   if (flags & STORED) reply.stored = true;
   if (extra?.error) reply.error = extra.error;
   return reply;

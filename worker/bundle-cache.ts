@@ -1,0 +1,51 @@
+/**
+ * Job bundles, loaded once per process: fetched from the store, checked against the task's
+ * sha256, written to a cache folder where the store has no local file, and imported.
+ */
+import { createHash } from "node:crypto";
+import { pathToFileURL } from "node:url";
+import type { Task } from "../src/types.js";
+import { cachedBundleFile } from "../src/util/bundle-cache.js";
+import type { WorkerEnv } from "./env.js";
+
+type Module = Record<string, unknown>;
+
+/** Loads by sha256, in flight or done: concurrent chunks of one run share one load. */
+const loads = new Map<string, Promise<Module>>();
+/** Modules that finished loading, for the handler's synchronous fast path. */
+const loaded = new Map<string, Module>();
+
+export class BundleIntegrityError extends Error {
+  override name = "BundleIntegrityError";
+}
+
+/** The module of a bundle already loaded in this process, without a promise. */
+export function loadedModule(sha256: string): Module | undefined {
+  return loaded.get(sha256);
+}
+
+/** The bundle's module; `cold` when this call started the load. */
+export async function loadBundle(bundle: Task["bundle"], env: WorkerEnv): Promise<{ module: Module; cold: boolean }> {
+  const sha = bundle.sha256;
+  let p = loads.get(sha);
+  const cold = p === undefined;
+  if (!p) {
+    p = fetchAndImport(bundle, env);
+    loads.set(sha, p);
+    // A failed load (store outage) must not poison the cache for the next invocation.
+    p.catch(() => loads.delete(sha));
+  }
+  return { module: await p, cold };
+}
+
+async function fetchAndImport(bundle: Task["bundle"], env: WorkerEnv): Promise<Module> {
+  const code = await env.store.get(bundle.key);
+  const actual = createHash("sha256").update(code).digest("hex");
+  if (actual !== bundle.sha256) {
+    throw new BundleIntegrityError(`job bundle ${bundle.key} has sha256 ${actual}, expected ${bundle.sha256}`);
+  }
+  const file = env.store.localPath?.(bundle.key) || cachedBundleFile(env.cacheDir, bundle.sha256, code);
+  const module = (await import(pathToFileURL(file).href)) as Module;
+  loaded.set(bundle.sha256, module);
+  return module;
+}

@@ -1,0 +1,17 @@
+import type { ObjectStore } from "../src/store/types.js";
+import type { Task } from "../src/types.js";
+
+/** What a worker host (a local process, a Lambda container) gives the handler. */
+export interface WorkerEnv {
+  store: ObjectStore;
+  platform: "local" | "lambda";
+  workerId: string;
+  memoryMb?: number;
+  /** Where bundles fetched from a remote store are cached (e.g. /tmp on Lambda). */
+  cacheDir: string;
+  /**
+   * Offered each result body before it is stored; returning true means the caller stores
+   * it (batched) before the reply leaves. The local worker uses it to write segments.
+   */
+  defer?: (task: Task, ok: boolean, body: string) => boolean;
+}

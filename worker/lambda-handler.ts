@@ -1,0 +1,52 @@
+/**
+ * The Lambda handler: the same runTask as the local workers, with S3 as the store. Nothing
+ * happens at import; worker/lambda.ts, the entry, gives it S3 and exports it.
+ *
+ * The client invokes this function synchronously (RequestResponse) on purpose: the reply is
+ * the completion signal, so no one polls S3 for results, and a connection pool sized to the
+ * run's concurrency keeps every invocation in flight at once. S3 stays the source of truth:
+ * the result envelope is written there before the reply, so a lost reply loses nothing.
+ */
+import type { ObjectStore } from "../src/store/types.js";
+import type { Reply, Task } from "../src/types.js";
+import type { WorkerEnv } from "./env.js";
+import { runTask } from "./handler.js";
+import { defaultBundleCacheDir } from "../src/util/bundle-cache.js";
+
+export interface LambdaContext {
+  getRemainingTimeInMillis?: () => number;
+  awsRequestId?: string;
+  memoryLimitInMB?: string;
+}
+
+/**
+ * The task with its deadline ending a second before Lambda's hard timeout, so the chunk ends
+ * as a timeout error with its logs instead of a killed container.
+ */
+export function withinLambdaDeadline(task: Task, remainingMs: number | undefined): Task {
+  return remainingMs && remainingMs - 1000 < task.timeoutMs ? { ...task, timeoutMs: Math.max(1000, remainingMs - 1000) } : task;
+}
+
+/** `storeOf` makes the store of a bucket (S3 on Lambda); one is kept per bucket for the container's life. */
+export function createLambdaHandler(storeOf: (bucket: string) => ObjectStore): (event: Task, context?: LambdaContext) => Promise<Reply> {
+  const stores = new Map<string, ObjectStore>();
+  const storeFor = (bucket: string): ObjectStore => {
+    let s = stores.get(bucket);
+    if (!s) stores.set(bucket, (s = storeOf(bucket)));
+    return s;
+  };
+  return async (event, context = {}) => {
+    const bucket = event.bucket ?? process.env.FANOUT_BUCKET;
+    if (!bucket) throw new Error("fanout worker: no bucket in the task and FANOUT_BUCKET is not set");
+    const task = withinLambdaDeadline(event, context.getRemainingTimeInMillis?.());
+    const memoryMb = Number(context.memoryLimitInMB ?? process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE) || undefined;
+    const env: WorkerEnv = {
+      store: storeFor(bucket),
+      platform: "lambda",
+      workerId: `${process.env.AWS_LAMBDA_LOG_STREAM_NAME ?? `pid-${process.pid}`}`,
+      ...(memoryMb ? { memoryMb } : {}),
+      cacheDir: defaultBundleCacheDir(),
+    };
+    return runTask(task, env);
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * The end of a chunk: serialize its value, write the result envelope to the store (or hand it
+ * to the host's batching writer), and shape the small reply that goes back to the caller.
+ */
+import { toRemoteError } from "../src/errors.js";
+import { toJson } from "../src/serialize.js";
+import { keys } from "../src/store/keys.js";
+import type { RemoteError, Reply, ResultEnvelope, Task } from "../src/types.js";
+import type { Outcome } from "./call.js";
+import { classify } from "./classify.js";
+import type { WorkerEnv } from "./env.js";
+import type { ChunkScope } from "./scope.js";
+
+/** When the task arrived (t0), when the chunk itself started, and whether the bundle loaded cold. */
+export interface Times {
+  t0: number;
+  startedAt: number;
+  cold: boolean;
+}
+
+/** Serialize, store (or hand to the batching writer), and shape the reply. */
+export function storeAndReply(task: Task, env: WorkerEnv, scope: ChunkScope, o: Outcome, times: Times): Reply | Promise<Reply> {
+  let error = o.error;
+  let valueJson: string | undefined;
+  if (!error) {
+    try {
+      valueJson = toJson(o.value);
+    } catch (err) {
+      error = classify(err);
+    }
+  }
+  const value = error ? undefined : o.value;
+  const envelope = envelopeOf(task, env, scope, error, times);
+  const bytes = valueJson?.length ?? 0;
+  if (error?.kind === "transient" || error?.kind === "cancelled") return replyOf(envelope, value, bytes, task.inlineLimit);
+  // The stored envelope is built by splicing the value's JSON in, so the value is serialized once.
+  const head = JSON.stringify(envelope);
+  const body = valueJson === undefined || value === undefined ? head : `${head.slice(0, -1)},"value":${valueJson}}`;
+  // A batching writer may take the result; it then owns durability (and reports failure).
+  if (env.defer?.(task, envelope.ok, body)) return replyOf(envelope, value, bytes, task.inlineLimit);
+  const key = envelope.ok ? keys.result(task.runId, task.index) : keys.failure(task.runId, task.index);
+  return env.store.put(key, body).then(
+    () => replyOf(envelope, value, bytes, task.inlineLimit),
+    // The result exists only in this reply; the client must not take it as stored.
+    (err: unknown): Reply => ({ ...envelope, ok: false, error: toRemoteError(err, "transient"), bytes: 0 }),
+  );
+}
+
+function envelopeOf(task: Task, env: WorkerEnv, scope: ChunkScope, error: RemoteError | undefined, times: Times): ResultEnvelope {
+  const { t0, startedAt, cold } = times;
+  return {
+    v: 1,
+    runId: task.runId,
+    index: task.index,
+    attempt: task.attempt,
+    ok: error === undefined,
+    ...(error ? { error } : {}),
+    timing: { startedAt, endedAt: scope.endedAt ?? Date.now(), loadMs: startedAt - t0, coldStart: cold },
+    logs: scope.logs,
+    worker: { platform: env.platform, id: env.workerId, ...(env.memoryMb ? { memoryMb: env.memoryMb } : {}) },
+  };
+}
+
+/**
+ * The envelope becomes the reply. Its value needs no JSON round trip here: IPC and the Lambda
+ * runtime both carry the reply as JSON, as the store does. A value over the inline limit stays
+ * in the store.
+ */
+function replyOf(envelope: ResultEnvelope, value: unknown, bytes: number, inlineLimit: number): Reply {
+  const r = envelope as Reply;
+  r.bytes = bytes;
+  if (envelope.ok && value !== undefined) {
+    if (bytes <= inlineLimit) r.value = value;
+    else r.stored = true;
+  }
+  return r;
+}

@@ -1,0 +1,51 @@
+/**
+ * Per-chunk state reachable from anywhere in a chunk's async call tree, and the console
+ * capture that uses it: chunks share a process, so AsyncLocalStorage tells whose line it is.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import { format } from "node:util";
+
+export interface ChunkScope {
+  index: number;
+  logs: string[];
+  logBytes: number;
+  /** When the chunk's own code finished (before other chunks' continuations run). */
+  endedAt?: number;
+  /** Fails the chunk from outside its await chain (an error thrown in a stray callback). */
+  fail?: (err: unknown) => void;
+}
+
+export const chunkScope = new AsyncLocalStorage<ChunkScope>();
+
+/** A chunk's log budget: past it, one marker line says the rest was dropped. */
+export const MAX_LOG_LINES = 2000;
+export const MAX_LOG_BYTES = 256 * 1024;
+export const LOGS_DROPPED = "[fanout: further log lines dropped]";
+
+export function newScope(index: number): ChunkScope {
+  return { index, logs: [], logBytes: 0 };
+}
+
+export function appendLog(scope: ChunkScope, line: string): void {
+  if (scope.logs.length >= MAX_LOG_LINES || scope.logBytes >= MAX_LOG_BYTES) {
+    if (scope.logs[scope.logs.length - 1] !== LOGS_DROPPED) scope.logs.push(LOGS_DROPPED);
+    return;
+  }
+  scope.logs.push(line);
+  scope.logBytes += line.length;
+}
+
+/**
+ * Route console output made inside a chunk to that chunk's log. `echo` keeps the original
+ * output too (Lambda: CloudWatch).
+ */
+export function captureConsole(echo: boolean): void {
+  for (const method of ["log", "info", "warn", "error", "debug"] as const) {
+    const original = console[method].bind(console);
+    console[method] = (...args: unknown[]) => {
+      const scope = chunkScope.getStore();
+      if (scope) appendLog(scope, format(...args));
+      if (!scope || echo) original(...args);
+    };
+  }
+}
