@@ -1,7 +1,7 @@
 // Repeated measurements: the median and the spread (min–max) of each figure.
 
 /** { median, min, max, n } of a list of numbers (the median of an even count is the mean of the middle two). */
-export function spread(values) {
+function spread(values) {
   const xs = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
   if (xs.length === 0) return { median: NaN, min: NaN, max: NaN, n: 0 };
   const mid = xs.length >> 1;
