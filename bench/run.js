@@ -3,25 +3,46 @@
 //
 //   node bench/run.js                 every case, then bench/RESULTS.md
 //   node bench/run.js --only a,e      some cases (a b c d e)
+//   node bench/run.js --repeat 5      repetitions of every measurement (default 3)
 //   node bench/run.js --quick         smaller sizes, for trying the script out
 //
 // Every figure is a ratio measured in the same run: fanout against faast.js, against the
-// same map run sequentially in one process, against the ideal wall time, or against a
-// straggler-free run. Each measurement runs in a fresh child process (`--case <name>`), so
-// one case's heap, module cache, environment and worker pool cannot skew the next.
-import { spawn, execFileSync } from "node:child_process";
+// same map run sequentially in one process, against the ideal wall time, against a bare SDK
+// loop, or against a straggler-free run. Every measurement is repeated and reported as its
+// median and spread (min–max); the two sides of a comparison get the same warm-up and the
+// same work, alternate which goes first, and have their results checked. Measurements run in
+// fresh child processes (`--case <name>`), so one case's heap, module cache, environment and
+// worker pool cannot skew the next.
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { fakeTask, checkReply, startFakeLambda } from "./lib/fake-lambda.js";
+import { oneLine, RESULT_TAG, runCase, timeCli, unwrap } from "./lib/processes.js";
+import { commandLine, commitLabel, writeResults } from "./lib/results-md.js";
+import { alternate, fmtSpread, overlaps, ratioOf, spreadOf } from "./lib/stats.js";
+
+// Where fanout's modules are under dist/. src/ is being reorganised: when a module moves,
+// fix its path here, and only here.
+const MODULES = {
+  index: "src/index.js", // run()
+  sequential: "src/bench/sequential.js", // runSequential(), deepEqual()
+  emulator: "src/compute/aws/emulator.js", // startEmulator()
+  lambda: "src/compute/aws/lambda.js", // AwsBackend, openAwsBackend()
+};
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const SCRIPT = fileURLToPath(import.meta.url);
+const BIN = path.join(ROOT, "bin/fanout.js");
 const OUT = path.join(ROOT, "bench", "out");
 const STORE = path.join(OUT, "store");
+const NOOP_JOB = path.join(ROOT, "bench/jobs/noop.ts");
+const PI_JOB = path.join(ROOT, "examples/pi.ts");
 const args = process.argv.slice(2);
 const QUICK = args.includes("--quick");
-const RESULT_TAG = "@@BENCH_RESULT ";
-const dist = (p) => pathToFileURL(path.join(ROOT, "dist", p)).href;
+const REPEAT = flagValue("--repeat", "3");
+const load = (key) => import(pathToFileURL(path.join(ROOT, "dist", MODULES[key])).href);
 
 // Sizes (the --quick values in the second column).
 const SIZES = {
@@ -29,7 +50,9 @@ const SIZES = {
   noopConcurrency: 5000,
   faastCalls: QUICK ? 5000 : 20_000,
   faastConcurrency: 4,
+  warmupCalls: 1000,
   piSamples: QUICK ? 1e8 : 2e9,
+  piWarmupSamples: 1e6,
   cpuChunks: 32,
   sleepChunks: 360,
   sleepMs: 2000,
@@ -39,232 +62,202 @@ const SIZES = {
   stragglerSlowMs: 1000,
   stragglerFraction: 0.05,
   dispatchCalls: QUICK ? 1000 : 5000,
+  dispatchWarmup: 200,
   dispatchConcurrency: 64,
 };
+
+function flagValue(name, fallback) {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : fallback;
+}
 
 // ---------------------------------------------------------------------------------------
 // Cases: each runs in its own child process and returns a plain object.
 // ---------------------------------------------------------------------------------------
 
+/** A store folder of this child's own, removed when the case ends (results pile up otherwise). */
+function childStore(name) {
+  return path.join(STORE, `${name}-${process.pid}`);
+}
+
+function check(ok, message) {
+  if (!ok) throw new Error(message);
+}
+
 const cases = {
-  /** a. no-op chunks through the whole local path: bundle, plan, store, pool, executor, reduce. */
+  /**
+   * a. no-op chunks through the whole local path (bundle, plan, store, pool, executor, reduce)
+   * at BENCH_CONCURRENCY, after an unmeasured warm-up run of `warmupCalls` chunks.
+   */
   async noop() {
-    const { run } = await import(dist("src/index.js"));
-    const res = await run(path.join(ROOT, "bench/jobs/noop.ts"), {
-      chunks: SIZES.noopChunks,
-      concurrency: SIZES.noopConcurrency,
-      speculate: false,
-      store: STORE,
-      cwd: ROOT,
-    });
-    if (res.result !== SIZES.noopChunks) throw new Error(`noop reduce gave ${res.result}, expected ${SIZES.noopChunks}`);
-    const span = execSpan(res.attempts);
-    return {
-      chunks: SIZES.noopChunks,
-      wallMs: res.summary.wallMs,
-      execMs: span,
-      perSecExec: SIZES.noopChunks / (span / 1000),
-      perSecWall: SIZES.noopChunks / (res.summary.wallMs / 1000),
+    const { run } = await load("index");
+    const chunks = Number(process.env.BENCH_CHUNKS);
+    const concurrency = Number(process.env.BENCH_CONCURRENCY);
+    const store = childStore("noop");
+    const once = async (n) => {
+      const res = await run(NOOP_JOB, { chunks: n, concurrency, speculate: false, store, cwd: ROOT });
+      check(res.result === n, `noop reduce gave ${res.result}, expected ${n}`);
+      return res;
     };
+    try {
+      await once(Math.min(SIZES.warmupCalls, chunks));
+      const res = await once(chunks);
+      const execMs = execSpan(res.attempts);
+      return { chunks, concurrency, wallMs: res.summary.wallMs, execMs, perSecExec: chunks / (execMs / 1000), perSecWall: chunks / (res.summary.wallMs / 1000) };
+    } finally {
+      fs.rmSync(store, { recursive: true, force: true });
+    }
   },
 
-  /** a. faast.js local mode: no-op calls at concurrency 4, timed around the calls only. */
+  /** a. faast.js local mode: no-op calls at its concurrency, the same warm-up, timed around the calls only. */
   async faast() {
     const { faast } = await import("faastjs");
     const mod = await import(pathToFileURL(path.join(ROOT, "bench/faast-noop.mjs")).href);
+    const calls = Number(process.env.BENCH_CALLS);
     const t0 = performance.now();
     const m = await faast("local", mod, { concurrency: SIZES.faastConcurrency });
     const initMs = performance.now() - t0;
-    let next = 0;
-    const caller = async () => {
-      while (next < SIZES.faastCalls) {
-        next++;
-        await m.functions.noop();
-      }
+    const callAll = async (n) => {
+      let next = 0;
+      let done = 0;
+      const caller = async () => {
+        while (next < n) {
+          next++;
+          check((await m.functions.noop()) === undefined, "faast noop returned a value");
+          done++;
+        }
+      };
+      const s = performance.now();
+      // More callers than faast's concurrency: its own limiter is what bounds the calls in flight.
+      await Promise.all(Array.from({ length: 64 }, caller));
+      check(done === n, `faast completed ${done} of ${n} calls`);
+      return performance.now() - s;
     };
-    const s = performance.now();
-    // More callers than faast's concurrency: its own limiter is what bounds the calls in flight.
-    await Promise.all(Array.from({ length: 64 }, caller));
-    const callsMs = performance.now() - s;
+    await callAll(Math.min(SIZES.warmupCalls, calls));
+    const callsMs = await callAll(calls);
     const c = performance.now();
     await m.cleanup();
-    return {
-      calls: SIZES.faastCalls,
-      concurrency: SIZES.faastConcurrency,
-      initMs,
-      callsMs,
-      cleanupMs: performance.now() - c,
-      perSec: SIZES.faastCalls / (callsMs / 1000),
-    };
-  },
-
-  /** b. CPU-bound: examples/pi.ts sequentially in one process vs on the local pool. */
-  async cpu() {
-    const { runSequential, deepEqual } = await import(dist("src/bench/sequential.js"));
-    const { run } = await import(dist("src/index.js"));
-    const job = path.join(ROOT, "examples/pi.ts");
-    const seq = await runSequential(job, { chunks: SIZES.cpuChunks, cwd: ROOT });
-    const res = await run(job, { chunks: SIZES.cpuChunks, store: STORE, cwd: ROOT });
-    const cores = os.availableParallelism();
-    const speedup = seq.wallMs / res.summary.wallMs;
-    return {
-      samples: SIZES.piSamples,
-      chunks: SIZES.cpuChunks,
-      cores,
-      sequentialMs: seq.wallMs,
-      sequentialChunkSumMs: seq.sumChunkMs,
-      parallelMs: res.summary.wallMs,
-      parallelChunkSumMs: res.summary.sumChunkMs,
-      equal: deepEqual(seq.result, res.result),
-      speedup,
-      perCore: speedup / cores,
-    };
+    return { calls, concurrency: SIZES.faastConcurrency, initMs, callsMs, cleanupMs: performance.now() - c, perSec: calls / (callsMs / 1000) };
   },
 
   /**
-   * c. 360 chunks that each wait 2 s, all in flight at once, against the same job with one
-   * chunk ("the time of one") and against the ideal 2 s. `backend` "emulated" starts the
-   * emulated stack first, as a deployed stack would already be running, so neither side
-   * pays for the emulator's own start.
+   * b. CPU-bound: examples/pi.ts sequentially in one process vs on the local pool. Both sides
+   * first run once, unmeasured, on `piWarmupSamples`; BENCH_REP picks which side goes first.
+   * The results must be deeply equal, else the case fails.
+   */
+  async cpu() {
+    const { runSequential, deepEqual } = await load("sequential");
+    const { run } = await load("index");
+    const store = childStore("cpu");
+    const chunks = SIZES.cpuChunks;
+    const sides = {
+      sequential: async () => {
+        const s = await runSequential(PI_JOB, { chunks, cwd: ROOT });
+        return { ms: s.wallMs, result: s.result };
+      },
+      parallel: async () => {
+        const r = await run(PI_JOB, { chunks, store, cwd: ROOT });
+        return { ms: r.summary.wallMs, result: r.result };
+      },
+    };
+    const both = async (order) => {
+      const out = {};
+      for (const side of order) out[side] = await sides[side]();
+      const same = deepEqual(out.sequential.result, out.parallel.result);
+      check(same, `results differ: sequential ${JSON.stringify(out.sequential.result)}, parallel ${JSON.stringify(out.parallel.result)}`);
+      return out;
+    };
+    try {
+      process.env.FANOUT_PI_SAMPLES = String(SIZES.piWarmupSamples);
+      await both(["sequential", "parallel"]);
+      process.env.FANOUT_PI_SAMPLES = String(SIZES.piSamples);
+      const out = await both(alternate(["sequential", "parallel"], Number(process.env.BENCH_REP)));
+      return { cores: os.availableParallelism(), sequentialMs: out.sequential.ms, parallelMs: out.parallel.ms, result: out.parallel.result };
+    } finally {
+      fs.rmSync(store, { recursive: true, force: true });
+    }
+  },
+
+  /**
+   * c. `sleepChunks` chunks that each wait `sleepMs`, all in flight at once, against the same
+   * job with one chunk. `backend` "emulated" starts the emulated stack first, as a deployed
+   * stack would already be running. Both sizes run once unmeasured (the first invoke, bundle
+   * fetch and import are paid there), then BENCH_REPEAT times in alternating order; every
+   * run must report items === its chunk count.
    */
   async sleep() {
-    const { run } = await import(dist("src/index.js"));
+    const { run } = await load("index");
     const backend = process.env.FANOUT_BENCH_BACKEND ?? "local";
+    const repeat = Number(process.env.BENCH_REPEAT);
     let emu;
     if (backend === "emulated") {
-      const { startEmulator } = await import(dist("src/compute/aws/emulator.js"));
+      const { startEmulator } = await load("emulator");
       emu = await startEmulator({ stage: "bench" });
       process.env.FANOUT_EMULATOR = JSON.stringify(emu);
     }
+    const store = childStore("sleep");
+    const once = async (n) => {
+      process.env.FANOUT_SLEEP_ITEMS = String(n);
+      const opts = { backend, chunks: n, concurrency: n, speculate: false, store, cwd: ROOT, signal: AbortSignal.timeout(150_000) };
+      const res = await run(path.join(ROOT, "examples/sleep.ts"), opts);
+      check(res.result?.items === n, `${n} chunks gave items ${res.result?.items}, expected ${n}`);
+      return { wallMs: res.summary.wallMs, execMs: execSpan(res.attempts), coldStarts: res.summary.coldStarts };
+    };
+    const sizes = { one: 1, all: SIZES.sleepChunks };
     try {
-      const once = async (n) => {
-        process.env.FANOUT_SLEEP_ITEMS = String(n);
-        const res = await run(path.join(ROOT, "examples/sleep.ts"), {
-          backend,
-          chunks: n,
-          concurrency: n,
-          speculate: false,
-          store: STORE,
-          cwd: ROOT,
-          signal: AbortSignal.timeout(150_000),
-        });
-        return { wallMs: res.summary.wallMs, execMs: execSpan(res.attempts), coldStarts: res.summary.coldStarts };
-      };
-      const one = await once(1);
-      const all = await once(SIZES.sleepChunks);
-      return {
-        available: true,
-        chunks: SIZES.sleepChunks,
-        idealMs: SIZES.sleepMs,
-        oneMs: one.wallMs,
-        wallMs: all.wallMs,
-        execMs: all.execMs,
-        coldStarts: all.coldStarts,
-        ratio: all.wallMs / SIZES.sleepMs,
-        vsOne: all.wallMs / one.wallMs,
-      };
-    } catch (err) {
-      return { available: false, reason: oneLine(err) };
+      for (const n of Object.values(sizes)) await once(n);
+      const reps = [];
+      for (let i = 0; i < repeat; i++) {
+        const rep = {};
+        for (const k of alternate(Object.keys(sizes), i)) rep[k] = await once(sizes[k]);
+        reps.push(rep);
+      }
+      return { reps };
     } finally {
       await emu?.stop();
+      fs.rmSync(store, { recursive: true, force: true });
     }
   },
 
   /**
-   * d. DISPATCH RATE TO A LOOPBACK LAMBDA ENDPOINT — TO BE FINISHED WITH THE AWS BACKEND.
-   * A fake Lambda Invoke API on 127.0.0.1 answers every invoke at once with a valid reply,
-   * so only the client side is measured: a bare SDK invoke loop, then fanout's AWS backend
-   * `invoke()` at the same concurrency. The fanout half is skipped, with the reason printed,
-   * while dist/src/compute/aws/lambda.js cannot open a backend against the loopback endpoint.
+   * d. Dispatch to a fake Lambda Invoke API on 127.0.0.1 that answers at once, so only the
+   * client side is measured: a bare SDK invoke loop vs fanout's AWS backend `invoke()`, same
+   * concurrency and socket pool. Each side gets `dispatchWarmup` unmeasured invokes, then
+   * BENCH_REPEAT rounds in alternating order; every reply is checked.
    */
   async dispatch() {
     const server = await startFakeLambda();
     const endpoint = `http://127.0.0.1:${server.port}`;
-    const out = { calls: SIZES.dispatchCalls, concurrency: SIZES.dispatchConcurrency };
+    const repeat = Number(process.env.BENCH_REPEAT);
+    const sides = { sdk: await sdkInvoker(endpoint) };
     try {
-      const { LambdaClient, InvokeCommand } = await import("@aws-sdk/client-lambda");
-      const { NodeHttpHandler } = await import("@smithy/node-http-handler");
-      const { Agent } = await import("node:http");
-      // Same socket pool as the backend gets (the SDK default of 50 would cap concurrency 64).
-      const client = new LambdaClient({
-        region: "us-east-1",
-        endpoint,
-        credentials: { accessKeyId: "bench", secretAccessKey: "bench" },
-        maxAttempts: 1,
-        requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: SIZES.dispatchConcurrency }) }),
-      });
-      const task = fakeTask(0);
-      await client.send(new InvokeCommand({ FunctionName: "fanout-bench", Payload: Buffer.from(JSON.stringify(task)) }));
-      const sdkMs = await timedLoop(SIZES.dispatchCalls, SIZES.dispatchConcurrency, (i) =>
-        client.send(new InvokeCommand({ FunctionName: "fanout-bench", Payload: Buffer.from(JSON.stringify(fakeTask(i))) })),
-      );
-      client.destroy();
-      out.sdkPerSec = SIZES.dispatchCalls / (sdkMs / 1000);
-      let aws;
-      try {
-        aws = await import(dist("src/compute/aws/lambda.js"));
-      } catch (err) {
-        out.fanout = { available: false, reason: `cannot import dist/src/compute/aws/lambda.js: ${oneLine(err)}` };
-        return out;
-      }
-      let backend;
-      try {
-        if (typeof aws.AwsBackend === "function") {
-          // The backend class itself, pointed at the loopback endpoint: no stack discovery.
-          backend = new aws.AwsBackend(
-            "aws",
-            { region: "us-east-1", functionName: "fanout-bench", bucket: "fanout-bench", lambdaEndpoint: endpoint, s3Endpoint: endpoint, credentials: { accessKeyId: "bench", secretAccessKey: "bench" } },
-            1024,
-            SIZES.dispatchConcurrency,
-          );
-        } else if (typeof aws.openAwsBackend !== "function") {
-          out.fanout = { available: false, reason: "dist/src/compute/aws/lambda.js exports neither AwsBackend nor openAwsBackend" };
-          return out;
-        } else backend = await aws.openAwsBackend({
-          backend: "aws",
-          cwd: ROOT,
-          memoryMb: 1024,
-          concurrency: SIZES.dispatchConcurrency,
-          aws: { region: "us-east-1", functionName: "fanout-bench", bucket: "fanout-bench", lambdaEndpoint: endpoint, s3Endpoint: endpoint },
-        });
-      } catch (err) {
-        out.fanout = { available: false, reason: `opening the AWS backend: ${oneLine(err)}` };
-        return out;
-      }
-      try {
-        await backend.invoke(fakeTask(0));
-        const ms = await timedLoop(SIZES.dispatchCalls, SIZES.dispatchConcurrency, (i) => backend.invoke(fakeTask(i)));
-        out.fanout = { available: true, perSec: SIZES.dispatchCalls / (ms / 1000) };
-        out.ratio = out.fanout.perSec / out.sdkPerSec;
-      } catch (err) {
-        out.fanout = { available: false, reason: `invoke: ${oneLine(err)}` };
-      } finally {
-        await backend.close();
-      }
-      return out;
+      const fanout = await fanoutInvoker(endpoint);
+      if (fanout.reason) return { fanoutUnavailable: fanout.reason, ...(await measureDispatch(sides, repeat)) };
+      sides.fanout = fanout;
+      return await measureDispatch(sides, repeat);
     } finally {
+      for (const s of Object.values(sides)) await s.close();
       server.close();
     }
   },
 
   /** e. stragglers: one variant per process (FANOUT_STRAGGLER_* and BENCH_SPECULATE). */
   async straggler() {
-    const { run } = await import(dist("src/index.js"));
+    const { run } = await load("index");
     const speculate = process.env.BENCH_SPECULATE === "1";
-    const res = await run(path.join(ROOT, "bench/jobs/straggler.ts"), {
-      chunks: SIZES.stragglerItems,
-      concurrency: SIZES.stragglerConcurrency,
-      speculate,
-      store: STORE,
-      cwd: ROOT,
-    });
-    if (res.result !== SIZES.stragglerItems) throw new Error(`straggler reduce gave ${res.result}`);
-    return { speculate, fraction: Number(process.env.FANOUT_STRAGGLER_FRACTION), wallMs: res.summary.wallMs, execMs: execSpan(res.attempts), speculated: res.summary.speculated, wins: res.summary.speculationWins };
+    const store = childStore("straggler");
+    try {
+      const res = await run(path.join(ROOT, "bench/jobs/straggler.ts"), { chunks: SIZES.stragglerItems, concurrency: SIZES.stragglerConcurrency, speculate, store, cwd: ROOT });
+      check(res.result === SIZES.stragglerItems, `straggler reduce gave ${res.result}, expected ${SIZES.stragglerItems}`);
+      return { speculate, wallMs: res.summary.wallMs, execMs: execSpan(res.attempts), speculated: res.summary.speculated, wins: res.summary.speculationWins };
+    } finally {
+      fs.rmSync(store, { recursive: true, force: true });
+    }
   },
 };
 
 // ---------------------------------------------------------------------------------------
-// helpers
+// case helpers (child side)
 // ---------------------------------------------------------------------------------------
 
 /** First invoke to last reply: the execution, without bundling, planning and pool start-up. */
@@ -278,10 +271,7 @@ function execSpan(attempts) {
   return Math.max(1, hi - lo);
 }
 
-function oneLine(err) {
-  return String(err?.message ?? err).split("\n")[0].slice(0, 300);
-}
-
+/** `n` calls of fn(i) with `concurrency` in flight; ms from first call to last reply. */
 async function timedLoop(n, concurrency, fn) {
   let next = 0;
   const worker = async () => {
@@ -292,217 +282,261 @@ async function timedLoop(n, concurrency, fn) {
   return performance.now() - s;
 }
 
-function fakeTask(index) {
+/** Warm each side up the same way, then time `repeat` rounds of each, alternating which goes first. */
+async function measureDispatch(sides, repeat) {
+  const { dispatchCalls: n, dispatchWarmup: w, dispatchConcurrency: c } = SIZES;
+  for (const s of Object.values(sides)) await timedLoop(w, c, (i) => s.invoke(i, w));
+  const perSec = Object.fromEntries(Object.keys(sides).map((k) => [k, []]));
+  for (let r = 0; r < repeat; r++) {
+    for (const k of alternate(Object.keys(sides), r)) perSec[k].push(n / ((await timedLoop(n, c, (i) => sides[k].invoke(i, n))) / 1000));
+  }
+  return { perSec };
+}
+
+/** The bare SDK loop: one LambdaClient with the same socket pool size as fanout's backend. */
+async function sdkInvoker(endpoint) {
+  const { LambdaClient, InvokeCommand } = await import("@aws-sdk/client-lambda");
+  const { NodeHttpHandler } = await import("@smithy/node-http-handler");
+  const { Agent } = await import("node:http");
+  // The SDK default of 50 sockets would cap concurrency 64.
+  const client = new LambdaClient({
+    region: "us-east-1",
+    endpoint,
+    credentials: { accessKeyId: "bench", secretAccessKey: "bench" },
+    maxAttempts: 1,
+    requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: SIZES.dispatchConcurrency }) }),
+  });
   return {
-    v: 1,
-    runId: "20260101T000000Z-bench0",
-    count: SIZES.dispatchCalls,
-    bundle: { key: "bundles/0.mjs", sha256: "0" },
-    export: "default",
-    timeoutMs: 60_000,
-    inlineLimit: 262144,
-    index,
-    attempt: 1,
-    source: { kind: "inline", value: null },
+    async invoke(i, count) {
+      const out = await client.send(new InvokeCommand({ FunctionName: "fanout-bench", Payload: Buffer.from(JSON.stringify(fakeTask(i, count))) }));
+      check(out.StatusCode === 200 && !out.FunctionError, `SDK invoke ${i}: status ${out.StatusCode} ${out.FunctionError ?? ""}`);
+      checkReply(JSON.parse(Buffer.from(out.Payload).toString("utf8")), i, "SDK loop");
+    },
+    close: async () => client.destroy(),
   };
 }
 
-/** A Lambda Invoke API that replies at once with a successful fanout envelope. */
-async function startFakeLambda() {
-  const http = await import("node:http");
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on("data", (c) => chunks.push(c));
-    req.on("end", () => {
-      let task = {};
-      try {
-        task = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}");
-      } catch {}
-      const now = Date.now();
-      const body = JSON.stringify({
-        v: 1,
-        runId: task.runId,
-        index: task.index,
-        attempt: task.attempt,
-        ok: true,
-        timing: { startedAt: now, endedAt: now, loadMs: 0, coldStart: false },
-        logs: [],
-        worker: { platform: "lambda", id: "loopback", memoryMb: 1024 },
-        bytes: 0,
-      });
-      res.writeHead(200, { "content-type": "application/json", "x-amz-executed-version": "$LATEST", "x-amzn-requestid": String(now) });
-      res.end(body);
-    });
-  });
-  server.keepAliveTimeout = 60_000;
-  await new Promise((r) => server.listen(0, "127.0.0.1", r));
-  return { port: server.address().port, close: () => server.close() };
+/** fanout's AWS backend pointed at the loopback endpoint (no stack discovery), or { reason } it cannot be opened. */
+async function fanoutInvoker(endpoint) {
+  let aws;
+  try {
+    aws = await load("lambda");
+  } catch (err) {
+    return { reason: `cannot import dist/${MODULES.lambda}: ${oneLine(err)}` };
+  }
+  const target = { region: "us-east-1", functionName: "fanout-bench", bucket: "fanout-bench", lambdaEndpoint: endpoint, s3Endpoint: endpoint };
+  let backend;
+  try {
+    if (typeof aws.AwsBackend === "function") {
+      backend = new aws.AwsBackend("aws", { ...target, credentials: { accessKeyId: "bench", secretAccessKey: "bench" } }, 1024, SIZES.dispatchConcurrency);
+    } else if (typeof aws.openAwsBackend === "function") {
+      backend = await aws.openAwsBackend({ backend: "aws", cwd: ROOT, memoryMb: 1024, concurrency: SIZES.dispatchConcurrency, aws: target });
+    } else return { reason: `dist/${MODULES.lambda} exports neither AwsBackend nor openAwsBackend` };
+  } catch (err) {
+    return { reason: `opening the AWS backend: ${oneLine(err)}` };
+  }
+  return {
+    invoke: async (i, count) => checkReply(await backend.invoke(fakeTask(i, count)), i, "fanout backend"),
+    close: () => backend.close(),
+  };
 }
 
 // ---------------------------------------------------------------------------------------
-// child mode: run one case, print its result, exit (faast.js otherwise lingers ~10 s)
+// the parent: run the cases' repetitions, print and record the table
 // ---------------------------------------------------------------------------------------
-
-function runCase(name, env = {}, timeoutMs = 300_000) {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), "--case", name, ...(QUICK ? ["--quick"] : [])], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true,
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (err += d));
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid, "SIGKILL"); // the case and the worker processes it started
-      } catch {}
-    }, timeoutMs);
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      const line = out.split("\n").find((l) => l.startsWith(RESULT_TAG));
-      if (line) return resolve(JSON.parse(line.slice(RESULT_TAG.length)));
-      resolve({ error: signal ? `killed (${signal}) after ${timeoutMs / 1000} s` : `exit ${code}: ${oneLine(err.trim().split("\n").slice(-1)[0] ?? "")}` });
-    });
-  });
-}
 
 const f0 = (v) => (v === undefined || !Number.isFinite(v) ? "–" : Math.round(v).toLocaleString("en-US"));
 const f2 = (v) => (v === undefined || !Number.isFinite(v) ? "–" : v.toFixed(2));
 const ms = (v) => (v === undefined || !Number.isFinite(v) ? "–" : v < 10_000 ? `${Math.round(v)} ms` : `${(v / 1000).toFixed(1)} s`);
+const log = (s) => console.log(s);
+const child = (name, env = {}, timeoutMs) =>
+  runCase(SCRIPT, name, { cwd: ROOT, env: Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])), extraArgs: QUICK ? ["--quick"] : [], timeoutMs });
+
+/** `repeat` repetitions of every side, alternating their order; each side's result checked by unwrap. */
+async function repeatSides(sides, show) {
+  const reps = [];
+  for (let i = 0; i < REPEAT; i++) {
+    const rep = {};
+    for (const k of alternate(Object.keys(sides), i)) rep[k] = unwrap(await sides[k](), k);
+    reps.push(rep);
+    log(`  #${i + 1}: ${show(rep)}`);
+  }
+  return reps;
+}
+
+async function caseA(rows) {
+  const { noopChunks: N, noopConcurrency: C, faastCalls: M, faastConcurrency: F } = SIZES;
+  log(`\na. no-op chunks: fanout ${N.toLocaleString()} chunks at concurrency ${C} and ${M.toLocaleString()} chunks at ${F}, vs faast.js local ${M.toLocaleString()} calls at concurrency ${F}; each after ${SIZES.warmupCalls} unmeasured`);
+  const reps = await repeatSides(
+    {
+      wide: () => child("noop", { BENCH_CHUNKS: N, BENCH_CONCURRENCY: C }),
+      faast: () => child("faast", { BENCH_CALLS: M }),
+      same: () => child("noop", { BENCH_CHUNKS: M, BENCH_CONCURRENCY: F }),
+    },
+    (r) => `fanout c=${C} ${f0(r.wide.perSecExec)}/s exec, ${f0(r.wide.perSecWall)}/s wall · faast.js ${f0(r.faast.perSec)}/s (init ${ms(r.faast.initMs)} not counted) · fanout c=${F} ${f0(r.same.perSecExec)}/s exec, ${f0(r.same.perSecWall)}/s wall`,
+  );
+  const faast = spreadOf(reps, (r) => r.faast.perSec);
+  const ref = `faast.js c=${F}: ${fmtSpread(faast, f0)} calls/s`;
+  for (const [label, key, field] of [
+    [`execution, fanout c=${C}`, "wide", "perSecExec"],
+    [`whole run (wall), fanout c=${C}`, "wide", "perSecWall"],
+    [`execution, like for like: c=${F}, ${M.toLocaleString()} each`, "same", "perSecExec"],
+    [`whole run (wall), like for like: c=${F}, ${M.toLocaleString()} each`, "same", "perSecWall"],
+  ]) {
+    const s = spreadOf(reps, (r) => r[key][field]);
+    rows.push(["a", `no-op chunks/s, ${label}`, fmtSpread(s, f0), ref, ratioOf(s, faast)]);
+  }
+  const cli = await cliMarginal();
+  const s = spreadOf(cli, (r) => r.perSec);
+  rows.push(["a", `no-op chunks/s, whole CLI marginal: (${N.toLocaleString()} - 1) / (t(${N.toLocaleString()}) - t(1))`, fmtSpread(s, f0), ref, ratioOf(s, faast)]);
+}
+
+/** fanout's whole-CLI marginal rate: `fanout run` with N chunks and with 1, as whole processes. */
+async function cliMarginal() {
+  const N = SIZES.noopChunks;
+  const store = path.join(STORE, "cli");
+  const time = async (n) => {
+    const t = await timeCli(BIN, ["run", "bench/jobs/noop.ts", "--chunks", String(n), "-q", "--store", store], n, { cwd: ROOT });
+    fs.rmSync(path.join(store, "runs"), { recursive: true, force: true }); // unmeasured: keep the store small
+    return { ms: t };
+  };
+  log(`  whole CLI: node bin/fanout.js run bench/jobs/noop.ts --chunks ${N} (and --chunks 1) -q --store bench/out/store/cli, one unmeasured run of each first`);
+  await time(N);
+  await time(1);
+  const reps = await repeatSides({ n: () => time(N), one: () => time(1) }, (r) => `t(${N}) ${ms(r.n.ms)}, t(1) ${ms(r.one.ms)} → ${f0((N - 1) / ((r.n.ms - r.one.ms) / 1000))} chunks/s`);
+  return reps.map((r) => ({ perSec: (N - 1) / ((r.n.ms - r.one.ms) / 1000) }));
+}
+
+async function caseB(rows) {
+  log(`\nb. CPU-bound: examples/pi.ts, ${SIZES.piSamples.toExponential()} samples in ${SIZES.cpuChunks} chunks: sequential in one process vs the local pool (both warmed on ${SIZES.piWarmupSamples.toExponential()} samples)`);
+  const reps = [];
+  for (let i = 0; i < REPEAT; i++) {
+    const c = unwrap(await child("cpu", { BENCH_REP: i }), "cpu");
+    reps.push(c);
+    log(`  #${i + 1}: sequential ${ms(c.sequentialMs)} · local ${ms(c.parallelMs)} · speedup ${f2(c.sequentialMs / c.parallelMs)}x · results equal (${c.result})`);
+  }
+  const cores = reps[0].cores;
+  const speedup = spreadOf(reps, (r) => r.sequentialMs / r.parallelMs);
+  const perCore = spreadOf(reps, (r) => r.sequentialMs / r.parallelMs / cores);
+  rows.push(["b", `CPU speedup vs sequential (${cores} cores)`, fmtSpread(speedup, (v) => `${f2(v)}x`), `ideal ${cores}x`, `${fmtSpread(perCore, f2)} per core`]);
+  rows.push(["b", "CPU wall: local pool vs sequential", fmtSpread(spreadOf(reps, (r) => r.parallelMs), ms), `sequential ${fmtSpread(spreadOf(reps, (r) => r.sequentialMs), ms)}`, ratioOf(spreadOf(reps, (r) => r.parallelMs), spreadOf(reps, (r) => r.sequentialMs))]);
+}
+
+async function caseC(rows) {
+  const { sleepChunks: n, sleepMs } = SIZES;
+  log(`\nc. ${n} chunks that each wait ${sleepMs / 1000} s, concurrency ${n}, vs one chunk; both sizes run once unmeasured first, then alternate`);
+  const errors = [];
+  for (const backend of ["local", "emulated"]) {
+    const label = `${n} x ${sleepMs / 1000} s waits, ${backend}`;
+    const r = await child("sleep", { FANOUT_SLEEP_MS: sleepMs, FANOUT_BENCH_BACKEND: backend, BENCH_REPEAT: REPEAT }, 60_000 + (2 + 2 * REPEAT) * 30_000);
+    if (r.error) {
+      log(`  ${backend}: error: ${r.error}`);
+      errors.push(`${backend}: ${r.error}`);
+      continue;
+    }
+    r.reps.forEach((x, i) => log(`  ${backend} #${i + 1}: ${n} chunks wall ${ms(x.all.wallMs)} (execution ${ms(x.all.execMs)}, ${x.all.coldStarts} cold starts) · one chunk wall ${ms(x.one.wallMs)}`));
+    const all = spreadOf(r.reps, (x) => x.all.wallMs);
+    const one = spreadOf(r.reps, (x) => x.one.wallMs);
+    const ideal = { median: sleepMs, min: sleepMs, max: sleepMs, n: 1 };
+    rows.push(["c", `${label}: wall vs one chunk`, fmtSpread(all, ms), `one chunk ${fmtSpread(one, ms)}`, ratioOf(all, one)]);
+    rows.push(["c", `${label}: wall vs ideal`, fmtSpread(all, ms), `ideal ${ms(sleepMs)}`, ratioOf(all, ideal)]);
+  }
+  if (errors.length) throw new Error(errors.join("; "));
+}
+
+async function caseD(rows) {
+  log(`\nd. client dispatch to a loopback Lambda endpoint, ${SIZES.dispatchCalls} invokes at concurrency ${SIZES.dispatchConcurrency}, after ${SIZES.dispatchWarmup} unmeasured on each side`);
+  // Dummy keys for the loopback fake only: no real AWS account is touched or looked up.
+  const d = unwrap(await child("dispatch", { AWS_ACCESS_KEY_ID: "bench", AWS_SECRET_ACCESS_KEY: "bench", AWS_REGION: "us-east-1", AWS_PROFILE: "", BENCH_REPEAT: REPEAT }), "dispatch");
+  const sdk = spreadOf(d.perSec.sdk, (v) => v);
+  log(`  bare SDK invoke loop: ${d.perSec.sdk.map(f0).join(", ")} invokes/s`);
+  if (d.fanoutUnavailable) {
+    log(`  fanout AWS backend: skipped: ${d.fanoutUnavailable}`);
+    rows.push(["d", "dispatch to loopback Lambda, invokes/s", "skipped", `bare SDK ${fmtSpread(sdk, f0)} invokes/s`, "–"]);
+    return;
+  }
+  const fan = spreadOf(d.perSec.fanout, (v) => v);
+  log(`  fanout AWS backend: ${d.perSec.fanout.map(f0).join(", ")} invokes/s`);
+  // The backend is the SDK loop plus fanout's bookkeeping: it cannot truly be faster, so a
+  // faster or overlapping figure is noise, not a speed-up.
+  const verdict = overlaps(fan, sdk) || fan.median >= sdk.median ? "no measurable overhead" : ratioOf(fan, sdk);
+  rows.push(["d", "dispatch to loopback Lambda, invokes/s", fmtSpread(fan, f0), `bare SDK ${fmtSpread(sdk, f0)} invokes/s`, verdict]);
+}
+
+async function caseE(rows) {
+  const { stragglerItems: items, stragglerConcurrency: conc, stragglerBaseMs: base, stragglerSlowMs: slow, stragglerFraction: frac } = SIZES;
+  log(`\ne. stragglers: ${items} chunks of ${base} ms at concurrency ${conc}; ${frac * 100}% take ${slow} ms on their first attempt (ideal execution ${ms((items / conc) * base)})`);
+  const env = (fraction, spec) => ({ FANOUT_STRAGGLER_ITEMS: items, FANOUT_STRAGGLER_BASE_MS: base, FANOUT_STRAGGLER_SLOW_MS: slow, FANOUT_STRAGGLER_FRACTION: fraction, BENCH_SPECULATE: spec ? "1" : "0" });
+  const reps = await repeatSides(
+    { none: () => child("straggler", env(0, false)), off: () => child("straggler", env(frac, false)), on: () => child("straggler", env(frac, true)) },
+    (r) => `none ${ms(r.none.wallMs)} · speculation off ${ms(r.off.wallMs)} · on ${ms(r.on.wallMs)} (${r.on.speculated} copies, ${r.on.wins} won)`,
+  );
+  const wall = (k) => spreadOf(reps, (r) => r[k].wallMs);
+  const exec = (k) => spreadOf(reps, (r) => r[k].execMs);
+  rows.push(["e", "stragglers, speculation on: wall", fmtSpread(wall("on"), ms), `no stragglers ${fmtSpread(wall("none"), ms)}`, ratioOf(wall("on"), wall("none"))]);
+  rows.push(["e", "stragglers, speculation off: wall", fmtSpread(wall("off"), ms), `no stragglers ${fmtSpread(wall("none"), ms)}`, ratioOf(wall("off"), wall("none"))]);
+  rows.push(["e", "stragglers, execution on / off", fmtSpread(exec("on"), ms), `off ${fmtSpread(exec("off"), ms)}`, ratioOf(exec("on"), exec("off"))]);
+}
+
+function caseNotes() {
+  const S = SIZES;
+  return [
+    `**a** \`bench/jobs/noop.ts\` through \`run()\` on the local backend, speculation off: ${S.noopChunks.toLocaleString()} chunks at concurrency ${S.noopConcurrency} (today's figure), and ${S.faastCalls.toLocaleString()} chunks at concurrency ${S.faastConcurrency} (like for like with faast.js). "execution" = first invoke to last reply; "whole run" = \`summary.wallMs\` (bundling, planning, pool start, reduce included). faast.js 8 \`faast("local", module)\` calls a no-op export ${S.faastCalls.toLocaleString()} times at concurrency ${S.faastConcurrency}, timed around the calls only (init and cleanup excluded). Each side first does ${S.warmupCalls} unmeasured chunks/calls in its process. "whole CLI marginal" times \`node bin/fanout.js run bench/jobs/noop.ts --chunks N -q --store bench/out/store/cli\` with N = ${S.noopChunks.toLocaleString()} and N = 1 as whole processes (CLI default concurrency; one unmeasured run of each first; printed result checked = N), rate = (N - 1) / (t(N) - t(1)) per repetition.`,
+    `**b** \`examples/pi.ts\` (${S.piSamples.toExponential()} samples, ${S.cpuChunks} chunks): the sequential baseline of \`fanout bench\` (dist/${MODULES.sequential}, same chunks, one process) vs \`run()\` on the local pool, both in one child per repetition after one unmeasured run of each on ${S.piWarmupSamples.toExponential()} samples; the two results must be deeply equal or the case fails. Ratio = speedup / cores.`,
+    `**c** \`examples/sleep.ts\`: ${S.sleepChunks} chunks of one ${S.sleepMs / 1000} s wait at concurrency ${S.sleepChunks}, vs the same job with one chunk ("the time of one") and vs the ideal ${S.sleepMs / 1000} s. One child per backend: the emulated one starts its stack before any run, as a deployed one would be; both sizes run once unmeasured (paying the first invoke, bundle fetch and import), then alternate; every run must give items = its chunk count.`,
+    `**d** a fake Lambda Invoke API on 127.0.0.1 answering at once: a bare \`@aws-sdk/client-lambda\` invoke loop vs fanout's AWS backend \`invoke()\` (the \`AwsBackend\` class pointed at the loopback endpoint, else \`openAwsBackend\`), ${S.dispatchCalls} invokes at concurrency ${S.dispatchConcurrency} with the same socket pool size, after ${S.dispatchWarmup} unmeasured invokes each; every reply is checked. "no measurable overhead" when the spreads overlap or fanout is faster (it is the SDK plus bookkeeping, so cannot truly be faster).`,
+    `**e** \`bench/jobs/straggler.ts\`: ${S.stragglerItems} chunks of ${S.stragglerBaseMs} ms at concurrency ${S.stragglerConcurrency}, ${S.stragglerFraction * 100}% taking ${S.stragglerSlowMs} ms on their first attempt only; wall with speculation on and off vs the same run without stragglers (ideal ${((S.stragglerItems / S.stragglerConcurrency) * S.stragglerBaseMs).toFixed(0)} ms of execution); one fresh process per variant; result checked = ${S.stragglerItems}.`,
+  ];
+}
 
 async function main() {
-  const only = (() => {
-    const i = args.indexOf("--only");
-    return i >= 0 ? new Set(args[i + 1].split(",")) : new Set(["a", "b", "c", "d", "e"]);
-  })();
-  if (!fs.existsSync(path.join(ROOT, "dist/src/index.js"))) {
-    console.log("dist/ is missing: building first (npm run build)");
+  const only = new Set((flagValue("--only", "a,b,c,d,e") ?? "").split(","));
+  if (!/^[1-9]\d*$/.test(String(REPEAT))) {
+    console.error(`bench: --repeat must be a positive integer, got ${JSON.stringify(REPEAT ?? "")} — e.g. --repeat 3`);
+    process.exit(2);
+  }
+  if (!fs.existsSync(path.join(ROOT, "dist", MODULES.index))) {
+    log("dist/ is missing: building first (npm run build)");
     execFileSync(process.execPath, [path.join(ROOT, "scripts/build.js")], { cwd: ROOT, stdio: "inherit" });
   }
   fs.mkdirSync(OUT, { recursive: true });
   fs.rmSync(STORE, { recursive: true, force: true });
   const started = new Date();
+  const commit = commitLabel(ROOT); // before RESULTS.md is rewritten
   const load0 = os.loadavg();
   const t0 = Date.now();
   const rows = []; // [case, measurement, fanout, reference, ratio]
-  const log = (s) => console.log(s);
-  log(`fanout bench · ${os.cpus()[0]?.model ?? "cpu"} · ${os.availableParallelism()} cores · node ${process.version}${QUICK ? " · QUICK sizes" : ""}`);
-
-  if (only.has("a")) {
-    log(`\na. no-op chunks: fanout ${SIZES.noopChunks.toLocaleString()} chunks at concurrency ${SIZES.noopConcurrency} vs faast.js local ${SIZES.faastCalls.toLocaleString()} calls at concurrency ${SIZES.faastConcurrency}`);
-    const n = await runCase("noop");
-    if (n.error) log(`  fanout: error: ${n.error}`);
-    else log(`  fanout: ${f0(n.perSecExec)} chunks/s over the execution (${ms(n.execMs)}), ${f0(n.perSecWall)} chunks/s over the whole run (wall ${ms(n.wallMs)})`);
-    const fa = await runCase("faast");
-    if (fa.error) log(`  faast.js: error: ${fa.error}`);
-    else log(`  faast.js local: ${f0(fa.perSec)} calls/s (calls ${ms(fa.callsMs)}; init ${ms(fa.initMs)}, cleanup ${ms(fa.cleanupMs)} not counted)`);
-    rows.push(["a", "no-op chunks/s, execution", f0(n.perSecExec), `faast.js ${f0(fa.perSec)} calls/s`, `${f2(n.perSecExec / fa.perSec)}x`]);
-    rows.push(["a", "no-op chunks/s, whole run (wall)", f0(n.perSecWall), `faast.js ${f0(fa.perSec)} calls/s`, `${f2(n.perSecWall / fa.perSec)}x`]);
-  }
-
-  if (only.has("b")) {
-    log(`\nb. CPU-bound: examples/pi.ts, ${SIZES.piSamples.toExponential()} samples in ${SIZES.cpuChunks} chunks: sequential in one process vs the local pool`);
-    const c = await runCase("cpu", { FANOUT_PI_SAMPLES: String(SIZES.piSamples) });
-    if (c.error) log(`  error: ${c.error}`);
-    else log(`  sequential ${ms(c.sequentialMs)} · local ${ms(c.parallelMs)} · speedup ${f2(c.speedup)}x on ${c.cores} cores = ${f2(c.perCore)} per core · results ${c.equal ? "equal" : "DIFFERENT"}`);
-    rows.push(["b", `CPU speedup vs sequential (${c.cores ?? "?"} cores)`, `${f2(c.speedup)}x`, `ideal ${c.cores ?? "?"}x`, `${f2(c.perCore)} per core`]);
-  }
-
-  if (only.has("c")) {
-    log(`\nc. ${SIZES.sleepChunks} chunks that each wait ${SIZES.sleepMs / 1000} s, concurrency ${SIZES.sleepChunks}`);
-    for (const backend of ["local", "emulated"]) {
-      const r = await runCase("sleep", { FANOUT_SLEEP_MS: String(SIZES.sleepMs), FANOUT_BENCH_BACKEND: backend }, 200_000);
-      if (r.error || !r.available) {
-        log(`  ${backend}: unavailable: ${r.error ?? r.reason}`);
-        rows.push(["c", `${SIZES.sleepChunks} x ${SIZES.sleepMs / 1000} s waits, ${backend}`, "unavailable", "–", "–"]);
-        continue;
-      }
-      log(`  ${backend}: ${SIZES.sleepChunks} chunks: wall ${ms(r.wallMs)} (execution ${ms(r.execMs)}) · one chunk: wall ${ms(r.oneMs)} · ideal ${ms(r.idealMs)}`);
-      rows.push(["c", `${SIZES.sleepChunks} x ${SIZES.sleepMs / 1000} s waits, ${backend}: wall vs one chunk`, ms(r.wallMs), `one chunk ${ms(r.oneMs)}`, `${f2(r.vsOne)}x`]);
-      rows.push(["c", `${SIZES.sleepChunks} x ${SIZES.sleepMs / 1000} s waits, ${backend}: wall vs ideal`, ms(r.wallMs), `ideal ${ms(r.idealMs)}`, `${f2(r.ratio)}x`]);
+  const failed = [];
+  log(`fanout bench · ${commit} · ${os.cpus()[0]?.model ?? "cpu"} · ${os.availableParallelism()} cores · node ${process.version} · repeat ${REPEAT}${QUICK ? " · QUICK sizes" : ""}`);
+  for (const [key, fn] of Object.entries({ a: caseA, b: caseB, c: caseC, d: caseD, e: caseE })) {
+    if (!only.has(key)) continue;
+    try {
+      await fn(rows);
+    } catch (err) {
+      log(`  ${key}: error: ${oneLine(err)}`);
+      rows.push([key, "error", oneLine(err).replaceAll("|", "/"), "–", "–"]);
+      failed.push(key);
     }
   }
-
-  if (only.has("d")) {
-    log(`\nd. client dispatch to a loopback Lambda endpoint, ${SIZES.dispatchCalls} invokes at concurrency ${SIZES.dispatchConcurrency}`);
-    // Dummy keys for the loopback fake only: no real AWS account is touched or looked up.
-    const d = await runCase("dispatch", { AWS_ACCESS_KEY_ID: "bench", AWS_SECRET_ACCESS_KEY: "bench", AWS_REGION: "us-east-1", AWS_PROFILE: "" });
-    if (d.error) log(`  error: ${d.error}`);
-    else {
-      log(`  bare SDK invoke loop: ${f0(d.sdkPerSec)} invokes/s`);
-      log(d.fanout?.available ? `  fanout AWS backend: ${f0(d.fanout.perSec)} invokes/s (${f2(d.ratio)}x the SDK loop)` : `  fanout AWS backend: skipped: ${d.fanout?.reason}`);
-    }
-    rows.push(["d", "dispatch to loopback Lambda, invokes/s", d.fanout?.available ? f0(d.fanout.perSec) : "skipped", `bare SDK ${f0(d.sdkPerSec)}/s`, d.fanout?.available ? `${f2(d.ratio)}x` : "–"]);
-  }
-
-  if (only.has("e")) {
-    const ideal = (SIZES.stragglerItems / SIZES.stragglerConcurrency) * SIZES.stragglerBaseMs;
-    log(`\ne. stragglers: ${SIZES.stragglerItems} chunks of ${SIZES.stragglerBaseMs} ms at concurrency ${SIZES.stragglerConcurrency}; ${SIZES.stragglerFraction * 100}% take ${SIZES.stragglerSlowMs} ms on their first attempt`);
-    const env = (fraction, spec) => ({
-      FANOUT_STRAGGLER_ITEMS: String(SIZES.stragglerItems),
-      FANOUT_STRAGGLER_BASE_MS: String(SIZES.stragglerBaseMs),
-      FANOUT_STRAGGLER_SLOW_MS: String(SIZES.stragglerSlowMs),
-      FANOUT_STRAGGLER_FRACTION: String(fraction),
-      BENCH_SPECULATE: spec ? "1" : "0",
-    });
-    const none = await runCase("straggler", env(0, false));
-    const off = await runCase("straggler", env(SIZES.stragglerFraction, false));
-    const on = await runCase("straggler", env(SIZES.stragglerFraction, true));
-    for (const [label, r] of [["no stragglers", none], ["stragglers, speculation off", off], ["stragglers, speculation on", on]]) {
-      if (r.error) log(`  ${label}: error: ${r.error}`);
-      else log(`  ${label}: wall ${ms(r.wallMs)} (execution ${ms(r.execMs)}, ideal ${ms(ideal)})${r.speculate ? ` · ${r.speculated} speculative copies, ${r.wins} won` : ""}`);
-    }
-    rows.push(["e", "stragglers, speculation on: wall", ms(on.wallMs), `no stragglers ${ms(none.wallMs)}`, `${f2(on.wallMs / none.wallMs)}x`]);
-    rows.push(["e", "stragglers, speculation off: wall", ms(off.wallMs), `no stragglers ${ms(none.wallMs)}`, `${f2(off.wallMs / none.wallMs)}x`]);
-    rows.push(["e", "stragglers, execution on / off", ms(on.execMs), `off ${ms(off.execMs)}`, `${f2(on.execMs / off.execMs)}x`]);
-  }
-
   const load1 = os.loadavg();
   const totalS = (Date.now() - t0) / 1000;
-  const header = ["case", "measurement", "fanout", "reference (same run)", "ratio"];
+  const header = ["case", "measurement", "fanout: median (min–max)", "reference, same run: median (min–max)", "ratio of medians"];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
   const fmtRow = (r) => r.map((c, i) => String(c).padEnd(widths[i])).join("  ").trimEnd();
   log(`\n${fmtRow(header)}\n${widths.map((w) => "-".repeat(w)).join("  ")}\n${rows.map(fmtRow).join("\n")}`);
-  log(`\n${totalS.toFixed(0)} s in all · load average ${load0.map((v) => v.toFixed(1)).join(" ")} at the start, ${load1.map((v) => v.toFixed(1)).join(" ")} at the end`);
-
-  if (!QUICK && only.size === 5) {
-    const md = [
-      "# fanout benchmark results",
-      "",
-      `- date: ${started.toISOString()}`,
-      `- machine: ${os.cpus()[0]?.model ?? "?"}, ${os.cpus().length} cores (availableParallelism ${os.availableParallelism()}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ${os.platform()} ${os.release()}`,
-      `- node: ${process.version}`,
-      `- command: \`npm run bench\` (node bench/run.js)`,
-      `- load average (1/5/15 min): ${load0.map((v) => v.toFixed(1)).join(" / ")} at the start, ${load1.map((v) => v.toFixed(1)).join(" / ")} at the end; other work on the machine skews the figures`,
-      `- total time: ${totalS.toFixed(0)} s`,
-      "",
-      "Every ratio compares two figures measured in this same run; each measurement ran in a fresh child process.",
-      "",
-      `| ${header.join(" | ")} |`,
-      `| ${header.map(() => "---").join(" | ")} |`,
-      ...rows.map((r) => `| ${r.join(" | ")} |`),
-      "",
-      "## What each case does",
-      "",
-      `- **a** \`bench/jobs/noop.ts\` through \`run()\` on the local backend: ${SIZES.noopChunks.toLocaleString()} chunks, concurrency ${SIZES.noopConcurrency}, speculation off. "execution" = first invoke to last reply; "whole run" = \`summary.wallMs\` (bundling, planning, pool start, reduce included). faast.js 8 \`faast("local", module)\` calling a no-op export ${SIZES.faastCalls.toLocaleString()} times at concurrency ${SIZES.faastConcurrency}, timed around the calls only (init and cleanup excluded).`,
-      `- **b** \`examples/pi.ts\` (${SIZES.piSamples.toExponential()} samples, ${SIZES.cpuChunks} chunks): the sequential baseline of \`fanout bench\` (src/sequential.ts, same chunks, one process) vs \`run()\` on the local pool; ratio = speedup / cores.`,
-      `- **c** \`examples/sleep.ts\`: ${SIZES.sleepChunks} chunks of one ${SIZES.sleepMs / 1000} s wait at concurrency ${SIZES.sleepChunks}; ratio = wall / ${SIZES.sleepMs / 1000} s. Each is also run with one chunk (\`the time of one\`) in the same process; the emulated rows run on an emulated stack started before either run, as a deployed one would be.`,
-      `- **d** a fake Lambda Invoke API on 127.0.0.1 answering at once: a bare \`@aws-sdk/client-lambda\` invoke loop vs fanout's AWS backend \`invoke()\` (the \`AwsBackend\` class pointed at the loopback endpoint, else \`openAwsBackend\`), ${SIZES.dispatchCalls} invokes at concurrency ${SIZES.dispatchConcurrency} each with the same socket pool size; the fanout half is skipped, with the reason printed, when the backend cannot be opened.`,
-      `- **e** \`bench/jobs/straggler.ts\`: ${SIZES.stragglerItems} chunks of ${SIZES.stragglerBaseMs} ms at concurrency ${SIZES.stragglerConcurrency}, ${SIZES.stragglerFraction * 100}% taking ${SIZES.stragglerSlowMs} ms on their first attempt only; wall with speculation on and off vs the same run without stragglers (ideal ${((SIZES.stragglerItems / SIZES.stragglerConcurrency) * SIZES.stragglerBaseMs).toFixed(0)} ms of execution).`,
-      "",
-    ].join("\n");
-    fs.writeFileSync(path.join(ROOT, "bench", "RESULTS.md"), md);
+  log(`\n${totalS.toFixed(0)} s in all · ${REPEAT} repetitions · load average ${load0.map((v) => v.toFixed(1)).join(" ")} at the start, ${load1.map((v) => v.toFixed(1)).join(" ")} at the end`);
+  if (failed.length) {
+    log(`failed: ${failed.join(", ")}; bench/RESULTS.md not written`);
+    process.exitCode = 1;
+  } else if (!QUICK && only.size === 5 && Number(REPEAT) >= 3) {
+    writeResults(path.join(ROOT, "bench", "RESULTS.md"), { started, commit, command: commandLine(args), repeat: REPEAT, totalS, load0, load1, header, rows, caseNotes: caseNotes() });
     log("wrote bench/RESULTS.md");
   }
 }
 
 if (args[0] === "--case") {
-  const name = args[1];
   try {
-    const r = await cases[name]();
+    const r = await cases[args[1]]();
     process.stdout.write(RESULT_TAG + JSON.stringify(r) + "\n", () => process.exit(0));
   } catch (err) {
     process.stdout.write(RESULT_TAG + JSON.stringify({ error: oneLine(err) }) + "\n", () => process.exit(1));

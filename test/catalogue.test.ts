@@ -158,6 +158,23 @@ const rows: Row[] = [
   { title: "gc with an age that is not a duration", args: ["gc", "--older-than", "7x", "--store", STORE], exit: 2, line: /^fanout: --older-than must be a duration like 30m, 12h or 7d, got "7x" — e\.g\. --older-than 7d$/ },
 ];
 
+/** A docs/errors.md row's documented stderr line: its last column, backticks off, "\\|" unescaped. */
+function documentedLine(doc: string, title: string): string | undefined {
+  const row = doc.split("\n").find((l) => l.startsWith(`| ${title} |`));
+  return row?.match(/\| \d+ \| `(.*)` \|$/)?.[1]?.replaceAll("\\|", "|");
+}
+
+/** The fix after the last " — ", with this machine's paths and run ids written as the docs write them. */
+function hintOf(line: string): string | undefined {
+  const at = line.lastIndexOf(" — ");
+  if (at < 0) return undefined;
+  return line
+    .slice(at + 3)
+    .replaceAll(STORE, "/your/project/.fanout")
+    .replaceAll(ROOT.replace(/\/$/, ""), "/your/project")
+    .replace(/\d{8}T\d{6}Z-[a-z0-9]{6}/g, "<run id>");
+}
+
 describe("bad-input catalogue (docs/errors.md)", () => {
   const doc = fs.readFileSync(path.join(ROOT, "docs", "errors.md"), "utf8");
 
@@ -168,6 +185,8 @@ describe("bad-input catalogue (docs/errors.md)", () => {
       expect(docRow, `docs/errors.md row for "${r.title}"`).toBeDefined();
       expect(docRow).toContain(`| ${r.exit} |`);
     }
+    const docTitles = doc.split("\n").filter((l) => /^\| .+ \| `/.test(l)).map((l) => l.slice(2, l.indexOf(" | ")));
+    expect(docTitles.filter((t) => !rows.some((r) => r.title === t)), "docs/errors.md rows this test does not run").toEqual([]);
   });
 
   for (const row of rows) {
@@ -180,6 +199,9 @@ describe("bad-input catalogue (docs/errors.md)", () => {
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(/^fanout: /);
       expect(lines[0]).toMatch(row.line);
+      const documented = hintOf(documentedLine(doc, row.title) ?? "");
+      expect(documented, `docs/errors.md gives "${row.title}" a fix after " — "`).toBeDefined();
+      expect(hintOf(lines[0]), "the fix printed is the one docs/errors.md documents").toBe(documented);
       expect(res.stderr).not.toMatch(/\n\s+at /);
     });
   }
