@@ -7,7 +7,7 @@ import { PACKAGE_ROOT, startEmulator } from "../src/compute/aws/emulator.js";
 import { openStore } from "../src/compute/open.js";
 import { checkBackend } from "../src/options.js";
 import type { ObjectStore } from "../src/store/types.js";
-import { addBackendOptions, awsOptionsFrom, writeStdout } from "./main.js";
+import { addBackendOptions, awsOptionsFrom, writeStdout } from "./common.js";
 
 interface DeployFlags {
   stage: string;

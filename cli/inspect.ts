@@ -5,7 +5,7 @@ import { checkBackend } from "../src/options.js";
 import { readManifest } from "../src/run/run.js";
 import { RunResults } from "../src/store/results.js";
 import type { ResultEnvelope, RunManifest } from "../src/types.js";
-import { awsOptionsFrom, writeStdout } from "./main.js";
+import { awsOptionsFrom, writeStdout } from "./common.js";
 import { fmtMs } from "./render.js";
 
 interface StoreFlags {

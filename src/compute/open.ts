@@ -1,19 +1,8 @@
 import * as path from "node:path";
 import { FolderStore } from "../store/folder.js";
 import type { ObjectStore } from "../store/types.js";
-import type { AwsOptions, BackendName } from "../options.js";
 import { LocalBackend } from "./local/pool.js";
-import type { Backend } from "./types.js";
-
-export interface BackendConfig {
-  backend: BackendName;
-  cwd: string;
-  store?: string;
-  processes?: number;
-  memoryMb: number;
-  concurrency: number;
-  aws?: AwsOptions;
-}
+import type { Backend, BackendConfig } from "./types.js";
 
 export function localStoreRoot(cwd: string, store?: string): string {
   return path.resolve(cwd, store ?? ".fanout");

@@ -8,8 +8,7 @@ import { ConfigError, InfraError, UsageError } from "../../errors.js";
 import type { AwsOptions } from "../../options.js";
 import { makeS3Client, S3Store } from "../../store/s3.js";
 import type { Reply, Task } from "../../types.js";
-import type { BackendConfig } from "../open.js";
-import type { Backend, InvokeOptions } from "../types.js";
+import type { Backend, BackendConfig, InvokeOptions } from "../types.js";
 
 /** Past the chunk's own timeout, how long the client waits for Lambda before giving up. */
 const CLIENT_GRACE_MS = 30_000;
