@@ -3,7 +3,7 @@ import type { JobDefaults } from "./job/index.js";
 import type { RunOptionsResolved } from "./types.js";
 
 export type BackendName = "local" | "aws" | "emulated";
-export const BACKENDS: readonly BackendName[] = ["local", "aws", "emulated"];
+const BACKENDS: readonly BackendName[] = ["local", "aws", "emulated"];
 
 /** Where AWS runs go; every field falls back to flags, env and stack discovery. */
 export interface AwsOptions {

@@ -63,7 +63,7 @@ export interface RemoteError {
   code?: string;
 }
 
-export interface ChunkTiming {
+interface ChunkTiming {
   /** Epoch ms at which the worker began the chunk (after loading the bundle). */
   startedAt: number;
   endedAt: number;

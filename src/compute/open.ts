@@ -4,7 +4,7 @@ import type { ObjectStore } from "../store/types.js";
 import { LocalBackend } from "./local/pool.js";
 import type { Backend, BackendConfig } from "./types.js";
 
-export function localStoreRoot(cwd: string, store?: string): string {
+function localStoreRoot(cwd: string, store?: string): string {
   return path.resolve(cwd, store ?? ".fanout");
 }
 

@@ -65,7 +65,7 @@ function binOf(pkg: string, bin: string): string {
   return path.join(path.dirname(pj), rel);
 }
 
-export function freePort(): Promise<number> {
+function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once("error", reject);

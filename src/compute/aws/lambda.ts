@@ -14,7 +14,7 @@ import type { Backend, BackendConfig, InvokeOptions } from "../types.js";
 const CLIENT_GRACE_MS = 30_000;
 const REGION = /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d+$/;
 
-export interface AwsTarget {
+interface AwsTarget {
   region: string;
   functionName: string;
   bucket: string;
@@ -52,7 +52,7 @@ function credentialProblem(err: unknown): ConfigError | undefined {
 }
 
 /** Find the deployed function and bucket: flags and env first, then the stack's outputs. */
-export async function resolveAwsTarget(o: AwsOptions): Promise<AwsTarget> {
+async function resolveAwsTarget(o: AwsOptions): Promise<AwsTarget> {
   const region = checkRegion(o.region);
   const profile = o.profile ?? process.env.AWS_PROFILE;
   let functionName = o.functionName ?? process.env.FANOUT_FUNCTION;
@@ -102,7 +102,7 @@ function emulatedTarget(e: EmulatorEndpoints): AwsTarget {
   };
 }
 
-export function s3StoreFor(t: AwsTarget, maxSockets = 64): S3Store {
+function s3StoreFor(t: AwsTarget, maxSockets = 64): S3Store {
   const client = makeS3Client({
     region: t.region,
     ...(t.s3Endpoint ? { endpoint: t.s3Endpoint } : {}),
@@ -117,6 +117,7 @@ export function s3StoreFor(t: AwsTarget, maxSockets = 64): S3Store {
  * (RequestResponse) invocation: its reply is the completion signal, so nothing polls the
  * bucket; the HTTP agent allows as many sockets as the run's concurrency, since the SDK's
  * default of 50 would silently cap it.
+ * @public bench/run.js (case d) drives it through dist/, which knip cannot follow.
  */
 export class AwsBackend implements Backend {
   readonly store: S3Store;
