@@ -1,4 +1,4 @@
-import type { ErrorKind, RemoteError } from "./types.js";
+import type { ErrorKind, RemoteError, RunSummary } from "./types.js";
 
 /**
  * Every error fanout raises on purpose. `message` names the problem in one line, `hint` names
@@ -61,7 +61,7 @@ export class ChunkFailedError extends FanoutError {
   readonly runId: string;
   /** Set when the run ends: how many chunks failed in all, and the run's summary. */
   failedChunks = 1;
-  summary?: import("./types.js").RunSummary;
+  summary?: RunSummary;
   constructor(index: number, remote: RemoteError, attempts: number, runId: string) {
     super(`E_CHUNK_${remote.kind.toUpperCase()}`, `chunk ${index} failed: ${describeRemote(remote)}`, {
       hint: hintFor(remote.kind, runId, index),

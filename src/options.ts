@@ -1,7 +1,8 @@
 import { UsageError } from "./errors.js";
 import type { JobDefaults } from "./job/index.js";
-import type { RunOptionsResolved } from "./types.js";
+import type { Progress, RunOptionsResolved } from "./types.js";
 
+/** Where chunks run: a local worker pool, AWS Lambda, or the AWS code path on an emulated stack on loopback. */
 export type BackendName = "local" | "aws" | "emulated";
 const BACKENDS: readonly BackendName[] = ["local", "aws", "emulated"];
 
@@ -34,7 +35,7 @@ export interface CommonOptions {
   aws?: AwsOptions;
   cwd?: string;
   signal?: AbortSignal;
-  onProgress?: (p: import("./types.js").Progress) => void;
+  onProgress?: (p: Progress) => void;
   /** Lines for the user: the run id as it starts, fewer chunks than asked, and the like. */
   onNotice?: (line: string) => void;
 }

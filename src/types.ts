@@ -39,6 +39,7 @@ export interface Task extends TaskBase {
   source: ChunkSource;
 }
 
+/** Why a chunk attempt failed. */
 export type ErrorKind =
   /** the chunk's own code threw or rejected */
   | "user"
@@ -97,6 +98,7 @@ export interface Reply extends ResultEnvelope {
   bytes: number;
 }
 
+/** How one attempt ended. */
 export type ChunkOutcome = "ok" | ErrorKind;
 
 /** One attempt at one chunk, as the executor saw it: the rows of the timeline. */
@@ -125,6 +127,7 @@ export interface RunOptionsResolved {
   retryUserErrors: boolean;
 }
 
+/** Where a run stands, in its manifest and summary. */
 export type RunStatus = "running" | "succeeded" | "failed" | "aborted";
 
 /** `runs/<runId>/manifest.json`: enough to resume, inspect or tear down a run. */
@@ -144,6 +147,7 @@ export interface RunManifest {
   error?: RemoteError & { index?: number };
 }
 
+/** The figures of a finished (or failed) run: `run()` returns it, and the CLI prints it. */
 export interface RunSummary {
   runId: string;
   backend: string;
@@ -168,6 +172,7 @@ export interface RunSummary {
   chunkMs: { p50: number; p95: number; p99: number; max: number };
 }
 
+/** A snapshot of a run in flight, passed to `onProgress`. */
 export interface Progress {
   total: number;
   done: number;
