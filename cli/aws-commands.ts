@@ -6,7 +6,7 @@ import { ConfigError, UsageError } from "../src/errors.js";
 import { PACKAGE_ROOT, startEmulator } from "../src/compute/aws/emulator.js";
 import { checkBackend } from "../src/options.js";
 import type { ObjectStore } from "../src/store/types.js";
-import { addBackendOptions, awsOptionsFrom, writeStdout } from "./main.js";
+import { addBackendOptions, awsOptionsFrom, writeStdout } from "./common.js";
 
 interface DeployFlags {
   stage: string;
@@ -29,7 +29,7 @@ function serverlessBin(): string {
 }
 
 /** Run the Serverless Framework in fanout's package root, where serverless.yml lives. */
-export function serverless(args: string[], env: NodeJS.ProcessEnv = {}): Promise<number> {
+function serverless(args: string[], env: NodeJS.ProcessEnv = {}): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [serverlessBin(), ...args], {
       cwd: PACKAGE_ROOT,
@@ -49,7 +49,7 @@ function intIn(name: string, v: string | undefined, lo: number, hi: number): num
 }
 
 /** `--param` values for serverless.yml, checked against Lambda's limits. */
-export function deployParams(f: DeployFlags): string[] {
+function deployParams(f: DeployFlags): string[] {
   const params: string[] = [];
   const memory = intIn("memory", f.memory, 128, 10240);
   const timeout = intIn("timeout", f.timeout, 1, 900);

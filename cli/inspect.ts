@@ -4,12 +4,12 @@ import { indexOfKey, isRunId, keys } from "../src/store/keys.js";
 import { checkBackend } from "../src/options.js";
 import { readManifest } from "../src/run/run.js";
 import { buildsOf, chunksPerBuild } from "../src/run/builds.js";
-import { followUpFlags, resumeCmd } from "../src/run/follow-up.js";
+import { followUpFlags, resumeCmd } from "../src/util/follow-up.js";
 import { shownStatus } from "../src/run/liveness.js";
 import type { ObjectStore } from "../src/store/types.js";
 import { RunResults } from "../src/store/results.js";
 import type { ResultEnvelope, RunManifest } from "../src/types.js";
-import { awsOptionsFrom, writeStdout } from "./main.js";
+import { awsOptionsFrom, writeStdout } from "./common.js";
 import { fmtMs } from "./render.js";
 
 interface StoreFlags {

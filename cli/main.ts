@@ -1,11 +1,12 @@
-import { Command, CommanderError, Option } from "commander";
+import { Command, CommanderError } from "commander";
 import { ChunkFailedError, FanoutError, RunAbortedError } from "../src/errors.js";
-import { checkBackend, nonNegativeInt, parseDuration, positiveInt, positiveNumber, type AwsOptions, type BackendName } from "../src/options.js";
+import { checkBackend, nonNegativeInt, parseDuration, positiveInt, positiveNumber, type BackendName } from "../src/options.js";
 import type { RunOptions } from "../src/run/run.js";
 import type { AttemptRecord, RunSummary } from "../src/types.js";
 import { ProgressView, say, summaryLines, userFrame } from "./render.js";
 import { registerAwsCommands } from "./aws-commands.js";
 import { registerBench } from "./bench.js";
+import { addBackendOptions, awsOptionsFrom, flag, writeStdout } from "./common.js";
 
 const EXAMPLES_RUN = `
 Examples:
@@ -56,32 +57,6 @@ interface RunFlags {
   function?: string;
   bucket?: string;
 }
-
-/** Flags shared by every command that reaches a backend. */
-export function addBackendOptions(cmd: Command, defaultBackend: BackendName = "local"): Command {
-  return cmd
-    .addOption(new Option("-b, --backend <name>", "where chunks run: local, aws, or emulated (AWS code path on a loopback stack)").default(defaultBackend))
-    .option("--store <dir>", "folder of the local object store (default: .fanout at the project root, the nearest folder up with a package.json)")
-    .option("--region <region>", "AWS region (default: AWS_REGION, then the profile's)")
-    .option("--profile <name>", "AWS profile from ~/.aws (default: AWS_PROFILE)")
-    .option("--stage <stage>", "deployment stage of the fanout stack", "dev")
-    .option("--function <name>", "Lambda function name (default: discovered from the stack)")
-    .option("--bucket <name>", "S3 bucket (default: discovered from the stack)");
-}
-
-export function awsOptionsFrom(f: Pick<RunFlags, "region" | "profile" | "stage" | "function" | "bucket">): AwsOptions {
-  return {
-    ...(f.region ? { region: f.region } : {}),
-    ...(f.profile ? { profile: f.profile } : {}),
-    ...(f.stage ? { stage: f.stage } : {}),
-    ...(f.function ? { functionName: f.function } : {}),
-    ...(f.bucket ? { bucket: f.bucket } : {}),
-  };
-}
-
-/** Flags arrive as strings; the library's own checks give the same message either way. */
-const flag = <T>(check: (name: string, v: unknown) => T, name: string, v: string | undefined): T | undefined =>
-  v === undefined ? undefined : check(name, v);
 
 export function runOptionsFrom(flags: RunFlags): RunOptions & { backend: BackendName } {
   const backend = checkBackend(flags.backend);
@@ -260,10 +235,6 @@ function errorJson(err: unknown): Record<string, unknown> {
     ...(err instanceof ChunkFailedError ? { runId: err.runId, index: err.index, kind: err.remote.kind, failedChunks: err.failedChunks } : {}),
     ...(err instanceof RunAbortedError ? { runId: err.runId } : {}),
   };
-}
-
-export function writeStdout(s: string): Promise<void> {
-  return new Promise((resolve) => process.stdout.write(s, () => resolve()));
 }
 
 /** One line per error: what went wrong, then what to do about it. Stacks only with --verbose. */

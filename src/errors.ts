@@ -1,4 +1,4 @@
-import { logsCmd, resumeCmd, type RunRef } from "./run/follow-up.js";
+import { logsCmd, resumeCmd, type RunRef } from "./util/follow-up.js";
 import type { AttemptRecord, ErrorKind, RemoteError, RunSummary } from "./types.js";
 
 /**

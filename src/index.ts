@@ -15,20 +15,5 @@ export {
   RunNotFoundError,
   ChunkFailedError,
   RunAbortedError,
-  InfraError,
 } from "./errors.js";
-export type {
-  Task,
-  ChunkSource,
-  ResultEnvelope,
-  Reply,
-  RemoteError,
-  ErrorKind,
-  RunManifest,
-  RunSummary,
-  AttemptRecord,
-  Progress,
-} from "./types.js";
-export { keys } from "./store/keys.js";
-export { FolderStore } from "./store/folder.js";
-export type { ObjectStore } from "./store/types.js";
+export type { RemoteError, ErrorKind, RunManifest, RunStatus, RunSummary, AttemptRecord, ChunkOutcome, Progress } from "./types.js";

@@ -1,10 +1,11 @@
 import * as os from "node:os";
 import { UsageError } from "./errors.js";
 import type { JobDefaults } from "./job/index.js";
-import type { RunOptionsResolved } from "./types.js";
+import type { Progress, RunOptionsResolved } from "./types.js";
 
+/** Where chunks run: a local worker pool, AWS Lambda, or the AWS code path on an emulated stack on loopback. */
 export type BackendName = "local" | "aws" | "emulated";
-export const BACKENDS: readonly BackendName[] = ["local", "aws", "emulated"];
+const BACKENDS: readonly BackendName[] = ["local", "aws", "emulated"];
 
 /** Where AWS runs go; every field falls back to flags, env and stack discovery. */
 export interface AwsOptions {
@@ -35,7 +36,7 @@ export interface CommonOptions {
   aws?: AwsOptions;
   cwd?: string;
   signal?: AbortSignal;
-  onProgress?: (p: import("./types.js").Progress) => void;
+  onProgress?: (p: Progress) => void;
   /** Lines for the user: the run id as it starts, fewer chunks than asked, and the like. */
   onNotice?: (line: string) => void;
 }

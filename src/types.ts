@@ -39,6 +39,7 @@ export interface Task extends TaskBase {
   source: ChunkSource;
 }
 
+/** Why a chunk attempt failed. */
 export type ErrorKind =
   /** the chunk's own code threw or rejected */
   | "user"
@@ -63,7 +64,7 @@ export interface RemoteError {
   code?: string;
 }
 
-export interface ChunkTiming {
+interface ChunkTiming {
   /** Epoch ms at which the worker began the chunk (after loading the bundle). */
   startedAt: number;
   endedAt: number;
@@ -99,6 +100,7 @@ export interface Reply extends ResultEnvelope {
   bytes: number;
 }
 
+/** How one attempt ended. */
 export type ChunkOutcome = "ok" | ErrorKind;
 
 /** One attempt at one chunk, as the executor saw it: the rows of the timeline. */
@@ -127,6 +129,7 @@ export interface RunOptionsResolved {
   retryUserErrors: boolean;
 }
 
+/** Where a run stands, in its manifest and summary. */
 export type RunStatus = "running" | "succeeded" | "failed" | "aborted";
 
 /** One build of the job that ran chunks of a run: the first, then one per `--resume --rebuild`. */
@@ -170,6 +173,7 @@ export interface RunManifest {
   error?: RemoteError & { index?: number };
 }
 
+/** The figures of a finished (or failed) run: `run()` returns it, and the CLI prints it. */
 export interface RunSummary {
   runId: string;
   backend: string;
@@ -196,6 +200,7 @@ export interface RunSummary {
   builds?: { bundleSha256: string; chunks: number }[];
 }
 
+/** A snapshot of a run in flight, passed to `onProgress`. */
 export interface Progress {
   total: number;
   done: number;

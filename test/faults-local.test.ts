@@ -128,7 +128,7 @@ describe("fault injection on the local backend", () => {
       runId = (fs.existsSync(runsDir) ? fs.readdirSync(runsDir) : []).find((d) => !before.has(d));
     }
     expect(runId).toBeDefined();
-    const { RunResults, FolderStore } = await import("../dist/src/index.js").then(async (m) => ({ ...m, ...(await import("../dist/src/store/results.js")) }));
+    const { RunResults, FolderStore } = await import("../dist/src/store/folder.js").then(async (m) => ({ ...m, ...(await import("../dist/src/store/results.js")) }));
     const folder = new FolderStore(STORE);
     for (let i = 0; i < 400; i++) {
       await new Promise((r) => setTimeout(r, 50));

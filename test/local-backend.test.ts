@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { FolderStore, run, RunAbortedError, type Progress } from "fanout";
+import { run, RunAbortedError, type Progress } from "fanout";
+import { FolderStore } from "../dist/src/store/folder.js";
 import { RunResults } from "../dist/src/store/results.js";
 import { fanout, ROOT, type CliResult } from "./helpers/cli.js";
 import { errorLines, rmDir, runIdIn, stackLines, tmpDir } from "./helpers/tmp.js";

@@ -15,6 +15,7 @@ const loads = new Map<string, Promise<Module>>();
 /** Modules that finished loading, for the handler's synchronous fast path. */
 const loaded = new Map<string, Module>();
 
+/** @public Thrown when a fetched bundle's sha256 differs from the task's (test/worker imports it from dist/). */
 export class BundleIntegrityError extends Error {
   override name = "BundleIntegrityError";
 }

@@ -2,19 +2,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { FolderStore } from "../store/folder.js";
 import type { ObjectStore } from "../store/types.js";
-import type { AwsOptions, BackendName } from "../options.js";
 import { LocalBackend } from "./local/pool.js";
-import type { Backend } from "./types.js";
-
-export interface BackendConfig {
-  backend: BackendName;
-  cwd: string;
-  store?: string;
-  processes?: number;
-  memoryMb: number;
-  concurrency: number;
-  aws?: AwsOptions;
-}
+import type { Backend, BackendConfig } from "./types.js";
 
 /** The nearest folder from cwd upward with a package.json; cwd itself when there is none. */
 export function projectRoot(cwd: string): string {

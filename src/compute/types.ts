@@ -1,3 +1,4 @@
+import type { AwsOptions, BackendName } from "../options.js";
 import type { ObjectStore } from "../store/types.js";
 import type { Reply, Task } from "../types.js";
 
@@ -34,4 +35,15 @@ export interface Backend {
   setMemory?(mb: number): void;
   invoke(task: Task, opts?: InvokeOptions): Promise<Reply>;
   close(): Promise<void>;
+}
+
+/** What a run asks of its backend; `openBackend` picks and opens it. */
+export interface BackendConfig {
+  backend: BackendName;
+  cwd: string;
+  store?: string;
+  processes?: number;
+  memoryMb: number;
+  concurrency: number;
+  aws?: AwsOptions;
 }

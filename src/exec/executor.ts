@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { ChunkFailedError, InfraError } from "../errors.js";
-import type { AttemptRecord, ChunkOutcome, RemoteError, Reply, Task } from "../types.js";
+import type { AttemptRecord, RemoteError, Reply, Task } from "../types.js";
 import { Attempt } from "./attempt.js";
 import { ConcurrencyGate } from "./gate.js";
 import { DEFAULT_RETRY_SETTINGS, decideRetry, failureOf, type RetrySettings, type RetryState } from "./policy.js";
@@ -197,4 +197,3 @@ function newChunkState(task: Task): ChunkState {
   return { task, lastAttempt: task.attempt - 1, retriesUsed: 0, throttlesUsed: 0, outagesUsed: 0, isolatedReruns: 0, isolate: false, running: [], done: false, speculatedOnce: false };
 }
 
-export type { ChunkOutcome };

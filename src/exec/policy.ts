@@ -25,9 +25,9 @@ export interface RetryState {
 }
 
 /** A budget a retry is charged to: the counter in RetryState it increments. */
-export type RetryBudget = "retriesUsed" | "throttlesUsed" | "outagesUsed";
+type RetryBudget = "retriesUsed" | "throttlesUsed" | "outagesUsed";
 
-export interface BackoffCurve {
+interface BackoffCurve {
   baseMs: number;
   capMs: number;
 }

@@ -18,6 +18,7 @@ export interface ChunkContext {
   log(...args: unknown[]): void;
 }
 
+/** Settings a job carries with it; flags and run options override them. */
 export interface JobDefaults {
   /** Worker memory in MB (Lambda memory; the V8 heap cap locally). */
   memory?: number;
@@ -31,6 +32,7 @@ export interface JobDefaults {
   chunks?: number;
 }
 
+/** A chunk of `range(...)`: the integers start..end-1. */
 export interface RangeChunk {
   /** inclusive */
   start: number;
@@ -90,8 +92,10 @@ export type ChunkOf<I> =
           : never
         : never;
 
+/** Marks a value made by `defineJob`; versioned so a bundle from another fanout release is told apart. */
 export const JOB_BRAND = "fanout.job/1";
 
+/** A job as `defineJob` returns it: the default export of a job module. C: chunk, R: map result, O: reduce output. */
 export interface Job<C = unknown, R = unknown, O = R[]> {
   readonly __fanout: typeof JOB_BRAND;
   readonly input: InputSpec;
@@ -100,6 +104,7 @@ export interface Job<C = unknown, R = unknown, O = R[]> {
   readonly defaults: JobDefaults;
 }
 
+/** What `defineJob` takes: the input, `map` (run in a worker once per chunk), an optional `reduce` (run in the calling process over all results in chunk order), and defaults. */
 export interface JobSpec<I extends JobInput, R, O> {
   input: I;
   map: (chunk: ChunkOf<I>, ctx: ChunkContext) => R;

@@ -10,12 +10,12 @@ import { toJson } from "../serialize.js";
 import type { ChunkSource } from "../types.js";
 
 /** Chunk payloads up to this size ride inside the task; larger ones are read from the store. */
-export const INLINE_PAYLOAD_BYTES = 8 * 1024;
+const INLINE_PAYLOAD_BYTES = 8 * 1024;
 /**
  * A chunk's payload is read whole into its worker's memory (Lambda's can be 128 MB): past
  * this, no worker can be counted on to hold it. Big data belongs in a file read with lines().
  */
-export const MAX_CHUNK_PAYLOAD_BYTES = 50 * 1024 * 1024;
+const MAX_CHUNK_PAYLOAD_BYTES = 50 * 1024 * 1024;
 
 export interface Plan {
   /** Per chunk, the source as it is stored in payloads.jsonl (values inline)... */

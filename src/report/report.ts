@@ -15,7 +15,7 @@ import type { CostEstimate } from "../bench/cost.js";
 import type { AttemptRecord, RunSummary } from "../types.js";
 
 export type DisplayOutcome = "ok" | "retried" | "speculative" | "failed" | "cancelled";
-export const DISPLAY_OUTCOMES: readonly DisplayOutcome[] = ["ok", "retried", "speculative", "failed", "cancelled"];
+const DISPLAY_OUTCOMES: readonly DisplayOutcome[] = ["ok", "retried", "speculative", "failed", "cancelled"];
 
 /** A baseline the run is compared with (fanout bench). */
 export interface ReportCompare {
@@ -44,7 +44,7 @@ export interface ReportInput {
 }
 
 /** Above this many attempts, ok attempts are binned by row groups. */
-export const MAX_BARS = 20_000;
+const MAX_BARS = 20_000;
 
 const COLORS: Record<DisplayOutcome, string> = {
   ok: "#2e9d5b",

@@ -2,7 +2,7 @@ import * as os from "node:os";
 import type { RunClient, RunManifest } from "../types.js";
 
 /** How often a running client rewrites its manifest: one small PUT, cheap even on S3. */
-export const HEARTBEAT_MS = 15_000;
+const HEARTBEAT_MS = 15_000;
 /** A run on another host is taken for dead after this many missed heartbeats. */
 const MISSED_BEATS = 4;
 

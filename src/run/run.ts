@@ -6,7 +6,7 @@ import type { Backend } from "../compute/types.js";
 import { bundleJob, type Bundle } from "./bundle.js";
 import { addBuild, chunksPerBuild } from "./builds.js";
 import { ChunkFailedError, FanoutError, JobLoadError, RunAbortedError, RunNotFoundError, toRemoteError, UsageError } from "../errors.js";
-import { followUpFlags, resumeCmd, statusCmd, type RunRef } from "./follow-up.js";
+import { followUpFlags, resumeCmd, statusCmd, type RunRef } from "../util/follow-up.js";
 import { startHeartbeat, thisClient } from "./liveness.js";
 import { execute, type ExecuteOutcome } from "../exec/executor.js";
 import { chunkStats } from "../util/stats.js";

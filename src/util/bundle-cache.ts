@@ -7,7 +7,7 @@ import * as path from "node:path";
  * them as files. One file per bundle hash would grow without end over months of edits, so
  * each write first removes the files nobody has used for a day (a use refreshes the time).
  */
-export const BUNDLE_CACHE_MAX_AGE_MS = 24 * 60 * 60 * 1000;
+const BUNDLE_CACHE_MAX_AGE_MS = 24 * 60 * 60 * 1000;
 
 /** The default cache: the system temp folder (/tmp on Lambda, the only writable place there). */
 export function defaultBundleCacheDir(): string {
@@ -32,7 +32,7 @@ export function cachedBundleFile(dir: string, sha256: string, code: Buffer, now 
 }
 
 /** Remove cached bundles (and write-aside leftovers) not used for BUNDLE_CACHE_MAX_AGE_MS. */
-export function pruneBundleCache(dir: string, now = Date.now()): void {
+function pruneBundleCache(dir: string, now = Date.now()): void {
   for (const name of fs.readdirSync(dir)) {
     const file = path.join(dir, name);
     try {

@@ -65,7 +65,7 @@ function binOf(pkg: string, bin: string): string {
   return path.join(path.dirname(pj), rel);
 }
 
-export function freePort(): Promise<number> {
+function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once("error", reject);
@@ -283,7 +283,7 @@ function runningEmulator(o: {
 }
 
 /** The running stack named by FANOUT_EMULATOR (set by `fanout emulate`), if any. */
-export function emulatorFromEnv(env = process.env): EmulatorEndpoints | undefined {
+function emulatorFromEnv(env = process.env): EmulatorEndpoints | undefined {
   const raw = env.FANOUT_EMULATOR;
   if (!raw) return undefined;
   try {

@@ -10,14 +10,13 @@ import { ConfigError, InfraError, UsageError } from "../../errors.js";
 import type { AwsOptions } from "../../options.js";
 import { makeS3Client, S3Store } from "../../store/s3.js";
 import type { Reply, Task } from "../../types.js";
-import type { BackendConfig } from "../open.js";
-import type { Backend, InvokeOptions } from "../types.js";
+import type { Backend, BackendConfig, InvokeOptions } from "../types.js";
 
 /** Past the chunk's own timeout, how long the client waits for Lambda before giving up. */
 const CLIENT_GRACE_MS = 30_000;
 const REGION = /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d+$/;
 
-export interface AwsTarget {
+interface AwsTarget {
   region: string;
   functionName: string;
   bucket: string;
@@ -55,7 +54,7 @@ function credentialProblem(err: unknown): ConfigError | undefined {
 }
 
 /** Find the deployed function and bucket: flags and env first, then the stack's outputs. */
-export async function resolveAwsTarget(o: AwsOptions): Promise<AwsTarget> {
+async function resolveAwsTarget(o: AwsOptions): Promise<AwsTarget> {
   const region = checkRegion(o.region);
   const profile = o.profile ?? process.env.AWS_PROFILE;
   let functionName = o.functionName ?? process.env.FANOUT_FUNCTION;
@@ -105,7 +104,7 @@ function emulatedTarget(e: EmulatorEndpoints): AwsTarget {
   };
 }
 
-export function s3StoreFor(t: AwsTarget, maxSockets = 64): S3Store {
+function s3StoreFor(t: AwsTarget, maxSockets = 64): S3Store {
   const client = makeS3Client({
     region: t.region,
     ...(t.s3Endpoint ? { endpoint: t.s3Endpoint } : {}),
@@ -120,6 +119,7 @@ export function s3StoreFor(t: AwsTarget, maxSockets = 64): S3Store {
  * (RequestResponse) invocation: its reply is the completion signal, so nothing polls the
  * bucket; the HTTP agent allows as many sockets as the run's concurrency, since the SDK's
  * default of 50 would silently cap it.
+ * @public bench/run.js (case d) drives it through dist/, which knip cannot follow.
  */
 export class AwsBackend implements Backend {
   readonly store: S3Store;

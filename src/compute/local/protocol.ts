@@ -1,7 +1,7 @@
 import type { ChunkSource, RemoteError, Reply, TaskBase } from "../../types.js";
 
 /** A task on the wire: what differs per task; the rest is its run's TaskBase. */
-export type WireTask = [index: number, attempt: number, source: ChunkSource];
+type WireTask = [index: number, attempt: number, source: ChunkSource];
 
 /**
  * Messages between the local backend and its worker processes (JSON over the IPC channel).

@@ -12,7 +12,7 @@ export interface RunRef {
 }
 
 /** Quote a word for a POSIX shell when it needs it. */
-export function shellArg(s: string): string {
+function shellArg(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
