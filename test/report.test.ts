@@ -4,7 +4,9 @@ import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run, type AttemptRecord, type RunSummary } from "fanout";
-import { classifyAttempts, escapeHtml, renderReport, type DisplayOutcome } from "../dist/src/report/report.js";
+import { classifyAttempts, type DisplayOutcome } from "../dist/src/report/classify.js";
+import { renderReport } from "../dist/src/report/report.js";
+import { escapeHtml } from "../dist/src/report/text.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CHROMIUM = "/usr/bin/chromium";
