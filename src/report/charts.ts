@@ -3,28 +3,33 @@ import type { AttemptRecord, RunSummary } from "../types.js";
 import { runMs } from "./classify.js";
 import { escapeHtml, fmtMs, fmtTick, n1, ticks } from "./text.js";
 
+/**
+ * A step function of how many intervals are open: [time, count from then on], one point per
+ * distinct time. An interval closing at the moment another opens is not counted twice.
+ */
+export function concurrencySteps(intervals: readonly (readonly [from: number, to: number])[]): [number, number][] {
+  const ev: [number, number][] = [];
+  for (const [a, b] of intervals) ev.push([a, 1], [b, -1]);
+  ev.sort((p, q) => p[0] - q[0] || p[1] - q[1]);
+  const pts: [number, number][] = [];
+  let v = 0;
+  for (const [t, d] of ev) {
+    v += d;
+    if (pts.length && pts[pts.length - 1]![0] === t) pts[pts.length - 1]![1] = v;
+    else pts.push([t, v]);
+  }
+  return pts;
+}
+
+/** Attempts in flight (invoke to reply) and running in a worker (start to end) over time. */
 export function renderConcurrency(attempts: readonly AttemptRecord[]): string {
   const W = 560;
   const H = 200;
   const L = 44;
   const B = 24;
   if (attempts.length === 0) return `<p class="sub">no attempts</p>`;
-  // +1 at invoke, -1 at reply: attempts in flight; and the same for worker start..end: running.
-  const steps = (pairs: [number, number][]) => {
-    const ev: [number, number][] = [];
-    for (const [a, b] of pairs) ev.push([a, 1], [b, -1]);
-    ev.sort((p, q) => p[0] - q[0] || p[1] - q[1]);
-    const pts: [number, number][] = [];
-    let v = 0;
-    for (const [t, d] of ev) {
-      v += d;
-      if (pts.length && pts[pts.length - 1]![0] === t) pts[pts.length - 1]![1] = v;
-      else pts.push([t, v]);
-    }
-    return pts;
-  };
-  const inflight = steps(attempts.map((a) => [a.invokedAt, a.returnedAt]));
-  const run = steps(attempts.filter((a) => a.startedAt !== undefined && a.endedAt !== undefined).map((a) => [a.startedAt!, a.endedAt!]));
+  const inflight = concurrencySteps(attempts.map((a) => [a.invokedAt, a.returnedAt]));
+  const run = concurrencySteps(attempts.filter((a) => a.startedAt !== undefined && a.endedAt !== undefined).map((a) => [a.startedAt!, a.endedAt!]));
   const t0 = inflight[0]![0];
   const t1 = Math.max(inflight[inflight.length - 1]![0], run.length ? run[run.length - 1]![0] : 0);
   const span = Math.max(1, t1 - t0);
@@ -56,21 +61,17 @@ ${axis.join("")}<path class="conc inflight" d="${path(inflight)}"/>${run.length 
 </svg><div class="legend small"><span class="li"><span class="sw line" style="border-color:#3d7dd8"></span>in flight (invoke → reply)</span><span class="li"><span class="sw line" style="border-color:#2e9d5b"></span>running in a worker</span><span class="li">peak ${peak}</span></div>`;
 }
 
-export function renderHistogram(attempts: readonly AttemptRecord[], s: RunSummary): string {
-  const W = 560;
-  const H = 200;
-  const L = 44;
-  const B = 24;
-  let times = attempts.filter((a) => a.won).map(runMs);
-  if (times.length === 0) times = attempts.map(runMs);
-  if (times.length === 0) return `<p class="sub">no chunk times</p>`;
+/**
+ * Histogram bins for run times: 5 to 40 equal bins (about the square root of the count); a
+ * narrow spread (all chunks alike) gets a zoomed axis instead of one fat bar at the right.
+ */
+export function histogramBins(times: readonly number[]): { min: number; max: number; width: number; counts: number[] } {
   let hi = 0;
   let lo = Infinity;
   for (const t of times) {
     hi = Math.max(hi, t);
     lo = Math.min(lo, t);
   }
-  // A narrow spread (all chunks alike) gets a zoomed axis instead of one fat bar at the right.
   const tk = ticks(hi - lo, 5);
   const step = tk.length > 1 ? tk[1]! : 1;
   const min = lo > 0.4 * hi ? Math.floor(lo / step) * step : 0;
@@ -79,6 +80,19 @@ export function renderHistogram(attempts: readonly AttemptRecord[], s: RunSummar
   const width = (max - min) / nb;
   const counts = new Array<number>(nb).fill(0);
   for (const t of times) counts[Math.min(nb - 1, Math.max(0, Math.floor((t - min) / width)))]!++;
+  return { min, max, width, counts };
+}
+
+/** Winning attempts' run times (all attempts' if none won), with the summary's p50, p95 and p99 marked. */
+export function renderHistogram(attempts: readonly AttemptRecord[], s: RunSummary): string {
+  const W = 560;
+  const H = 200;
+  const L = 44;
+  const B = 24;
+  let times = attempts.filter((a) => a.won).map(runMs);
+  if (times.length === 0) times = attempts.map(runMs);
+  if (times.length === 0) return `<p class="sub">no chunk times</p>`;
+  const { min, max, width, counts } = histogramBins(times);
   const top = Math.max(...counts);
   const x = (v: number) => L + ((v - min) / (max - min)) * (W - L - 8);
   const y = (c: number) => 8 + (1 - c / top) * (H - 8 - B);

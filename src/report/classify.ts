@@ -27,6 +27,13 @@ export function classifyAttempts(attempts: readonly AttemptRecord[]): DisplayOut
   });
 }
 
+/** How many attempts each display outcome has (every outcome present, zeros included). */
+export function countOutcomes(outcomes: readonly DisplayOutcome[]): Record<DisplayOutcome, number> {
+  const counts = Object.fromEntries(DISPLAY_OUTCOMES.map((o) => [o, 0])) as Record<DisplayOutcome, number>;
+  for (const o of outcomes) counts[o]++;
+  return counts;
+}
+
 /** Run time of an attempt as the summary counts it: worker start..end, else invoke..return. */
 export function runMs(a: AttemptRecord): number {
   return (a.endedAt ?? a.returnedAt) - (a.startedAt ?? a.invokedAt);

@@ -12,7 +12,7 @@
  * the others stay individual bars.
  */
 import { renderConcurrency, renderHistogram } from "./charts.js";
-import { classifyAttempts, DISPLAY_OUTCOMES, type DisplayOutcome } from "./classify.js";
+import { classifyAttempts, countOutcomes } from "./classify.js";
 import { CSS, SCRIPT } from "./styles.js";
 import { renderCompare, renderCost, renderErrors, renderOutcomeCounts, renderSummaryTable } from "./summary-table.js";
 import { escapeHtml } from "./text.js";
@@ -21,12 +21,12 @@ import type { ReportInput } from "./types.js";
 
 export type { ReportCompare } from "./types.js";
 
+/** The report page for a run, as one HTML string. */
 export function renderReport(input: ReportInput): string {
   const { summary: s, attempts } = input;
   const title = input.title ?? `fanout run ${s.runId}`;
   const outcomes = classifyAttempts(attempts);
-  const counts = Object.fromEntries(DISPLAY_OUTCOMES.map((o) => [o, 0])) as Record<DisplayOutcome, number>;
-  for (const o of outcomes) counts[o]++;
+  const counts = countOutcomes(outcomes);
   const summaryTable = renderSummaryTable(s, attempts.length);
 
   const parts: string[] = [];
