@@ -1,23 +1,16 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
-import { createRequire } from "node:module";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
 import { ConfigError } from "../../errors.js";
+import type { EmulatorEndpoints } from "./env.js";
+import { emulatedBucket, startS3rver, stopS3rver, type EmulatedS3 } from "./s3rver.js";
+import { binOf, freePort, PACKAGE_ROOT, QUIET_ENV, startServer, stopChild } from "./servers.js";
 
-/** Where an emulated AWS stack listens; `fanout emulate` prints it as FANOUT_EMULATOR. */
-export interface EmulatorEndpoints {
-  region: string;
-  s3Endpoint: string;
-  lambdaEndpoint: string;
-  bucket: string;
-  functionName: string;
-  /** s3rver accepts only these credentials. */
-  accessKeyId: string;
-  secretAccessKey: string;
-}
+// Names other modules import from here (src/compute/aws/lambda.ts, cli/aws-commands.ts).
+export { runningEmulatorFromEnv, type EmulatorEndpoints } from "./env.js";
+export { emulatedBucket, startS3rver, stopS3rver } from "./s3rver.js";
+export { PACKAGE_ROOT } from "./servers.js";
 
 export interface Emulator extends EmulatorEndpoints {
   dir: string;
@@ -43,122 +36,6 @@ export interface EmulatorOptions {
    * (about 35 ms of CPU each, so 360 of them take seconds on two cores).
    */
   isolation?: "process" | "threads";
-}
-
-/** The package root: serverless.yml and the built Lambda worker live there. */
-export const PACKAGE_ROOT = fileURLToPath(new URL("../../../..", import.meta.url));
-const require = createRequire(import.meta.url);
-
-function binOf(pkg: string, bin: string): string {
-  let pj: string;
-  try {
-    pj = require.resolve(`${pkg}/package.json`, { paths: [PACKAGE_ROOT, process.cwd()] });
-  } catch {
-    throw new ConfigError(
-      `the emulated AWS stack needs the npm package "${pkg}", which is not installed`,
-      "npm install --save-dev osls serverless-offline@13 s3rver (with legacy-peer-deps=true in .npmrc)",
-    );
-  }
-  const meta = JSON.parse(fs.readFileSync(pj, "utf8")) as { bin?: string | Record<string, string> };
-  const rel = typeof meta.bin === "string" ? meta.bin : meta.bin?.[bin];
-  if (!rel) throw new ConfigError(`package "${pkg}" has no "${bin}" command`, `reinstall ${pkg}`);
-  return path.join(path.dirname(pj), rel);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** Spawn a server and resolve once `ready` matches its output (either stream). */
-function startServer(
-  name: string,
-  cmd: string,
-  args: string[],
-  opts: { cwd: string; env: NodeJS.ProcessEnv; ready: RegExp; timeoutMs: number },
-): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let done = false;
-    const finish = (err?: Error, match?: RegExpExecArray) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      if (err) {
-        child.kill("SIGKILL");
-        reject(err);
-      } else resolve({ child, match: match! });
-    };
-    const timer = setTimeout(
-      () => finish(new ConfigError(`${name} did not start within ${opts.timeoutMs / 1000} s: ${out.trim().split("\n").slice(-3).join(" | ")}`, "see the output above; is the port free?")),
-      opts.timeoutMs,
-    );
-    const onData = (d: Buffer) => {
-      out = (out + d.toString("utf8")).slice(-20_000);
-      const m = opts.ready.exec(out);
-      if (m) finish(undefined, m);
-    };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", onData);
-    child.once("error", (e) => finish(e));
-    child.once("exit", (code) => finish(new ConfigError(`${name} exited (code ${code}) before it was ready: ${out.trim().split("\n").slice(-5).join(" | ")}`, "see its output")));
-  });
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill("SIGTERM");
-  });
-}
-
-const QUIET_ENV = {
-  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-  NPM_CONFIG_UPDATE_NOTIFIER: "false",
-  SLS_TELEMETRY_DISABLED: "1",
-  SLS_NOTIFICATIONS_MODE: "off",
-};
-
-/** A running s3rver: the emulated S3. */
-export interface EmulatedS3 {
-  child: ChildProcess;
-  port: number;
-  endpoint: string;
-}
-
-/** Start s3rver on loopback over `dir` (its objects live there, so they outlast the server). */
-export async function startS3rver(dir: string, bucket: string, opts: { port?: number; timeoutMs?: number } = {}): Promise<EmulatedS3> {
-  fs.mkdirSync(dir, { recursive: true });
-  // s3rver's continuation tokens use DES, which Node 20's OpenSSL only has as a legacy cipher.
-  const { child, match } = await startServer(
-    "s3rver",
-    process.execPath,
-    ["--openssl-legacy-provider", binOf("s3rver", "s3rver"), "-d", dir, "-a", "127.0.0.1", "-p", String(opts.port ?? 0), "--silent", "--configure-bucket", bucket],
-    { cwd: dir, env: { ...process.env, ...QUIET_ENV }, ready: /S3rver listening on [\d.]+:(\d+)/, timeoutMs: opts.timeoutMs ?? 60_000 },
-  );
-  const port = Number(match[1]);
-  return { child, port, endpoint: `http://127.0.0.1:${port}` };
-}
-
-export function stopS3rver(s3: EmulatedS3): Promise<void> {
-  return stopChild(s3.child);
-}
-
-/** The emulated stack's bucket for a stage. */
-export function emulatedBucket(stage = "dev"): string {
-  return `fanout-runs-${stage}`;
 }
 
 /**
@@ -280,56 +157,4 @@ function runningEmulator(o: {
     },
   };
   return emulator;
-}
-
-/** The running stack named by FANOUT_EMULATOR (set by `fanout emulate`), if any. */
-function emulatorFromEnv(env = process.env): EmulatorEndpoints | undefined {
-  const raw = env.FANOUT_EMULATOR;
-  if (!raw) return undefined;
-  try {
-    const e = JSON.parse(raw) as Partial<EmulatorEndpoints>;
-    if (e.s3Endpoint && e.lambdaEndpoint && e.bucket && e.functionName) {
-      return {
-        region: e.region ?? "us-east-1",
-        s3Endpoint: e.s3Endpoint,
-        lambdaEndpoint: e.lambdaEndpoint,
-        bucket: e.bucket,
-        functionName: e.functionName,
-        accessKeyId: e.accessKeyId ?? "S3RVER",
-        secretAccessKey: e.secretAccessKey ?? "S3RVER",
-      };
-    }
-  } catch {
-    /* fall through */
-  }
-  throw new ConfigError("FANOUT_EMULATOR is set but is not the JSON that `fanout emulate` prints", "copy the export line from `fanout emulate`, or unset FANOUT_EMULATOR");
-}
-
-/** Whether anything accepts TCP connections at an http://host:port endpoint. */
-function listening(endpoint: string, timeoutMs = 2000): Promise<boolean> {
-  const url = new URL(endpoint);
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: url.hostname, port: Number(url.port || 80) });
-    const done = (up: boolean) => {
-      socket.destroy();
-      resolve(up);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once("connect", () => done(true));
-    socket.once("error", () => done(false));
-  });
-}
-
-/**
- * The stack named by FANOUT_EMULATOR, checked to be up: a variable left over from a stopped
- * `fanout emulate` is a setup problem to explain, not a connection error to report.
- */
-export async function runningEmulatorFromEnv(env = process.env): Promise<EmulatorEndpoints | undefined> {
-  const e = emulatorFromEnv(env);
-  if (!e) return undefined;
-  const up = await Promise.all([listening(e.s3Endpoint), listening(e.lambdaEndpoint)]);
-  if (up.includes(false)) {
-    throw new ConfigError("the emulated stack named by FANOUT_EMULATOR is not running", "start `fanout emulate` or unset FANOUT_EMULATOR");
-  }
-  return e;
 }
