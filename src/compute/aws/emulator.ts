@@ -1,11 +1,13 @@
+/**
+ * The emulated AWS stack on loopback: s3rver for S3 (s3rver.ts) and serverless-offline under
+ * osls for the Lambda Invoke API (offline.ts), started together and stopped together.
+ */
 import type { ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
-import { ConfigError } from "../../errors.js";
 import type { EmulatorEndpoints } from "./env.js";
-import { emulatedBucket, startS3rver, stopS3rver, type EmulatedS3 } from "./s3rver.js";
-import { binOf, freePort, PACKAGE_ROOT, QUIET_ENV, startServer, stopChild } from "./servers.js";
+import { checkLambdaBuilt, makeTaskRoot, startOffline } from "./offline.js";
+import { emulatedBucket, s3DataDir, startS3rver, stopS3rver, type EmulatedS3 } from "./s3rver.js";
+import { stopChild } from "./servers.js";
 
 // Names other modules import from here (src/compute/aws/lambda.ts, cli/aws-commands.ts).
 export { runningEmulatorFromEnv, type EmulatorEndpoints } from "./env.js";
@@ -39,81 +41,33 @@ export interface EmulatorOptions {
 }
 
 /**
- * The environment serverless-offline starts with: what it needs to run, and none of the
- * user's variables, so the worker cannot lean on the developer's shell (Lambda has no such
- * thing). worker/emulated.ts narrows it further, per invocation, to what Lambda defines.
- */
-function offlineEnv(s3Endpoint: string, taskRoot: string): NodeJS.ProcessEnv {
-  const keep = ["PATH", "HOME", "TMPDIR", "SYSTEMROOT"] as const;
-  const env: NodeJS.ProcessEnv = {};
-  for (const k of keep) if (process.env[k] !== undefined) env[k] = process.env[k];
-  return {
-    ...env,
-    ...QUIET_ENV,
-    // serverless-offline hands AWS_* variables to handlers: this routes the worker's S3.
-    AWS_ENDPOINT_URL_S3: s3Endpoint,
-    AWS_ACCESS_KEY_ID: "S3RVER",
-    AWS_SECRET_ACCESS_KEY: "S3RVER",
-    AWS_REGION: "us-east-1",
-    FANOUT_EMULATED_TASK_ROOT: taskRoot,
-  };
-}
-
-/**
  * Start the emulated AWS stack on loopback: s3rver for S3 and serverless-offline (under osls)
  * for the Lambda Invoke API, serving the real worker bundle from serverless.yml (through
  * worker/emulated.ts, which gives it the environment and working directory a Lambda has).
  */
 export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
   const stage = opts.stage ?? "dev";
-  const lambdaEntry = path.join(PACKAGE_ROOT, "dist", "lambda", "index.mjs");
-  if (!fs.existsSync(lambdaEntry)) {
-    throw new ConfigError("the Lambda worker is not built (dist/lambda/index.mjs is missing)", "run `npm run build` in the fanout package");
-  }
-  const ownDir = opts.dir === undefined;
-  const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "fanout-s3-"));
-  // The function's working directory: empty and read-only, like Lambda's /var/task.
-  const taskRoot = fs.mkdtempSync(path.join(os.tmpdir(), "fanout-task-"));
-  fs.chmodSync(taskRoot, 0o555);
+  checkLambdaBuilt();
+  const data = s3DataDir(opts.dir);
+  const taskRoot = makeTaskRoot();
   const removeDirs = () => {
-    if (ownDir) fs.rmSync(dir, { recursive: true, force: true });
+    data.remove();
     fs.rmSync(taskRoot, { recursive: true, force: true });
   };
   const bucket = emulatedBucket(stage);
   const timeoutMs = opts.readyTimeoutMs ?? 60_000;
   let s3: EmulatedS3 | undefined;
-  let offline: { child: ChildProcess };
   try {
-    s3 = await startS3rver(dir, bucket, { ...(opts.s3Port ? { port: opts.s3Port } : {}), timeoutMs });
-    const lambdaPort = opts.lambdaPort ?? (await freePort());
-    const httpPort = await freePort();
-    offline = await startServer(
-      "serverless-offline",
-      process.execPath,
-      [
-        binOf("osls", "serverless"),
-        "offline",
-        "start",
-        "--stage",
-        stage,
-        "--host",
-        "127.0.0.1",
-        "--lambdaPort",
-        String(lambdaPort),
-        "--httpPort",
-        String(httpPort),
-        "--noPrependStageInUrl",
-        "--param=handler=dist/worker/emulated.handler",
-        ...((opts.isolation ?? process.env.FANOUT_EMULATOR_ISOLATION ?? "process") === "process" ? ["--useInProcess"] : []),
-      ],
-      {
-        cwd: PACKAGE_ROOT,
-        env: offlineEnv(s3.endpoint, taskRoot),
-        ready: new RegExp(`listening on http://127\\.0\\.0\\.1:${lambdaPort}`),
-        timeoutMs,
-      },
-    );
-    return runningEmulator({ stage, dir, bucket, s3, offline: offline.child, lambdaPort, timeoutMs, removeDirs });
+    s3 = await startS3rver(data.dir, bucket, { ...(opts.s3Port ? { port: opts.s3Port } : {}), timeoutMs });
+    const offline = await startOffline({
+      stage,
+      s3Endpoint: s3.endpoint,
+      taskRoot,
+      lambdaPort: opts.lambdaPort,
+      isolation: opts.isolation,
+      timeoutMs,
+    });
+    return runningEmulator({ stage, dir: data.dir, bucket, s3, offline: offline.child, lambdaPort: offline.lambdaPort, timeoutMs, removeDirs });
   } catch (err) {
     if (s3) await stopS3rver(s3);
     removeDirs();

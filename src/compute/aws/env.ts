@@ -18,7 +18,7 @@ export interface EmulatorEndpoints {
 }
 
 /** The running stack named by FANOUT_EMULATOR (set by `fanout emulate`), if any. */
-function emulatorFromEnv(env = process.env): EmulatorEndpoints | undefined {
+export function emulatorFromEnv(env = process.env): EmulatorEndpoints | undefined {
   const raw = env.FANOUT_EMULATOR;
   if (!raw) return undefined;
   try {

@@ -1,6 +1,8 @@
 /** The emulated S3: s3rver on loopback, serving a data folder that outlasts the server. */
 import type { ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { binOf, QUIET_ENV, startServer, stopChild } from "./servers.js";
 
 /** A running s3rver: the emulated S3. */
@@ -33,3 +35,12 @@ export function emulatedBucket(stage = "dev"): string {
   return `fanout-runs-${stage}`;
 }
 
+/**
+ * The folder s3rver keeps its objects in: `dir` if given (kept after stop), else a new temp
+ * folder that remove() deletes.
+ */
+export function s3DataDir(dir: string | undefined): { dir: string; remove(): void } {
+  if (dir !== undefined) return { dir, remove() {} };
+  const own = fs.mkdtempSync(path.join(os.tmpdir(), "fanout-s3-"));
+  return { dir: own, remove: () => fs.rmSync(own, { recursive: true, force: true }) };
+}
