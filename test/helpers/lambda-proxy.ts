@@ -3,36 +3,44 @@
  * does where the emulator is kinder: concurrency limits and 429s, the 6 MB response limit,
  * dropped connections, IAM denials, init errors, the Node runtime's exit on an uncaught error,
  * and GetAccountSettings. Each behaviour is off unless a test asks for it, except the response
- * limit, which Lambda always enforces. Sources are cited beside each answer; "research §n" is
- * /work/wt/research-aws.md, which gives the primary links and marks what stays UNCONFIRMED.
+ * limit, which Lambda always enforces. The answers and their sources are in lambda-answers.ts.
  */
 import { randomUUID } from "node:crypto";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
+import {
+  ACCOUNT,
+  accessDenied,
+  accountSettings,
+  initFailure,
+  json,
+  RESPONSE_LIMIT,
+  responseTooLarge,
+  runtimeExited,
+  tooManyRequests,
+  uncaughtError,
+  type Answer,
+  type ChunkError,
+} from "./lambda-answers.js";
+
+export { RESPONSE_LIMIT };
 
 /** What the proxy reads of an Invoke: the function and fanout's task JSON (index, attempt). */
-export interface InvokedTask {
+interface InvokedTask {
   functionName: string;
   index?: number;
   attempt?: number;
 }
 
 /** Which invocations a behaviour applies to: the first K that reach it, or those a predicate picks. */
-export type Select = number | ((task: InvokedTask) => boolean);
-
-/** A chunk's error as fanout's worker replies it (`{ ok: false, error }`). */
-export interface ChunkError {
-  name: string;
-  message: string;
-  stack?: string;
-}
+type Select = number | ((task: InvokedTask) => boolean);
 
 export interface LambdaProxyOptions {
   /** At most this many invocations in flight (dropped ones count until they finish); beyond, 429. */
   concurrency?: number;
   /** Refuse these invocations with 429 whatever is in flight. */
   throttle?: Select;
-  /** Sent as `Retry-After` on a 429 (whether Lambda sends it is UNCONFIRMED, research §1). */
+  /** Sent as `Retry-After` on a 429 (whether Lambda sends it is unconfirmed; the SDK reads it as retryAfterSeconds). */
   retryAfterSeconds?: number;
   /** Largest function response in bytes; default Lambda's 6,291,556; false to lift it. */
   responseLimit?: number | false;
@@ -54,7 +62,7 @@ export interface LambdaProxyOptions {
   accountConcurrency?: number | "denied";
 }
 
-export interface LambdaProxyStats {
+interface LambdaProxyStats {
   /** Invocations forwarded upstream. */
   invoked: number;
   inFlight: number;
@@ -80,112 +88,8 @@ export interface LambdaProxy {
   close(): Promise<void>;
 }
 
-/** Lambda's synchronous response limit: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html (research §1, §7). */
-export const RESPONSE_LIMIT = 6_291_556;
-const ACCOUNT = "123456789012";
 const INVOKE = /^\/2015-03-31\/functions\/([^/]+)\/invocations(?:\?|$)/;
 const ACCOUNT_SETTINGS = /^\/2016-08-19\/account-settings\/?(?:\?|$)/;
-
-interface Answer {
-  status: number;
-  headers: Record<string, string>;
-  body: Buffer;
-}
-
-const json = (status: number, headers: Record<string, string>, body: unknown): Answer => ({
-  status,
-  headers: { "content-type": "application/json", ...headers },
-  body: Buffer.from(JSON.stringify(body)),
-});
-
-/** A function error: Lambda answers 200 with X-Amz-Function-Error: Unhandled and the error as payload (research §1). */
-const functionError = (requestId: string, body: object): Answer =>
-  json(200, { "x-amzn-requestid": requestId, "x-amz-function-error": "Unhandled", "x-amz-executed-version": "$LATEST" }, body);
-
-/**
- * 429 as SDK v3 reads it: the error code from x-amzn-ErrorType, retryAfterSeconds from
- * Retry-After, Reason/Type/message from the body. Body shape from a real capture
- * (https://github.com/fyoorer/ShadowClone/issues/46), "Rate Exceeded." from
- * https://github.com/remotion-dev/remotion/issues/2762; the Reason is one of the documented
- * ThrottleReason values (https://docs.aws.amazon.com/botocore/latest/reference/services/lambda/client/exceptions/TooManyRequestsException.html).
- */
-function tooManyRequests(retryAfterSeconds: number | undefined): Answer {
-  const headers: Record<string, string> = { "x-amzn-errortype": "TooManyRequestsException", "x-amzn-requestid": randomUUID() };
-  if (retryAfterSeconds !== undefined) headers["retry-after"] = String(retryAfterSeconds);
-  return json(429, headers, { Reason: "ReservedFunctionConcurrentInvocationLimitExceeded", Type: "User", message: "Rate Exceeded." });
-}
-
-/**
- * 403 for an IAM-denied call. AccessDeniedException is not modelled for Invoke, so the SDK
- * throws a LambdaServiceException named from the header (research §1). The wording follows
- * IAM's "no identity-based policy allows" message; that Lambda sends exactly this text is
- * UNCONFIRMED (research §1: no primary capture).
- */
-function accessDenied(action: string, resource: string): Answer {
-  return json(
-    403,
-    { "x-amzn-errortype": "AccessDeniedException", "x-amzn-requestid": randomUUID() },
-    { Message: `User: arn:aws:iam::${ACCOUNT}:user/x is not authorized to perform: ${action} on resource: ${resource} because no identity-based policy allows the ${action} action` },
-  );
-}
-
-/**
- * Init errors, shaped on real captures: ImportModuleError from
- * https://github.com/aws-samples/amazon-eventbridge-producer-consumer-example/issues/5,
- * HandlerNotFound from https://github.com/brain-power/Brain-Power-Amazon-Fidgetology/issues/28
- * (200 + Unhandled); messages as the Node RIC's UserFunction.js builds them (research §1).
- */
-function initFailure(type: "Runtime.ImportModuleError" | "Runtime.HandlerNotFound"): Answer {
-  const message =
-    type === "Runtime.ImportModuleError"
-      ? "Error: Cannot find module 'index'\nRequire stack:\n- /var/runtime/index.mjs"
-      : "index.handler is undefined or not exported";
-  const trace = `${type}: ${message}`.split("\n").concat("    at _loadUserApp (file:///var/runtime/index.mjs:1087:17)");
-  return functionError(randomUUID(), { errorType: type, errorMessage: message, trace });
-}
-
-/**
- * The Node runtime (RIC) registers uncaughtException/unhandledRejection handlers before it
- * loads the handler; on a stray error it posts {errorType: name, errorMessage, trace} as the
- * invoke's error and exits (129), or wraps a rejection as Runtime.UnhandledPromiseRejection
- * with errorMessage String(reason) and exits (128). Research §1–§2 (RIC src/index.mjs,
- * src/Runtime.js _setErrorCallbacks, src/Errors.js toRapidResponse).
- */
-function uncaughtError(requestId: string, e: ChunkError, rejection: boolean): Answer {
-  const stack = (e.stack ?? `${e.name}: ${e.message}`).split("\n");
-  if (!rejection) return functionError(requestId, { errorType: e.name, errorMessage: e.message, trace: stack });
-  const message = `${e.name}: ${e.message}`;
-  return functionError(requestId, {
-    errorType: "Runtime.UnhandledPromiseRejection",
-    errorMessage: message,
-    trace: [`Runtime.UnhandledPromiseRejection: ${message}`, "    at process.<anonymous> (file:///var/runtime/index.mjs:1276:17)"],
-  });
-}
-
-/**
- * The runtime died without replying: Runtime.ExitError, "RequestId: <id> Error: Runtime exited
- * with error: <why>" (https://github.com/aws/aws-lambda-dotnet/issues/480). A V8 heap OOM aborts:
- * "signal: aborted" (research §1; a trailing " (core dumped)" is UNCONFIRMED).
- */
-function runtimeExited(requestId: string, why: string): Answer {
-  return functionError(requestId, { errorType: "Runtime.ExitError", errorMessage: `RequestId: ${requestId} Error: Runtime exited with error: ${why}` });
-}
-
-/** Response too large: still HTTP 200 (https://zaccharles.medium.com/deep-dive-lambdas-response-payload-size-limit-8aedba9530ed, https://github.com/DataBiosphere/azul/issues/7466); the Unhandled header is UNCONFIRMED but likely (research §1). */
-function responseTooLarge(requestId: string, limit: number): Answer {
-  return functionError(requestId, { errorType: "Function.ResponseSizeTooLarge", errorMessage: `Response payload size exceeded maximum allowed payload size (${limit} bytes).` });
-}
-
-/**
- * GetAccountSettings, https://docs.aws.amazon.com/lambda/latest/dg/API_GetAccountSettings.html;
- * the code-size limits are the default quotas of https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html.
- */
-function accountSettings(concurrency: number): Answer {
-  return json(200, { "x-amzn-requestid": randomUUID() }, {
-    AccountLimit: { TotalCodeSize: 80_530_636_800, CodeSizeUnzipped: 262_144_000, CodeSizeZipped: 52_428_800, ConcurrentExecutions: concurrency, UnreservedConcurrentExecutions: concurrency },
-    AccountUsage: { TotalCodeSize: 0, FunctionCount: 1 },
-  });
-}
 
 function picker(s: Select | undefined): (t: InvokedTask) => boolean {
   if (typeof s === "function") return s;
@@ -302,7 +206,7 @@ export async function startLambdaProxy(upstreamUrl: string, options: LambdaProxy
     stats.invoked++;
     stats.inFlightPeak = Math.max(stats.inFlightPeak, ++stats.inFlight);
     // A client that disconnects does not stop a synchronous invocation: it runs on, billed,
-    // holding concurrency (research §5, e.g. https://github.com/danmoz/caddy-lambda/issues/69).
+    // holding concurrency (https://github.com/danmoz/caddy-lambda/issues/69; no AWS doc sentence says so).
     const dropped = pick.drop(task);
     const reset = () => {
       stats.dropped++;
