@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { retryAfterMsOf } from "../../dist/src/errors.js";
 import { DEFAULT_THROTTLE_SETTINGS, ThrottleController, type ThrottleVerdict } from "../../dist/src/exec/throttle.js";
 
 // The run-wide in-flight limit (AIMD), exactly: a 429 halves it once per window, `limit`
@@ -67,5 +68,22 @@ describe("ThrottleController", () => {
     const c = new ThrottleController(4, 0, settings);
     c.on429(1, 0);
     expect([c.onSuccess(2), c.onSuccess(3), c.limit]).toEqual([false, true, 3]);
+  });
+});
+
+// SDK v3 puts the Retry-After header of Lambda's 429 on TooManyRequestsException as the string
+// `retryAfterSeconds` (@aws-sdk/client-lambda, TooManyRequestsException: retryAfterSeconds from
+// the "Retry-After" header).
+describe("retryAfterMsOf", () => {
+  it.each([
+    [{ retryAfterSeconds: "2" }, 2000],
+    [{ retryAfterSeconds: "0.5" }, 500],
+    [{ retryAfterSeconds: "0" }, undefined],
+    [{ retryAfterSeconds: "Wed, 21 Oct 2015 07:28:00 GMT" }, undefined],
+    [{}, undefined],
+    [null, undefined],
+    ["TooManyRequestsException", undefined],
+  ])("%j -> %s", (err, ms) => {
+    expect(retryAfterMsOf(err)).toBe(ms);
   });
 });
