@@ -95,18 +95,31 @@ export class RunAbortedError extends FanoutError {
 
 /**
  * A failure of the infrastructure around a chunk rather than of the chunk's code, raised by
- * backends. The executor retries these (within --retries; throttling has its own budget).
+ * backends. The executor retries these within --retries; outages have a budget of their own,
+ * and a 429 ("throttled") is never charged: it lowers the run's in-flight limit instead.
  */
 export class InfraError extends Error {
   override name = "InfraError";
   readonly kind: ErrorKind;
   /** The chunk was a bystander: it shared a process that another chunk crashed, so the failure is not its fault. */
   readonly bystander: boolean;
-  constructor(kind: ErrorKind, message: string, opts: { bystander?: boolean; cause?: unknown } = {}) {
+  /** For "throttled": how long the platform asked the client to wait (Retry-After), when it said. */
+  readonly retryAfterMs: number | undefined;
+  constructor(kind: ErrorKind, message: string, opts: { bystander?: boolean; retryAfterMs?: number; cause?: unknown } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.kind = kind;
     this.bystander = opts.bystander ?? false;
+    this.retryAfterMs = opts.retryAfterMs;
   }
+}
+
+/**
+ * The wait a throttling error asks for, in ms: the SDK puts Lambda's `Retry-After` header (in
+ * seconds) on TooManyRequestsException as `retryAfterSeconds`. An HTTP-date form, or none: undefined.
+ */
+export function retryAfterMsOf(err: unknown): number | undefined {
+  const seconds = Number((err as { retryAfterSeconds?: unknown } | null)?.retryAfterSeconds);
+  return seconds > 0 ? seconds * 1000 : undefined;
 }
 
 function describeRemote(e: RemoteError): string {
@@ -120,6 +133,8 @@ function hintFor(kind: ErrorKind, ref: RunRef, index: number): string {
       return `raise --timeout, or split the work with more --chunks; other results are kept: ${resumeCmd(ref)} --timeout <seconds>`;
     case "oom":
       return `raise --memory, or use more --chunks so each holds less; other results are kept: ${resumeCmd(ref)} --memory <mb>`;
+    case "throttled":
+      return `the platform has no concurrency to spare for the function: check its reserved concurrency and the account's quota (Service Quotas), then run the rest: ${resumeCmd(ref)}`;
     case "serialize":
       return `return plain JSON data from map (no functions, symbols, BigInts or cycles), then run the rest: ${resumeCmd(ref, true)}`;
     default:

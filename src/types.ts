@@ -198,6 +198,16 @@ export interface RunSummary {
   chunkMs: { p50: number; p95: number; p99: number; max: number };
   /** Chunk results per job build: one entry, unless the run was resumed with --rebuild. */
   builds?: { bundleSha256: string; chunks: number }[];
+  /**
+   * When the platform throttled (429): how often, and the in-flight limit the run found
+   * (it starts at `ceiling`, --concurrency, halves on throttling and creeps back up on success).
+   */
+  throttle?: { throttled: number; limitFound: number; ceiling: number };
+  /**
+   * Speculative copies of stragglers: how many, how many won, and the client-observed time of
+   * copies that lost or were cancelled (invocations billed for nothing on Lambda).
+   */
+  speculation?: { copies: number; won: number; lostMs: number };
 }
 
 /** A snapshot of a run in flight, passed to `onProgress`. */
@@ -214,4 +224,6 @@ export interface Progress {
   /** seconds, or undefined until a rate is known */
   etaSec?: number;
   elapsedMs: number;
+  /** The in-flight limit, when throttling has held it below --concurrency. */
+  limit?: number;
 }

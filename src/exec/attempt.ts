@@ -8,8 +8,6 @@ import type { AttemptRecord, Reply, Task } from "../types.js";
  */
 export class Attempt implements InvokeOptions {
   cancel?: (() => void) | undefined;
-  /** Client time at which the worker reported the chunk started; undefined while queued. */
-  startSeen?: number;
   readonly record: AttemptRecord;
   constructor(
     readonly task: Task,
@@ -28,8 +26,9 @@ export class Attempt implements InvokeOptions {
     };
   }
 
-  started(): void {
-    this.startSeen = Date.now();
+  /** Client time at which the attempt was handed to the backend: where its round trip starts. */
+  get invokedAt(): number {
+    return this.record.invokedAt;
   }
 
   /** Invokes the backend; resolves with its reply or an InfraError, never throws, and fills in the record. */

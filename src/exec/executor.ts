@@ -5,7 +5,8 @@ import { Attempt } from "./attempt.js";
 import { ConcurrencyGate } from "./gate.js";
 import { DEFAULT_RETRY_SETTINGS, decideRetry, failureOf, type RetrySettings, type RetryState } from "./policy.js";
 import { makeProgressReporter } from "./progress.js";
-import { defaultSpeculationSettings, FinishedTimes, watchForStragglers } from "./speculation.js";
+import { copyCost, defaultSpeculationSettings, FinishedTimes, watchForStragglers } from "./speculation.js";
+import { DEFAULT_THROTTLE_SETTINGS, ThrottleController, type ThrottleVerdict } from "./throttle.js";
 import type { ExecuteOutcome, ExecuteParams } from "./types.js";
 
 export type { ExecuteOutcome, ExecuteParams } from "./types.js";
@@ -40,7 +41,8 @@ export async function execute(params: ExecuteParams): Promise<ExecuteOutcome> {
         live: run.live,
         finished: run.finishedTimes,
         copiesInFlight: () => run.copiesInFlight,
-        stopped: () => run.out.stopped !== undefined,
+        // No copies while the platform throttles: a copy would be one more invocation it refuses.
+        stopped: () => run.out.stopped !== undefined || run.throttle.limit < run.throttle.ceiling,
         copy: (s) => void run.runCopy(s),
       })
     : undefined;
@@ -61,6 +63,9 @@ class Execution {
   readonly live = new Set<ChunkState>();
   readonly finishedTimes = new FinishedTimes();
   copiesInFlight = 0;
+  /** The run's in-flight limit, lowered by 429s and raised by successes; the gate follows it. */
+  readonly throttle: ThrottleController;
+  private readonly gate: ConcurrencyGate;
   private readonly retry: RetrySettings;
   private readonly maxFailures: number;
   private readonly progress: ReturnType<typeof makeProgressReporter>;
@@ -78,19 +83,22 @@ class Execution {
       firstInvokeAt: 0,
       lastInvokeAt: 0,
       endedAt: 0,
+      throttle: { throttled: 0, lowest: params.concurrency, final: params.concurrency, ceiling: params.concurrency },
+      speculation: { copies: 0, won: 0, lostMs: 0 },
     };
+    this.throttle = new ThrottleController(params.concurrency, this.out.startedAt, { ...DEFAULT_THROTTLE_SETTINGS, ...params.tuning?.throttle });
+    this.gate = new ConcurrencyGate(this.throttle.limit);
     this.retry = { ...DEFAULT_RETRY_SETTINGS, ...params.tuning?.retry, retries: params.retries, retryUserErrors: params.retryUserErrors };
     this.maxFailures = params.maxFailures ?? Infinity;
-    this.progress = makeProgressReporter(params, this.out, () => this.live.size);
+    this.progress = makeProgressReporter(params, this.out, () => this.live.size, () => this.throttle.limit);
   }
 
   /** Runs every task through the gate, then waits out speculative copies still in flight. */
   async dispatchAll(): Promise<void> {
     const { tasks } = this.params;
-    const gate = new ConcurrencyGate(this.params.concurrency);
     // A chunk's state is made when it is dispatched, not up front: 100,000 idle states
     // would be heap the garbage collector walks for the whole run.
-    await gate.drain(tasks.length, (i) => this.runChunk(newChunkState(tasks[i]!)), () => this.out.stopped !== undefined);
+    await this.gate.drain(tasks.length, (i) => this.runChunk(newChunkState(tasks[i]!)), () => this.out.stopped !== undefined);
     // Copies whose chunk is done lost; others run on: wait them out.
     while (this.copiesInFlight > 0) await sleep(5);
   }
@@ -102,20 +110,33 @@ class Execution {
 
   finish(): void {
     this.out.endedAt = Date.now();
+    this.out.throttle = this.throttle.figures();
+    this.out.speculation = copyCost(this.out.attempts);
     this.progress.final();
   }
 
   /** Attempts one chunk until it wins, fails for good, or the run stops. */
   private async runChunk(s: ChunkState): Promise<void> {
     while (!s.done && !this.out.stopped) {
+      await this.holdOff();
+      if (this.out.stopped) return;
+      const window = this.throttle.window;
       const result = await this.launch(s, false);
       if (s.done) return;
-      const decision = decideRetry(failureOf(result), s, this.retry);
+      const failure = failureOf(result);
+      const decision = decideRetry(failure, s, this.retry);
       switch (decision.action) {
         case "fail":
           return this.fail(s, decision.error);
         case "requeue":
           continue;
+        case "throttled": {
+          const verdict = this.throttled(window, result as InfraError);
+          if (verdict.giveUp) return this.fail(s, stalledError(failure.error, this.throttle.settings.stallMs));
+          // The slot goes back while the chunk waits: the lowered limit then holds at once.
+          await this.gate.stepOut(() => this.pause(verdict.pauseMs));
+          continue;
+        }
         case "rerun-isolated":
           s.isolatedReruns++;
           s.isolate = true;
@@ -133,7 +154,10 @@ class Execution {
     this.copiesInFlight++;
     this.out.speculated++;
     try {
-      await this.launch(s, true);
+      const window = this.throttle.window;
+      const result = await this.launch(s, true);
+      // A throttled copy is dropped (its chunk still runs), but the 429 still lowers the limit.
+      if (result instanceof InfraError && result.kind === "throttled") this.throttled(window, result);
     } finally {
       this.copiesInFlight--;
     }
@@ -153,15 +177,32 @@ class Execution {
     const result = await attempt.run(this.params.backend);
     s.running.splice(s.running.indexOf(attempt), 1);
     if (s.running.length === 0) this.live.delete(s);
-    if (!(result instanceof InfraError) && result.ok && !s.done) this.win(s, result, attempt.record);
+    if (!(result instanceof InfraError)) {
+      // Any reply, ok or not, is an invocation the platform accepted.
+      if (this.throttle.onSuccess(attempt.record.returnedAt)) this.gate.setLimit(this.throttle.limit);
+      if (result.ok && !s.done) this.win(s, result, attempt.record);
+    }
     return result;
+  }
+
+  /** A 429: feeds the run's limit (sent in `window`: see ThrottleController.window) and says how long to wait. */
+  private throttled(window: number, err: InfraError): ThrottleVerdict {
+    const verdict = this.throttle.on429(Date.now(), window, err.retryAfterMs);
+    this.gate.setLimit(this.throttle.limit);
+    return verdict;
+  }
+
+  /** Holds an invocation back while the platform's Retry-After runs. */
+  private async holdOff(): Promise<void> {
+    if (this.throttle.notBefore === 0) return;
+    for (let ms = this.throttle.holdMs(Date.now()); ms > 0 && !this.out.stopped; ms = this.throttle.holdMs(Date.now())) await this.pause(ms);
   }
 
   private win(s: ChunkState, reply: Reply, record: AttemptRecord): void {
     s.done = true;
     record.won = true;
     if (record.speculative) this.out.speculationWins++;
-    this.finishedTimes.add(reply.timing.endedAt - reply.timing.startedAt);
+    this.finishedTimes.add(record.returnedAt - record.invokedAt);
     if (reply.stored) this.out.stored.add(s.task.index);
     else this.out.values.set(s.task.index, reply.value);
     for (const a of s.running) a.cancel?.();
@@ -194,6 +235,12 @@ class Execution {
 
 function newChunkState(task: Task): ChunkState {
   // Written out, not spread from newRetryState(): this runs once per chunk, 100,000 times.
-  return { task, lastAttempt: task.attempt - 1, retriesUsed: 0, throttlesUsed: 0, outagesUsed: 0, isolatedReruns: 0, isolate: false, running: [], done: false, speculatedOnce: false };
+  return { task, lastAttempt: task.attempt - 1, retriesUsed: 0, outagesUsed: 0, isolatedReruns: 0, isolate: false, running: [], done: false, speculatedOnce: false };
 }
 
+
+/** A chunk throttled with the limit at 1 and nothing accepted for stallMs: the account has no room for it. */
+function stalledError(last: RemoteError, stallMs: number): RemoteError {
+  const message = `the platform refused every invocation for ${stallMs / 1000} s, even one at a time (last: ${last.message})`;
+  return { kind: "throttled", name: "InfraError", message };
+}

@@ -16,8 +16,6 @@ export interface Failure {
 export interface RetryState {
   /** Retries charged to --retries (crashes, timeouts, and user errors under --retry-user-errors). */
   retriesUsed: number;
-  /** Retries after the platform refused to start the chunk (429). */
-  throttlesUsed: number;
   /** Retries after store or network outages. */
   outagesUsed: number;
   /** Free reruns in a process of its own after a crash the chunk was a bystander to. */
@@ -25,7 +23,7 @@ export interface RetryState {
 }
 
 /** A budget a retry is charged to: the counter in RetryState it increments. */
-type RetryBudget = "retriesUsed" | "throttlesUsed" | "outagesUsed";
+type RetryBudget = "retriesUsed" | "outagesUsed";
 
 interface BackoffCurve {
   baseMs: number;
@@ -36,7 +34,6 @@ export interface RetrySettings {
   /** --retries: the charged budget. */
   retries: number;
   retryUserErrors: boolean;
-  maxThrottles: number;
   maxOutages: number;
   maxIsolatedReruns: number;
   backoff: Record<RetryBudget, BackoffCurve>;
@@ -48,24 +45,24 @@ export type RetryDecision =
   | { action: "retry"; afterMs: number; budget: RetryBudget }
   | { action: "rerun-isolated" }
   | { action: "requeue" }
+  /** The platform refused to start the chunk (429): requeue after the run's throttle pause, free. */
+  | { action: "throttled" }
   | { action: "fail"; error: RemoteError };
 
 /** The fixed budgets and curves; --retries and --retry-user-errors come from the run. */
 export const DEFAULT_RETRY_SETTINGS: Omit<RetrySettings, "retries" | "retryUserErrors"> = {
-  maxThrottles: 12,
   // About a minute of backoff: store or network outages usually pass in that time.
   maxOutages: 10,
   maxIsolatedReruns: 3,
   backoff: {
     retriesUsed: { baseMs: 200, capMs: 30_000 },
-    throttlesUsed: { baseMs: 500, capMs: 20_000 },
     outagesUsed: { baseMs: 500, capMs: 10_000 },
   },
   random: Math.random,
 };
 
 export function newRetryState(): RetryState {
-  return { retriesUsed: 0, throttlesUsed: 0, outagesUsed: 0, isolatedReruns: 0 };
+  return { retriesUsed: 0, outagesUsed: 0, isolatedReruns: 0 };
 }
 
 /** Classifies an attempt's result that is not a success: a failed reply or an InfraError. */
@@ -92,8 +89,9 @@ export function decideRetry(failure: Failure, state: Readonly<RetryState>, setti
     return retryable ? retry("retriesUsed") : { action: "fail", error };
   }
   if (error.kind === "cancelled") return { action: "requeue" };
+  // A 429 says nothing about the chunk (it never started): never charged; the run-wide limit adapts instead (throttle.ts).
+  if (error.kind === "throttled") return { action: "throttled" };
   if (failure.bystander && state.isolatedReruns < settings.maxIsolatedReruns) return { action: "rerun-isolated" };
-  if (error.kind === "throttled" && state.throttlesUsed < settings.maxThrottles) return retry("throttlesUsed");
   if (error.kind === "transient" && state.outagesUsed < settings.maxOutages) return retry("outagesUsed");
   if (state.retriesUsed < settings.retries && error.kind !== "serialize") return retry("retriesUsed");
   return { action: "fail", error };

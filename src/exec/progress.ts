@@ -12,7 +12,7 @@ export function etaOf(done: number, left: number, elapsedMs: number): { etaSec?:
 }
 
 /** Progress for onProgress: on each finished chunk (at most every 100 ms) and every 250 ms. */
-export function makeProgressReporter(params: ExecuteParams, out: ExecuteOutcome, running: () => number) {
+export function makeProgressReporter(params: ExecuteParams, out: ExecuteOutcome, running: () => number, limit: () => number) {
   let last = 0;
   const snapshot = (): Progress => {
     const now = Date.now();
@@ -20,6 +20,7 @@ export function makeProgressReporter(params: ExecuteParams, out: ExecuteOutcome,
     const elapsedMs = now - out.startedAt;
     const rate = elapsedMs > 0 ? (done * 1000) / elapsedMs : 0;
     const left = params.total - params.skipped - done - out.failures.size;
+    const inFlightLimit = limit();
     return {
       total: params.total,
       done: done + params.skipped,
@@ -31,6 +32,7 @@ export function makeProgressReporter(params: ExecuteParams, out: ExecuteOutcome,
       rate,
       ...etaOf(done, left, elapsedMs),
       elapsedMs,
+      ...(inFlightLimit < params.concurrency ? { limit: inFlightLimit } : {}),
     };
   };
   const emit = () => params.onProgress?.(snapshot());

@@ -1,6 +1,13 @@
+import type { AttemptRecord } from "../types.js";
 import { quantile } from "../util/stats.js";
 
-/** When to copy a straggler: a chunk that has run far longer than the median finished chunk. */
+/**
+ * When to copy a straggler: a chunk whose attempt has been out far longer than the median
+ * finished chunk. Both sides are client round trips (invoke to reply), for every backend:
+ * on Lambda a round trip holds the network, cold start, bundle and payload fetch and result
+ * PUT, which worker-side map time leaves out, so comparing the two made every short chunk
+ * look slow.
+ */
 export interface SpeculationSettings {
   /** A chunk is a straggler once it has run this many times the median chunk time... */
   factor: number;
@@ -29,18 +36,18 @@ export interface StragglerCandidate {
   done: boolean;
   /** A chunk is copied at most once. */
   speculatedOnce: boolean;
-  /** `startSeen`: client time at which the worker reported the attempt started; undefined while queued. */
-  running: readonly { startSeen?: number | undefined }[];
+  /** `invokedAt`: client time (epoch ms) at which the attempt was handed to the backend. */
+  running: readonly { invokedAt: number }[];
 }
 
-/** Run times of finished chunks: a bounded reservoir keeps the median cheap for runs of 100,000 chunks. */
+/** Round trips of finished chunks' winning attempts: a bounded reservoir keeps the median cheap for runs of 100,000 chunks. */
 export class FinishedTimes {
   count = 0;
   readonly samples: number[] = [];
-  add(runMs: number): void {
+  add(roundTripMs: number): void {
     this.count++;
-    if (this.samples.length < 1000) this.samples.push(runMs);
-    else this.samples[Math.floor(Math.random() * this.samples.length)] = runMs;
+    if (this.samples.length < 1000) this.samples.push(roundTripMs);
+    else this.samples[Math.floor(Math.random() * this.samples.length)] = roundTripMs;
   }
 }
 
@@ -58,8 +65,7 @@ export function pickStragglers<C extends StragglerCandidate>(
   const threshold = Math.max(settings.factor * median, median + settings.floorMs);
   for (const chunk of live) {
     if (chunk.done || chunk.speculatedOnce || chunk.running.length !== 1) continue;
-    const startSeen = chunk.running[0]!.startSeen;
-    if (startSeen === undefined || now - startSeen < threshold) continue;
+    if (now - chunk.running[0]!.invokedAt < threshold) continue;
     picked.push(chunk);
     if (copiesInFlight + picked.length >= settings.maxInFlight) break;
   }
@@ -84,4 +90,19 @@ export function watchForStragglers<C extends StragglerCandidate>(w: {
   }, w.settings.intervalMs);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/** What speculation cost: copies made, copies that won, and client time of copies that did not win. */
+export function copyCost(attempts: readonly AttemptRecord[]): { copies: number; won: number; lostMs: number } {
+  let copies = 0;
+  let won = 0;
+  let lostMs = 0;
+  for (const a of attempts) {
+    if (!a.speculative) continue;
+    copies++;
+    if (a.won) won++;
+    // A copy cancelled on the client may run on (and bill) on Lambda; the client's view is a floor.
+    else if (a.returnedAt > 0) lostMs += a.returnedAt - a.invokedAt;
+  }
+  return { copies, won, lostMs };
 }

@@ -3,6 +3,7 @@ import type { ChunkFailedError } from "../errors.js";
 import type { AttemptRecord, Progress, Reply, Task } from "../types.js";
 import type { RetrySettings } from "./policy.js";
 import type { SpeculationSettings } from "./speculation.js";
+import type { ThrottleFigures, ThrottleSettings } from "./throttle.js";
 
 export interface ExecuteParams {
   backend: Backend;
@@ -27,6 +28,7 @@ export interface ExecuteParams {
   tuning?: {
     retry?: Partial<Omit<RetrySettings, "retries" | "retryUserErrors">>;
     speculation?: Partial<SpeculationSettings>;
+    throttle?: Partial<ThrottleSettings>;
   };
 }
 
@@ -44,6 +46,10 @@ export interface ExecuteOutcome {
   firstInvokeAt: number;
   lastInvokeAt: number;
   endedAt: number;
+  /** 429s and the in-flight limit they led to (lowest, and at the end). */
+  throttle: ThrottleFigures;
+  /** Straggler copies: made, won, and client time of those that did not win (see copyCost). */
+  speculation: { copies: number; won: number; lostMs: number };
   /** Why dispatch stopped early, if it did. */
   stopped?: "aborted" | "too-many-failures";
 }

@@ -24,7 +24,7 @@ export interface JobDefaults {
   memory?: number;
   /** Per-chunk timeout in seconds. */
   timeout?: number;
-  /** Retries for crashed, timed-out or throttled chunks. */
+  /** Retries for crashed, timed-out or out-of-memory chunks (a throttled chunk is requeued without using one). */
   retries?: number;
   /** Also retry chunks whose own code threw (off by default: most throws are deterministic). */
   retryErrors?: boolean;

@@ -7,8 +7,9 @@ import { FakeBackend, tasks, type Step } from "./fake-backend.js";
 // speculation, abort and max-failures, with exact counts, in milliseconds (backoff of 1-2 ms).
 const FAST = { baseMs: 1, capMs: 2 };
 const TUNING: ExecuteParams["tuning"] = {
-  retry: { backoff: { retriesUsed: FAST, throttlesUsed: FAST, outagesUsed: FAST } },
+  retry: { backoff: { retriesUsed: FAST, outagesUsed: FAST } },
   speculation: { floorMs: 40, intervalMs: 10 },
+  throttle: { pauseBaseMs: 1, pauseCapMs: 2 },
 };
 
 function exec(backend: FakeBackend, n: number, over: Partial<ExecuteParams> = {}): Promise<ExecuteOutcome> {
@@ -81,16 +82,10 @@ describe("execute on a FakeBackend", { timeout: 5000 }, () => {
     expect([serialize.failures.get(1)!.remote.kind, serialize.failures.get(1)!.attempts, serialize.retries]).toEqual(["serialize", 1, 0]);
   });
 
-  it("throttling has its own budget of 12, not charged to --retries", async () => {
-    const within = await exec(scripted(0, times(12, { infra: "throttled" })), 1, { retries: 0 });
-    expect([within.values.get(0), within.retries, within.attempts.length]).toEqual([0, 12, 13]);
-
-    const over = await exec(scripted(0, times(13, { infra: "throttled" })), 1, { retries: 0 });
-    expect([over.failures.get(0)!.remote.kind, over.failures.get(0)!.attempts, over.retries]).toEqual(["throttled", 13, 12]);
-
-    // Past its own budget, a 14th throttle falls to --retries.
-    const charged = await exec(scripted(0, times(13, { infra: "throttled" })), 1, { retries: 1 });
-    expect([charged.values.get(0), charged.retries]).toEqual([0, 13]);
+  it("a throttled chunk is requeued without spending a retry, however often (no per-chunk budget)", async () => {
+    const out = await exec(scripted(0, times(20, { infra: "throttled" })), 1, { retries: 0 });
+    expect([out.values.get(0), out.retries, out.failures.size, out.attempts.length]).toEqual([0, 0, 0, 21]);
+    expect([out.throttle.throttled, out.throttle.ceiling, out.throttle.lowest]).toEqual([20, 4, 1]);
   });
 
   it("outages have their own budget of 10, then fall to --retries", async () => {
@@ -134,12 +129,31 @@ describe("execute on a FakeBackend", { timeout: 5000 }, () => {
     expect(backend.of(5).map((c) => c.end)).toEqual(["cancelled", "replied"]);
   });
 
-  it("when the original beats its copy, the copy is cancelled and counts no win", async () => {
+  it("when the original beats its copy, the copy is cancelled, counts no win, and its time is the cost", async () => {
     const backend = new FakeBackend((i, attempt) => (i === 5 ? (attempt === 1 ? { ok: "first", ms: 250 } : { hang: true }) : { ok: i, ms: 2 }));
     const out = await exec(backend, 6, { concurrency: 6, speculate: true });
     expect(out.values.get(5)).toBe("first");
     expect([out.speculated, out.speculationWins]).toEqual([1, 0]);
     expect(backend.of(5).map((c) => c.end)).toEqual(["replied", "cancelled"]);
+    const copy = out.attempts.find((a) => a.speculative)!;
+    expect(out.speculation).toEqual({ copies: 1, won: 0, lostMs: copy.returnedAt - copy.invokedAt });
+    expect(out.speculation.lostMs).toBeGreaterThan(0);
+  });
+
+  // Lambda's round trip holds the network, a cold start, the bundle and payload fetch and the
+  // result PUT around a map that may take milliseconds: stragglers are judged on round trips.
+  it("a fixed 300 ms round trip around 10 ms of map time starts no copies", async () => {
+    const backend = new FakeBackend((i) => ({ ok: i, ms: 300, mapMs: 10 }));
+    const out = await exec(backend, 12, { concurrency: 4, speculate: true });
+    expect([out.values.size, out.speculated, backend.calls.length, out.speculation]).toEqual([12, 0, 12, { copies: 0, won: 0, lostMs: 0 }]);
+  });
+
+  it("on the same round trips, a true straggler still gets a copy", async () => {
+    const backend = new FakeBackend((i, attempt) => (i === 9 && attempt === 1 ? { hang: true } : { ok: i, ms: 300, mapMs: 10 }));
+    const out = await exec(backend, 12, { concurrency: 4, speculate: true });
+    expect([out.values.size, out.values.get(9), out.speculated]).toEqual([12, 9, 1]);
+    expect(out.speculation).toEqual({ copies: 1, won: 1, lostMs: 0 });
+    expect(backend.of(9).map((c) => c.end)).toEqual(["cancelled", "replied"]);
   });
 
   it("the first result wins when both attempts reply: each chunk is counted once", async () => {
@@ -179,14 +193,14 @@ describe("execute on a FakeBackend", { timeout: 5000 }, () => {
   });
 
   it("an abort during a backoff ends the wait; an abort before the start invokes nothing", async () => {
-    const slow = { retry: { backoff: { retriesUsed: FAST, throttlesUsed: { baseMs: 60_000, capMs: 60_000 }, outagesUsed: FAST } } };
+    const slow = { ...TUNING, throttle: { pauseBaseMs: 60_000, pauseCapMs: 60_000 } };
     const backend = scripted(0, [{ infra: "throttled" }]);
     const ctl = new AbortController();
     const pending = exec(backend, 1, { signal: ctl.signal, tuning: slow });
     await waitFor(() => backend.calls[0]?.end === "rejected");
     ctl.abort();
     const out = await pending;
-    expect([out.stopped, backend.calls.length, out.retries, out.failures.size]).toEqual(["aborted", 1, 1, 0]);
+    expect([out.stopped, backend.calls.length, out.retries, out.failures.size]).toEqual(["aborted", 1, 0, 0]);
 
     const none = new FakeBackend();
     const early = await exec(none, 3, { signal: AbortSignal.abort() });
@@ -199,6 +213,50 @@ describe("execute on a FakeBackend", { timeout: 5000 }, () => {
     expect(out.stopped).toBe("too-many-failures");
     expect([...out.failures.keys()]).toEqual([0, 1]);
     expect(backend.calls.map((c) => c.index)).toEqual([0, 1]);
+  });
+});
+
+// Lambda answers an Invoke past the account's (or function's) concurrency with 429
+// TooManyRequestsException; new accounts may allow as few as 10. The run must find that limit
+// and stay under it, not burn a budget per chunk
+// (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html,
+// https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html#API_Invoke_Errors).
+describe("execute against a concurrency quota (AIMD)", { timeout: 10_000 }, () => {
+  it("300 chunks at --concurrency 200 on a quota of 10: each finishes once, none fails or is charged, the limit found is near 10", async () => {
+    const backend = new FakeBackend((i) => ({ ok: i * 2, ms: 5 }), { capacity: 10 });
+    const seen = new Map<number, number>();
+    const out = await exec(backend, 300, { concurrency: 200, onResult: (i) => seen.set(i, (seen.get(i) ?? 0) + 1) });
+    expect([out.failures.size, out.retries, out.stopped]).toEqual([0, 0, undefined]);
+    expect([...out.values].sort((a, b) => a[0] - b[0])).toEqual(Array.from({ length: 300 }, (_, i) => [i, i * 2]));
+    expect([seen.size, [...seen.values()].every((n) => n === 1)]).toEqual([300, true]);
+    expect(out.throttle.throttled).toBe(backend.throttled);
+    expect(out.throttle.ceiling).toBe(200);
+    expect(out.throttle.final).toBeGreaterThanOrEqual(5);
+    expect(out.throttle.final).toBeLessThanOrEqual(15);
+    expect(out.throttle.lowest).toBeGreaterThanOrEqual(3);
+    // One overshoot per halving (200 -> 100 -> ... -> ~10) plus the probes of additive
+    // increase: a few hundred 429s, where a budget of 12 per chunk allowed 3,600.
+    expect(backend.throttled).toBeLessThan(450);
+  });
+
+  it("a Retry-After holds every invocation until it has passed", async () => {
+    const backend = new FakeBackend((i) => ({ ok: i, ms: 20 }), { capacity: 2, retryAfterMs: 30 });
+    const out = await exec(backend, 8, { concurrency: 8 });
+    expect([out.values.size, out.failures.size, out.retries]).toEqual([8, 0, 0]);
+    expect(backend.throttled).toBeGreaterThan(0);
+    expect(backend.early).toBe(0);
+  });
+
+  it("refused at a limit of 1 with nothing accepted for the stall time: the chunks fail as throttled, with the way out", async () => {
+    const backend = new FakeBackend(undefined, { capacity: 0 });
+    const out = await exec(backend, 2, { concurrency: 4, tuning: { ...TUNING, throttle: { pauseBaseMs: 1, pauseCapMs: 2, stallMs: 50 } } });
+    expect([[...out.failures.keys()].sort(), out.retries, out.values.size, out.throttle.final]).toEqual([[0, 1], 0, 0, 1]);
+    const failure = out.failures.get(0)!;
+    expect([failure.remote.kind, failure.remote.message]).toEqual([
+      "throttled",
+      "the platform refused every invocation for 0.05 s, even one at a time (last: TooManyRequestsException: Rate Exceeded.)",
+    ]);
+    expect(failure.hint).toMatch(/^the platform has no concurrency to spare for the function/);
   });
 });
 

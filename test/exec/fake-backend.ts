@@ -4,8 +4,11 @@ import type { ErrorKind, Reply, Task } from "../../dist/src/types.js";
 
 /** What one attempt does on the fake backend; `ms` is how long it takes (default 1). */
 export type Step =
-  /** Replies ok with `value`; `ignoreCancel` plays a platform that cannot stop an invoke already made. */
-  | { ok: unknown; ms?: number; ignoreCancel?: boolean }
+  /**
+   * Replies ok with `value`; `ignoreCancel` plays a platform that cannot stop an invoke already
+   * made; `mapMs`: the worker-side map time the reply reports (default: all of `ms`).
+   */
+  | { ok: unknown; ms?: number; ignoreCancel?: boolean; mapMs?: number }
   /** Rejects with InfraError of `kind`; `bystander`: it shared a process another chunk crashed. */
   | { infra: ErrorKind; ms?: number; bystander?: boolean }
   /** A failed reply: the chunk's own error (`user`, `serialize`) or the worker's (`timeout`...). */
@@ -20,7 +23,21 @@ export interface Call {
   attempt: number;
   isolate: boolean;
   /** How the call ended, once it has. */
-  end?: "replied" | "rejected" | "cancelled";
+  end?: "replied" | "rejected" | "cancelled" | "throttled";
+}
+
+/**
+ * A platform with a concurrency quota, as Lambda's: an invoke beyond `capacity` in flight is
+ * refused with a 429 (TooManyRequestsException, "Rate Exceeded") before it runs, one round
+ * trip (`rttMs`) later. With `retryAfterMs`, the 429 carries a Retry-After and the platform
+ * refuses everything until it has passed.
+ * (https://repost.aws/knowledge-center/lambda-troubleshoot-throttling; Invoke API, Errors:
+ * TooManyRequestsException, HTTP 429, https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html)
+ */
+export interface Quota {
+  capacity: number;
+  rttMs?: number;
+  retryAfterMs?: number;
 }
 
 /**
@@ -33,10 +50,21 @@ export class FakeBackend implements Backend {
   readonly calls: Call[] = [];
   /** Largest number of invokes in flight at once. */
   peak = 0;
+  /** Invokes refused with a 429 (quota only). */
+  throttled = 0;
+  /** Invokes made while a Retry-After the client had been told of was still running. */
+  early = 0;
   private inFlight = 0;
+  private closedUntil = 0;
 
-  /** `script(index, attempt)` says what that attempt does; chunks without a script reply ok with their index. */
-  constructor(private readonly script: (index: number, attempt: number) => Step | undefined = () => undefined) {}
+  /**
+   * `script(index, attempt)` says what that attempt does; chunks without a script reply ok with
+   * their index. With a `quota`, invokes past its capacity are throttled instead of run.
+   */
+  constructor(
+    private readonly script: (index: number, attempt: number) => Step | undefined = () => undefined,
+    private readonly quota?: Quota,
+  ) {}
 
   get store(): never {
     throw new Error("FakeBackend has no store: the executor should never read it");
@@ -46,6 +74,7 @@ export class FakeBackend implements Backend {
     const step = this.script(task.index, task.attempt) ?? { ok: task.index };
     const call: Call = { index: task.index, attempt: task.attempt, isolate: opts.isolate === true };
     this.calls.push(call);
+    if (this.quota && (this.inFlight >= this.quota.capacity || Date.now() < this.closedUntil)) return this.refuse(call, this.quota);
     this.peak = Math.max(this.peak, ++this.inFlight);
     const startedAt = Date.now();
     opts.started?.();
@@ -77,6 +106,20 @@ export class FakeBackend implements Backend {
 
   async close(): Promise<void> {}
 
+  private refuse(call: Call, quota: Quota): Promise<Reply> {
+    if (Date.now() < this.closedUntil) this.early++;
+    this.throttled++;
+    call.end = "throttled";
+    const { retryAfterMs } = quota;
+    return new Promise((_resolve, reject) =>
+      setTimeout(() => {
+        // The client learns of the Retry-After now: from here on, an invoke is early.
+        if (retryAfterMs !== undefined) this.closedUntil = Math.max(this.closedUntil, Date.now() + retryAfterMs);
+        reject(new InfraError("throttled", "TooManyRequestsException: Rate Exceeded.", retryAfterMs === undefined ? {} : { retryAfterMs }));
+      }, quota.rttMs ?? 1),
+    );
+  }
+
   /** The attempts made for one chunk, in order. */
   of(index: number): Call[] {
     return this.calls.filter((c) => c.index === index);
@@ -94,7 +137,7 @@ function reply(task: Task, startedAt: number, step: Step): Reply {
     ok,
     ...(ok ? { value: step.ok } : {}),
     ...(error ? { error } : {}),
-    timing: { startedAt, endedAt: Date.now(), loadMs: 0, coldStart: task.attempt === 1 },
+    timing: { startedAt, endedAt: "mapMs" in step && step.mapMs !== undefined ? startedAt + step.mapMs : Date.now(), loadMs: 0, coldStart: task.attempt === 1 },
     logs: [],
     worker: { platform: "local", id: "fake" },
     bytes: 0,

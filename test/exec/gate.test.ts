@@ -66,6 +66,38 @@ describe("ConcurrencyGate", () => {
     expect(state.started).toEqual([0, 1]);
   });
 
+  it("an item stepped out gives its slot back, returns before new items, and the drain waits for it", async () => {
+    const order: string[] = [];
+    const gate = new ConcurrencyGate(2);
+    let wake!: () => void;
+    const away = new Promise<void>((r) => (wake = r));
+    let releaseB!: () => void;
+    const done = gate.drain(
+      3,
+      async (i) => {
+        order.push(`start ${i}`);
+        if (i === 0) {
+          await gate.stepOut(() => away);
+          order.push("0 back");
+        } else if (i === 1) {
+          await new Promise<void>((r) => (releaseB = r));
+        }
+      },
+      () => false,
+    );
+    await tick();
+    // 0 stepped out: its slot went to 2, which finished; the drain still waits for 0.
+    expect([order, gate.inFlight]).toEqual([["start 0", "start 1", "start 2"], 1]);
+    gate.setLimit(1);
+    wake();
+    await tick();
+    // Back, but the limit is 1 and 1 holds the slot: 0 waits for it.
+    expect(order).not.toContain("0 back");
+    releaseB();
+    await done;
+    expect([order.at(-1), gate.inFlight]).toEqual(["0 back", 0]);
+  });
+
   it("a limit below 1 is 1; no items resolve at once", async () => {
     expect(new ConcurrencyGate(0).limit).toBe(1);
     await new ConcurrencyGate(4).drain(0, () => Promise.reject(new Error("never")), () => false);

@@ -6,7 +6,7 @@ import { NodeHttpHandler } from "@smithy/node-http-handler";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { emulatedBucket, runningEmulatorFromEnv, startEmulator, startS3rver, stopS3rver, type EmulatorEndpoints } from "./emulator.js";
-import { ConfigError, InfraError, UsageError } from "../../errors.js";
+import { ConfigError, InfraError, retryAfterMsOf, UsageError } from "../../errors.js";
 import type { AwsOptions } from "../../options.js";
 import { makeS3Client, S3Store } from "../../store/s3.js";
 import type { Reply, Task } from "../../types.js";
@@ -218,7 +218,7 @@ function classifyInvokeError(err: unknown, t: AwsTarget): Error {
   if (cred) return new InfraError("crash", cred.message + " — " + cred.hint, { cause: cred });
   const { name, status, message } = describeAwsError(err);
   if (status === 429 || name === "TooManyRequestsException" || name === "ThrottlingException" || /Rate exceeded|TooManyRequests/i.test(message)) {
-    return new InfraError("throttled", `Lambda throttled the invocation (${name}): ${message}`);
+    return new InfraError("throttled", `Lambda throttled the invocation (${name}): ${message}`, { retryAfterMs: retryAfterMsOf(err) });
   }
   if (name === "ResourceNotFoundException" || status === 404) {
     return new InfraError("crash", `Lambda function ${t.functionName} not found in ${t.region}: deploy with \`npx fanout deploy\``);
