@@ -11,7 +11,7 @@ import { FanoutError, UsageError } from "../src/errors.js";
 import { chunkStats, quantile, type ChunkStats } from "../src/util/stats.js";
 import { checkBackend, DEFAULTS, localPoolSize, type AwsOptions, type BackendName } from "../src/options.js";
 import type { ReportCompare } from "../src/report/report.js";
-import type { RunResult } from "../src/run/run.js";
+import type { RunResult } from "../src/run/types.js";
 import type { SequentialResult } from "../src/bench/sequential.js";
 import type { AttemptRecord } from "../src/types.js";
 import { fmtMs as fmt } from "./render.js";

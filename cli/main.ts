@@ -1,7 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { ChunkFailedError, FanoutError, RunAbortedError } from "../src/errors.js";
 import { checkBackend, nonNegativeInt, parseDuration, positiveInt, positiveNumber, type BackendName } from "../src/options.js";
-import type { RunOptions } from "../src/run/run.js";
+import type { RunOptions } from "../src/run/types.js";
 import type { AttemptRecord, RunSummary } from "../src/types.js";
 import { ProgressView, say, summaryLines, userFrame } from "./render.js";
 import { registerAwsCommands } from "./aws-commands.js";
