@@ -13,6 +13,7 @@
  */
 import type { CostEstimate } from "../bench/cost.js";
 import type { AttemptRecord, RunSummary } from "../types.js";
+import { attemptRunMs } from "../util/attempts.js";
 
 export type DisplayOutcome = "ok" | "retried" | "speculative" | "failed" | "cancelled";
 const DISPLAY_OUTCOMES: readonly DisplayOutcome[] = ["ok", "retried", "speculative", "failed", "cancelled"];
@@ -108,11 +109,6 @@ function fmtTick(ms: number, spanMs: number): string {
   if (spanMs < 2000) return `${Math.round(ms)} ms`;
   const s = ms / 1000;
   return `${spanMs < 20_000 ? s.toFixed(1) : Math.round(s)} s`;
-}
-
-/** Run time of an attempt as the summary counts it: worker start..end, else invoke..return. */
-function runMs(a: AttemptRecord): number {
-  return (a.endedAt ?? a.returnedAt) - (a.startedAt ?? a.invokedAt);
 }
 
 export function renderReport(input: ReportInput): string {
@@ -322,7 +318,7 @@ function renderTimeline(attempts: readonly AttemptRecord[], outcomes: readonly D
     const xs = x(a.invokedAt);
     const w = Math.max(0.5, x(end) - xs);
     const q = a.startedAt !== undefined ? Math.max(0, a.startedAt - a.invokedAt) : undefined;
-    const r = runMs(a);
+    const r = attemptRunMs(a);
     (o === "ok" ? bars : rare).push(
       `<rect data-testid="bar" data-outcome="${o}" data-kind="${escapeHtml(a.outcome)}" data-index="${a.index}" data-attempt="${a.attempt}"${a.speculative ? ' data-spec="1"' : ""}${a.coldStart ? ' data-cold="1"' : ""} data-q="${q === undefined ? "" : Math.round(q)}" data-r="${Math.round(r)}" data-t="${Math.round(a.returnedAt - a.invokedAt)}" class="b ${o}" x="${n1(xs)}" y="${n2(yy)}" width="${n2(w)}" height="${n2(hh)}"/>`,
     );
@@ -421,8 +417,8 @@ function renderHistogram(attempts: readonly AttemptRecord[], s: RunSummary): str
   const H = 200;
   const L = 44;
   const B = 24;
-  let times = attempts.filter((a) => a.won).map(runMs);
-  if (times.length === 0) times = attempts.map(runMs);
+  let times = attempts.filter((a) => a.won).map(attemptRunMs);
+  if (times.length === 0) times = attempts.map(attemptRunMs);
   if (times.length === 0) return `<p class="sub">no chunk times</p>`;
   let hi = 0;
   let lo = Infinity;

@@ -1,4 +1,6 @@
+/** A run's manifest: made, marked running (with its heartbeat), finished, and read back. */
 import { RunNotFoundError } from "../errors.js";
+import { startHeartbeat, thisClient } from "./liveness.js";
 import { keys } from "../store/keys.js";
 import { retrying } from "../store/retrying.js";
 import type { ObjectStore } from "../store/types.js";
@@ -29,6 +31,19 @@ export function newManifest(
     inputKeys,
     options,
   };
+}
+
+/**
+ * Mark the run running by this client and write it; the heartbeat it returns keeps the
+ * manifest fresh and must be stopped (a beat in flight awaited) before the run's end is written.
+ */
+export async function startManifest(store: ObjectStore, manifest: RunManifest): Promise<{ stop(): Promise<void> }> {
+  const write = () => store.put(keys.manifest(manifest.runId), JSON.stringify(manifest, null, 2));
+  manifest.status = "running";
+  manifest.updatedAt = new Date().toISOString();
+  manifest.client = thisClient();
+  await write();
+  return startHeartbeat(manifest, write);
 }
 
 export async function finishManifest(

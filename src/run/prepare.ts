@@ -1,74 +1,121 @@
-import * as path from "node:path";
-import { pathToFileURL } from "node:url";
-import { openBackend } from "../compute/open.js";
-import type { Backend } from "../compute/types.js";
-import { FanoutError, JobLoadError } from "../errors.js";
-import type { Job } from "../job/index.js";
-import type { BackendName, CommonOptions } from "../options.js";
-import { encodePayloads, planChunks } from "../plan/plan.js";
-import { keys } from "../store/keys.js";
-import type { ObjectStore } from "../store/types.js";
-import type { RunManifest, RunOptionsResolved } from "../types.js";
-import { cachedBundleFile, defaultBundleCacheDir } from "../util/bundle-cache.js";
-import type { Bundle } from "./bundle.js";
-
 /**
- * A rebuilt job may mix its results with the old build's only if it splits the same input into
- * the same chunks: each chunk's payload (and every uploaded input) must be byte for byte the same.
+ * Everything before the first chunk is dispatched: bundle the job, open its store and then
+ * the compute beside it, store and import the bundle, and plan a new run or load a resumed
+ * one. What is opened is closed again if any step fails.
  */
-export async function checkSamePlan(job: Job, manifest: RunManifest, stored: Buffer, cwd: string): Promise<void> {
-  const plan = await planChunks(job.input, manifest.chunks, cwd);
-  const payloads = encodePayloads(plan.lines, plan.sources, manifest.payloadsKey);
-  const inputs = [...plan.uploads.keys()].sort().join();
-  let what: string | undefined;
-  if (plan.lines.length !== manifest.chunks) what = `it now makes ${plan.lines.length} chunks, not ${manifest.chunks}`;
-  else if (inputs !== [...manifest.inputKeys].sort().join()) what = "its input files changed";
-  else if (!payloads.body.equals(stored)) what = "its chunks' inputs changed";
-  if (what) {
-    throw new FanoutError("E_RESUME_INPUT", `cannot resume run ${manifest.runId} with the new build: ${what}`, {
-      hint: "results of different inputs cannot be mixed; start a new run without --resume",
-      exitCode: 2,
-    });
-  }
+import { openRunStore } from "../compute/open.js";
+import type { Backend, RunStore, StoreConfig } from "../compute/types.js";
+import { JobLoadError, RunNotFoundError, UsageError } from "../errors.js";
+import { notAFunction, notAJob } from "../job/check.js";
+import type { Job } from "../job/index.js";
+import { checkBackend, positiveInt, resolveOptions, type BackendName, type CommonOptions } from "../options.js";
+import { isRunId } from "../store/keys.js";
+import type { ObjectStore } from "../store/types.js";
+import type { RunOptionsResolved } from "../types.js";
+import { bundleJob } from "./bundle.js";
+import { storeAndImport } from "./import-bundle.js";
+import { newJobRun, newMapRun, type PlannedRun } from "./new-run.js";
+import { resumeRun } from "./resume.js";
+import type { MapOptions, RunOptions } from "./types.js";
+
+/** A run ready to execute: its store and the compute beside it, and what to run. */
+export interface PreparedRun extends PlannedRun {
+  store: ObjectStore;
+  backend: Backend;
+  reduce: Job["reduce"] | undefined;
+  /** Close the compute, then the store. */
+  close(): Promise<void>;
 }
 
-export function openBackendFor(backend: BackendName, cwd: string, options: CommonOptions, resolved: RunOptionsResolved): Promise<Backend> {
-  return openBackend({
-    backend,
-    cwd,
-    memoryMb: options.memory ?? resolved.memoryMb,
-    concurrency: options.concurrency ?? resolved.concurrency,
-    ...(options.store ? { store: options.store } : {}),
-    ...(options.processes ? { processes: options.processes } : {}),
-    ...(options.aws ? { aws: options.aws } : {}),
+/** Bundle, open, import and plan (or resume) the job module `file` for run(). */
+export async function prepareRun(file: string, options: RunOptions): Promise<PreparedRun> {
+  const cwd = options.cwd ?? process.cwd();
+  const bundle = await bundleJob(file, cwd);
+  const backend = checkBackend(options.backend);
+  checkRunFlags(options);
+  // Options are checked before anything is opened, so a bad flag costs nothing.
+  const preliminary = resolveOptions(options, {});
+  return opened(await openRunStore(storeConfig(backend, cwd, options), preliminary.concurrency), options, async (site, openCompute) => {
+    const stored = await storeAndImport(site.store, bundle);
+    const job = loadJob(stored.mod, file);
+    // Memory comes from the flags and the job's defaults, not the plan: the local pool starts
+    // now, while the chunks are planned and uploaded.
+    const compute = await openCompute(resolveOptions(options, job.defaults));
+    const planned = options.resume
+      ? await resumeRun(site.store, { runId: options.resume, file, cwd, backend, bundle, stored, job }, options)
+      : await newJobRun(site.store, { file, backend, bundle, stored }, job, { ...options, cwd });
+    return { ...planned, backend: compute, reduce: job.reduce };
   });
 }
 
-/** Put the bundle in the store (once per content hash) and import it here too. */
-export async function storeAndImport(store: ObjectStore, bundle: Bundle): Promise<{ bundleKey: string; mod: Record<string, unknown> }> {
-  const bundleKey = keys.bundle(bundle.sha256);
-  if (!(await store.exists(bundleKey))) await store.put(bundleKey, bundle.code);
-  return { bundleKey, mod: await importBundle(store, bundleKey, bundle) };
+/** Bundle, open and import the module `file` for map(): one chunk per input, calling `exportName`. */
+export async function prepareMap(file: string, exportName: string, inputs: readonly unknown[], options: MapOptions): Promise<PreparedRun> {
+  const cwd = options.cwd ?? process.cwd();
+  const bundle = await bundleJob(file, cwd);
+  const backend = checkBackend(options.backend);
+  const resolved = resolveOptions(options, {}, inputs.length);
+  return opened(await openRunStore(storeConfig(backend, cwd, options), resolved.concurrency), options, async (site, openCompute) => {
+    const compute = await openCompute(resolved);
+    const stored = await storeAndImport(site.store, bundle);
+    const why = notAFunction(stored.mod[exportName], exportName, file);
+    if (why) throw new JobLoadError(why.problem, why.fix);
+    const planned = await newMapRun(site.store, { file, backend, bundle, stored }, exportName, inputs, resolved);
+    return { ...planned, backend: compute, reduce: undefined };
+  });
 }
 
-let imports = 0;
+/** Open the compute beside the store, with the run's resolved memory and concurrency. */
+type OpenCompute = (resolved: RunOptionsResolved) => Promise<Backend>;
 
-/** Import the bundle in this process too: the input and reduce live in the job module. */
-async function importBundle(store: ObjectStore, key: string, bundle: Bundle): Promise<Record<string, unknown>> {
-  let file = store.localPath?.(key);
-  file ??= cachedBundleFile(defaultBundleCacheDir(), bundle.sha256, bundle.code);
+/**
+ * Run `prepare` with the opened store and a way to open the compute beside it; if it throws,
+ * close what was opened (the compute first) before the error goes on.
+ */
+async function opened(
+  site: RunStore,
+  options: CommonOptions,
+  prepare: (site: RunStore, openCompute: OpenCompute) => Promise<Omit<PreparedRun, "store" | "close">>,
+): Promise<PreparedRun> {
+  let compute: Backend | undefined;
+  const close = async () => {
+    try {
+      await compute?.close();
+    } finally {
+      await site.close();
+    }
+  };
+  const openCompute: OpenCompute = async (resolved) =>
+    (compute = await site.openCompute({
+      memoryMb: resolved.memoryMb,
+      concurrency: resolved.concurrency,
+      ...(options.processes ? { processes: options.processes } : {}),
+    }));
   try {
-    // A fresh instance per run: the module's top level (inputs built from env, files read
-    // at import) must see this run's world, not the first run's in this process.
-    return (await import(`${pathToFileURL(file).href}?run=${++imports}`)) as Record<string, unknown>;
+    return { ...(await prepare(site, openCompute)), store: site.store, close };
   } catch (err) {
-    throw new JobLoadError(`loading ${path.relative(process.cwd(), bundle.entry) || bundle.entry} threw: ${(err as Error)?.message ?? String(err)}`, "fix the error in the job module's top-level code", err);
+    await close();
+    throw err;
   }
 }
 
-export function describe(v: unknown): string {
-  if (v === null) return "null";
-  if (typeof v === "function") return "a function; wrap it: defineJob({ input, map: yourFunction })";
-  if (typeof v === "object") return "an object not made by defineJob";
-  return `a ${typeof v}`;
+function storeConfig(backend: BackendName, cwd: string, options: CommonOptions): StoreConfig {
+  return { backend, cwd, ...(options.store ? { store: options.store } : {}), ...(options.aws ? { aws: options.aws } : {}) };
+}
+
+/** Flags of run() that are wrong whatever the job says. */
+function checkRunFlags(options: RunOptions): void {
+  if (options.chunks !== undefined) positiveInt("chunks", options.chunks);
+  if (options.rebuild && options.resume === undefined) {
+    throw new UsageError("--rebuild only applies with --resume <runId>", "add --resume <runId> to finish that run with the new build, or drop --rebuild");
+  }
+  if (options.resume !== undefined && !isRunId(options.resume)) {
+    throw new RunNotFoundError(options.resume, "this store (run ids look like 20261127T044612Z-k3j9xq)");
+  }
+}
+
+/** The job a module's default export defines, or a JobLoadError saying why it is not one. */
+function loadJob(mod: Record<string, unknown>, file: string): Job {
+  const why = notAJob(mod.default, file);
+  if (why) throw new JobLoadError(why.problem, why.fix);
+  return mod.default as Job;
 }

@@ -1,4 +1,6 @@
+/** The summary of a run from the executor's outcome: counts, times and speedup. */
 import type { ExecuteOutcome } from "../exec/executor.js";
+import { attemptRunMs } from "../util/attempts.js";
 import { chunkStats } from "../util/stats.js";
 import type { RunManifest, RunOptionsResolved, RunSummary } from "../types.js";
 
@@ -11,7 +13,7 @@ export function summarize(
   opts: RunOptionsResolved,
 ): RunSummary {
   const won = o.attempts.filter((a) => a.won);
-  const times = won.map((a) => (a.endedAt ?? a.returnedAt) - (a.startedAt ?? a.invokedAt));
+  const times = won.map(attemptRunMs);
   const sum = times.reduce((a, b) => a + b, 0);
   const wallMs = Date.now() - t0;
   return {
