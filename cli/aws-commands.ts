@@ -143,7 +143,7 @@ async function teardownAction(f: TeardownFlags): Promise<void> {
 
 async function emulateAction(f: { stage: string }): Promise<void> {
   // Objects stay in the project's store after Ctrl-C, for status, logs and --resume.
-  const { emulatedStoreDir } = await import("../src/compute/open.js");
+  const { emulatedStoreDir } = await import("../src/store/open.js");
   const emu = await startEmulator({ stage: f.stage, dir: emulatedStoreDir(process.cwd()) });
   const endpoints = {
     region: emu.region,

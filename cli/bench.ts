@@ -11,9 +11,10 @@ import { FanoutError, UsageError } from "../src/errors.js";
 import { chunkStats, quantile, type ChunkStats } from "../src/util/stats.js";
 import { checkBackend, DEFAULTS, localPoolSize, type AwsOptions, type BackendName } from "../src/options.js";
 import type { ReportCompare } from "../src/report/report.js";
-import type { RunResult } from "../src/run/run.js";
+import type { RunResult } from "../src/run/types.js";
 import type { SequentialResult } from "../src/bench/sequential.js";
 import type { AttemptRecord } from "../src/types.js";
+import { attemptRunMs } from "../src/util/attempts.js";
 import { fmtMs as fmt } from "./render.js";
 
 export type BaselineKind = "sequential" | "local";
@@ -94,16 +95,12 @@ export interface BenchOutcome {
 
 
 
-function runMs(a: AttemptRecord): number {
-  return (a.endedAt ?? a.returnedAt) - (a.startedAt ?? a.invokedAt);
-}
-
 /**
  * Chunks whose winning attempt ran more than `factor` x the median winning chunk time (and at
  * least `minExtraMs` longer than it, so 3 ms chunks among 1 ms ones do not count).
  */
 export function countStragglers(attempts: readonly AttemptRecord[], factor = 2, minExtraMs = 10): number {
-  const times = attempts.filter((a) => a.won).map(runMs);
+  const times = attempts.filter((a) => a.won).map(attemptRunMs);
   const median = quantile(times, 0.5);
   return times.filter((t) => t > factor * median && t - median >= minExtraMs).length;
 }

@@ -2,7 +2,7 @@ import { openStore } from "../src/compute/open.js";
 import { UsageError } from "../src/errors.js";
 import { indexOfKey, isRunId, keys } from "../src/store/keys.js";
 import { checkBackend } from "../src/options.js";
-import { readManifest } from "../src/run/run.js";
+import { readManifest } from "../src/run/manifest.js";
 import { buildsOf, chunksPerBuild } from "../src/run/builds.js";
 import { followUpFlags, resumeCmd } from "../src/util/follow-up.js";
 import { shownStatus } from "../src/run/liveness.js";

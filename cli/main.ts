@@ -1,7 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { ChunkFailedError, FanoutError, RunAbortedError } from "../src/errors.js";
 import { checkBackend, nonNegativeInt, parseDuration, positiveInt, positiveNumber, type BackendName } from "../src/options.js";
-import type { RunOptions } from "../src/run/run.js";
+import type { RunOptions } from "../src/run/types.js";
 import type { AttemptRecord, RunSummary } from "../src/types.js";
 import { ProgressView, say, summaryLines, userFrame } from "./render.js";
 import { registerAwsCommands } from "./aws-commands.js";
@@ -161,7 +161,7 @@ Library: import { run, map, defineJob, range, lines } from "fanout"`,
 async function gcAction(flags: { olderThan: string; dryRun?: boolean; store?: string }): Promise<void> {
   const olderThanMs = parseDuration("older-than", flags.olderThan);
   const { FolderStore } = await import("../src/store/folder.js");
-  const { localStoreRoot } = await import("../src/compute/open.js");
+  const { localStoreRoot } = await import("../src/store/open.js");
   const { applyGc, planGc } = await import("../src/store/gc.js");
   const store = new FolderStore(localStoreRoot(process.cwd(), flags.store));
   const plan = planGc(store, olderThanMs);

@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FolderStore } from "../dist/src/store/folder.js";
 import { parseDuration } from "../dist/src/options.js";
-import { localStoreRoot, projectRoot } from "../dist/src/compute/open.js";
+import { localStoreRoot, projectRoot } from "../dist/src/store/open.js";
 import { fanout } from "./helpers/cli.js";
 import { rmDir, runIdIn, tmpDir } from "./helpers/tmp.js";
 

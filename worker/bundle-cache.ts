@@ -1,6 +1,9 @@
 /**
  * Job bundles, loaded once per process: fetched from the store, checked against the task's
  * sha256, written to a cache folder where the store has no local file, and imported.
+ * Not the client's src/run/import-bundle.ts, on purpose: bytes fetched from a remote store
+ * are checked before they run, and every chunk in this process shares one module instance,
+ * where the client imports a fresh instance per run (the job's top level reads its world).
  */
 import { createHash } from "node:crypto";
 import { pathToFileURL } from "node:url";

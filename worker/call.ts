@@ -3,6 +3,7 @@
  * its settling against the worker-side deadline, cancellation and stray-callback errors.
  */
 import { format } from "node:util";
+import { notAFunction, notAJob } from "../src/job/check.js";
 import { isJob, type ChunkContext } from "../src/job/index.js";
 import type { RemoteError, Task } from "../src/types.js";
 import { ChunkCancelledError, ChunkScopeError, ChunkTimeoutError, classify } from "./classify.js";
@@ -21,11 +22,9 @@ export function resolveTarget(module: Record<string, unknown>, name: string): Ta
   const exp = module[name];
   if (isJob(exp)) return exp.map as Target;
   if (typeof exp === "function") return exp as Target;
-  throw new TypeError(
-    name === "default"
-      ? "the bundle's default export is not a job made with defineJob"
-      : `the bundle's export "${name}" is not a function`,
-  );
+  // The client checked this before the run; the same words here in case the bundle differs.
+  const why = name === "default" ? notAJob(exp, "the bundle") : notAFunction(exp, name, "the bundle");
+  throw new TypeError(why!.problem);
 }
 
 /** The chunk's AbortController, made only if the chunk looks at ctx.signal: most never do. */

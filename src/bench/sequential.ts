@@ -8,10 +8,12 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { bundleJob } from "../run/bundle.js";
+import { storeAndImport } from "../run/import-bundle.js";
 import { JobLoadError, UsageError } from "../errors.js";
-import { isJob, type ChunkContext, type Job } from "../job/index.js";
+import { notAJob } from "../job/check.js";
+import type { ChunkContext, Job } from "../job/index.js";
 import { planChunks, sourcesFromPayloads, uploadInputs } from "../plan/plan.js";
 import { resolveChunk } from "../plan/source.js";
 import { toJson } from "../serialize.js";
@@ -59,8 +61,6 @@ export function sampleIndices(n: number, k: number): number[] {
   return [...out].sort((a, b) => a - b);
 }
 
-let importSeq = 0;
-
 /** Run a job module's map over its chunks in this process, one at a time. */
 export async function runSequential(job: string | URL, opts: SequentialOptions = {}): Promise<SequentialResult> {
   const cwd = opts.cwd ?? process.cwd();
@@ -73,18 +73,10 @@ export async function runSequential(job: string | URL, opts: SequentialOptions =
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fanout-seq-"));
   try {
     const store = new FolderStore(dir);
-    const bundleFile = path.join(dir, `${bundle.sha256}.mjs`);
-    fs.writeFileSync(bundleFile, bundle.code);
-    let mod: Record<string, unknown>;
-    try {
-      // A fresh module instance each time: jobs read their environment at the top level.
-      mod = (await import(`${pathToFileURL(bundleFile).href}?seq=${++importSeq}`)) as Record<string, unknown>;
-    } catch (err) {
-      throw new JobLoadError(`loading ${file} threw: ${(err as Error)?.message ?? String(err)}`, "fix the error in the job module's top-level code", err);
-    }
-    const theJob = mod.default;
-    if (!isJob(theJob)) throw new JobLoadError(`the default export of ${file} is not a job`, 'export default defineJob({ ... }) from "fanout"');
-    const j = theJob as Job;
+    const { mod } = await storeAndImport(store, bundle);
+    const why = notAJob(mod.default, file);
+    if (why) throw new JobLoadError(why.problem, why.fix);
+    const j = mod.default as Job;
     const asked = opts.chunks ?? j.defaults.chunks ?? 100;
     if (!Number.isInteger(asked) || asked < 1) throw new UsageError(`--chunks must be a positive integer, got ${JSON.stringify(asked)}`, "e.g. --chunks 100");
     const plan = await planChunks(j.input, asked, cwd);

@@ -21,29 +21,41 @@ export interface InvokeOptions {
 /**
  * Where chunks run. The local pool and Lambda implement the same call: a Task in, the
  * worker's Reply out. A chunk's own failure is a Reply with ok=false; failures around the
- * chunk (crash, kill, throttle, outage, cancel) reject with InfraError.
+ * chunk (crash, kill, throttle, outage, cancel) reject with InfraError. The store is not
+ * inside: a run opens its store first and the compute beside it (see RunStore).
  */
 export interface Backend {
   readonly name: "local" | "aws" | "emulated";
-  readonly store: ObjectStore;
   /** Memory a chunk gets, in MB, for reports and cost. */
   readonly memoryMb: number;
-  /**
-   * Apply the run's memory setting once the job's defaults are known (before the first
-   * invoke). Backends whose memory is fixed elsewhere (Lambda: at deploy) ignore it.
-   */
-  setMemory?(mb: number): void;
   invoke(task: Task, opts?: InvokeOptions): Promise<Reply>;
   close(): Promise<void>;
 }
 
-/** What a run asks of its backend; `openBackend` picks and opens it. */
-export interface BackendConfig {
+/** Where a run's objects live: the backend's kind of store, and which one. */
+export interface StoreConfig {
   backend: BackendName;
   cwd: string;
+  /** The local store's folder, from cwd (the emulated stack's objects live inside it too). */
   store?: string;
-  processes?: number;
+  aws?: AwsOptions;
+}
+
+/** What the compute opened beside a store needs, known once the run's options are resolved. */
+export interface ComputeConfig {
   memoryMb: number;
   concurrency: number;
-  aws?: AwsOptions;
+  /** Worker processes of the local pool. */
+  processes?: number;
+}
+
+/**
+ * A run's store, opened first (payloads, the bundle and results go there before any chunk
+ * runs), and the way to open the compute that reads and writes it. Closing it ends what
+ * opening started (an emulated stack); close the compute first.
+ */
+export interface RunStore {
+  readonly store: ObjectStore;
+  openCompute(c: ComputeConfig): Promise<Backend>;
+  close(): Promise<void>;
 }

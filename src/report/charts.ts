@@ -1,11 +1,13 @@
 /** The two small charts: attempts in flight over time, and a histogram of chunk run times. */
 import type { AttemptRecord, RunSummary } from "../types.js";
-import { runMs } from "./classify.js";
+import { attemptRunMs } from "../util/attempts.js";
 import { escapeHtml, fmtMs, fmtTick, n1, ticks } from "./text.js";
 
 /**
  * A step function of how many intervals are open: [time, count from then on], one point per
  * distinct time. An interval closing at the moment another opens is not counted twice.
+ 
+ * @public tests import it from dist/, which knip cannot follow
  */
 export function concurrencySteps(intervals: readonly (readonly [from: number, to: number])[]): [number, number][] {
   const ev: [number, number][] = [];
@@ -64,6 +66,8 @@ ${axis.join("")}<path class="conc inflight" d="${path(inflight)}"/>${run.length 
 /**
  * Histogram bins for run times: 5 to 40 equal bins (about the square root of the count); a
  * narrow spread (all chunks alike) gets a zoomed axis instead of one fat bar at the right.
+ 
+ * @public tests import it from dist/, which knip cannot follow
  */
 export function histogramBins(times: readonly number[]): { min: number; max: number; width: number; counts: number[] } {
   let hi = 0;
@@ -89,8 +93,8 @@ export function renderHistogram(attempts: readonly AttemptRecord[], s: RunSummar
   const H = 200;
   const L = 44;
   const B = 24;
-  let times = attempts.filter((a) => a.won).map(runMs);
-  if (times.length === 0) times = attempts.map(runMs);
+  let times = attempts.filter((a) => a.won).map(attemptRunMs);
+  if (times.length === 0) times = attempts.map(attemptRunMs);
   if (times.length === 0) return `<p class="sub">no chunk times</p>`;
   const { min, max, width, counts } = histogramBins(times);
   const top = Math.max(...counts);

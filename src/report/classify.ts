@@ -33,8 +33,3 @@ export function countOutcomes(outcomes: readonly DisplayOutcome[]): Record<Displ
   for (const o of outcomes) counts[o]++;
   return counts;
 }
-
-/** Run time of an attempt as the summary counts it: worker start..end, else invoke..return. */
-export function runMs(a: AttemptRecord): number {
-  return (a.endedAt ?? a.returnedAt) - (a.startedAt ?? a.invokedAt);
-}

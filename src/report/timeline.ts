@@ -1,6 +1,7 @@
 /** The timeline: one row per chunk, one bar per attempt, time across, drawn as one SVG. */
 import type { AttemptRecord } from "../types.js";
-import { DISPLAY_OUTCOMES, runMs, type DisplayOutcome } from "./classify.js";
+import { attemptRunMs } from "../util/attempts.js";
+import { DISPLAY_OUTCOMES, type DisplayOutcome } from "./classify.js";
 import { COLD, COLORS, QUEUED } from "./styles.js";
 import { escapeHtml, fmtTick, n1, n2, ticks } from "./text.js";
 import { attemptEnd, layoutTimeline, type TimelineLayout } from "./timeline-layout.js";
@@ -126,7 +127,7 @@ function addToBin(bins: Map<number, Bin>, g: number, a: AttemptRecord): void {
 /** One attempt's bar, with the data the tooltip script and the tests read. */
 function barRect(a: AttemptRecord, o: DisplayOutcome, xs: number, yy: number, w: number, hh: number): string {
   const q = a.startedAt !== undefined ? Math.max(0, a.startedAt - a.invokedAt) : undefined;
-  const r = runMs(a);
+  const r = attemptRunMs(a);
   return `<rect data-testid="bar" data-outcome="${o}" data-kind="${escapeHtml(a.outcome)}" data-index="${a.index}" data-attempt="${a.attempt}"${a.speculative ? ' data-spec="1"' : ""}${a.coldStart ? ' data-cold="1"' : ""} data-q="${q === undefined ? "" : Math.round(q)}" data-r="${Math.round(r)}" data-t="${Math.round(a.returnedAt - a.invokedAt)}" class="b ${o}" x="${n1(xs)}" y="${n2(yy)}" width="${n2(w)}" height="${n2(hh)}"/>`;
 }
 

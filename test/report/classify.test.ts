@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { classifyAttempts, countOutcomes, runMs } from "../../dist/src/report/classify.js";
+import { classifyAttempts, countOutcomes } from "../../dist/src/report/classify.js";
+import { attemptRunMs as runMs } from "../../dist/src/util/attempts.js";
 import type { AttemptRecord } from "../../dist/src/types.js";
 
 const at = (index: number, attempt: number, invokedAt: number, outcome: AttemptRecord["outcome"], more: Partial<AttemptRecord> = {}): AttemptRecord => ({

@@ -96,7 +96,7 @@ describe("runTask", () => {
 
   it("an export that is not a function fails the chunk and is stored as a failure", async () => {
     const t = task({ export: "nothing" });
-    expect(await runTask(t, env)).toMatchObject({ ok: false, error: { kind: "user", message: 'the bundle\'s export "nothing" is not a function' } });
+    expect(await runTask(t, env)).toMatchObject({ ok: false, error: { kind: "user", message: 'the bundle has no exported function "nothing"' } });
     expect(await store.exists(keys.failure("run-h", t.index))).toBe(true);
   });
 });

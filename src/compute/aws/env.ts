@@ -17,7 +17,9 @@ export interface EmulatorEndpoints {
   secretAccessKey: string;
 }
 
-/** The running stack named by FANOUT_EMULATOR (set by `fanout emulate`), if any. */
+/** The running stack named by FANOUT_EMULATOR (set by `fanout emulate`), if any. 
+ * @public tests import it from dist/, which knip cannot follow
+ */
 export function emulatorFromEnv(env = process.env): EmulatorEndpoints | undefined {
   const raw = env.FANOUT_EMULATOR;
   if (!raw) return undefined;

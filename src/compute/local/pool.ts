@@ -4,7 +4,6 @@ import { InfraError } from "../../errors.js";
 import { localPoolSize } from "../../options.js";
 import { baseOf } from "../../task.js";
 import { attemptKey, decodeReply, type ToParent, type ToWorker } from "./protocol.js";
-import type { FolderStore } from "../../store/folder.js";
 import type { Reply, Task } from "../../types.js";
 import type { Backend, InvokeOptions } from "../types.js";
 
@@ -40,7 +39,8 @@ interface Proc {
 }
 
 export interface LocalBackendOptions {
-  store: FolderStore;
+  /** The folder store's root, opened beside this pool: workers read and write it directly. */
+  storeRoot: string;
   /** Worker processes in the pool; default: one per core. */
   processes?: number;
   /** V8 heap cap per process in MB. */
@@ -55,8 +55,8 @@ export interface LocalBackendOptions {
  */
 export class LocalBackend implements Backend {
   readonly name = "local" as const;
-  readonly store: FolderStore;
-  memoryMb: number;
+  readonly memoryMb: number;
+  private readonly storeRoot: string;
   private readonly size: number;
   private readonly pool: Proc[] = [];
   private readonly all = new Set<Proc>();
@@ -64,28 +64,17 @@ export class LocalBackend implements Backend {
   private closed = false;
 
   constructor(opts: LocalBackendOptions) {
-    this.store = opts.store;
+    this.storeRoot = opts.storeRoot;
     this.memoryMb = opts.memoryMb;
     this.size = localPoolSize(opts.processes);
   }
 
   /**
-   * Start the pool now, so process start-up overlaps bundling and planning instead of
+   * Start the pool now, so process start-up overlaps planning and uploading instead of
    * following them.
    */
   warm(): void {
     while (this.pool.length < this.size) this.spawn(false);
-  }
-
-  setMemory(mb: number): void {
-    if (mb === this.memoryMb) return;
-    // Processes take their heap cap at spawn: retire the warm ones (none has work yet).
-    this.memoryMb = mb;
-    for (const p of [...this.pool]) {
-      if (p.pending.size > 0) continue;
-      this.pool.splice(this.pool.indexOf(p), 1);
-      p.child.kill("SIGKILL");
-    }
   }
 
   invoke(task: Task, opts: InvokeOptions = {}): Promise<Reply> {
@@ -170,7 +159,7 @@ export class LocalBackend implements Backend {
       execArgv,
       env: {
         ...process.env,
-        FANOUT_STORE_ROOT: this.store.root,
+        FANOUT_STORE_ROOT: this.storeRoot,
         FANOUT_MEMORY_MB: String(this.memoryMb),
       },
       stdio: ["ignore", "inherit", "pipe", "ipc"],

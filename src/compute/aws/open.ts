@@ -1,0 +1,89 @@
+/**
+ * Opening the AWS side: the run's S3 store first (the deployed bucket, or an emulated
+ * stack's), then Lambda beside it once the run's options are known.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { emulatedBucket, runningEmulatorFromEnv, startEmulator, startS3rver, stopS3rver } from "./emulator.js";
+import { AwsBackend } from "./lambda.js";
+import { emulatedTarget, preflight, resolveAwsTarget, type AwsTarget } from "./target.js";
+import { ConfigError } from "../../errors.js";
+import { makeS3Client, S3Store } from "../../store/s3.js";
+import type { ComputeConfig, RunStore, StoreConfig } from "../types.js";
+
+function s3StoreFor(t: AwsTarget, maxSockets = 64): S3Store {
+  const client = makeS3Client({
+    region: t.region,
+    ...(t.s3Endpoint ? { endpoint: t.s3Endpoint } : {}),
+    ...(t.credentials ? { credentials: t.credentials } : {}),
+    maxSockets,
+  });
+  return new S3Store(client, t.bucket);
+}
+
+/** S3 sockets for a run: as many as its chunks in flight (at least the SDK's 50), at most 512. */
+function storeSockets(concurrency: number): number {
+  return Math.min(Math.max(50, concurrency), 512);
+}
+
+/**
+ * A run's store on AWS or an emulated stack, checked before anything is written to it: the
+ * deployed function is looked up here too (a missing one fails before any upload).
+ * `emulatedDir`: where a stack fanout starts itself keeps its objects (see emulatedStoreDir).
+ */
+export async function openAwsRunStore(cfg: StoreConfig, concurrency: number, emulatedDir: string): Promise<RunStore> {
+  if (cfg.backend === "emulated") {
+    const running = await runningEmulatorFromEnv();
+    const emu = running ? undefined : await startEmulator({ ...(cfg.aws?.stage ? { stage: cfg.aws.stage } : {}), dir: emulatedDir });
+    const target = emulatedTarget(running ?? emu!);
+    return lambdaBeside(target, s3StoreFor(target, storeSockets(concurrency)), "emulated", undefined, async () => emu?.stop());
+  }
+  const target = await resolveAwsTarget(cfg.aws ?? {});
+  const deployed = await preflight(target);
+  // Lambda's memory is the deployed function's; reports and cost use that, not the flag.
+  return lambdaBeside(target, s3StoreFor(target, storeSockets(concurrency)), "aws", deployed.memoryMb);
+}
+
+/** The store as a RunStore whose compute is the Lambda function of the same target; `stop` ends an emulator fanout started. */
+function lambdaBeside(target: AwsTarget, store: S3Store, name: "aws" | "emulated", deployedMb: number | undefined, stop = async () => {}): RunStore {
+  return {
+    store,
+    openCompute: async (c: ComputeConfig) => new AwsBackend(name, target, deployedMb ?? c.memoryMb, c.concurrency),
+    close: async () => {
+      store.client.destroy();
+      await stop();
+    },
+  };
+}
+
+/** The store alone, for status, logs and teardown. */
+export async function openAwsStore(cfg: StoreConfig, emulatedDir: string): Promise<{ store: S3Store; close(): Promise<void> }> {
+  if (cfg.backend === "emulated") return openEmulatedStore(cfg.aws?.stage, emulatedDir);
+  const store = s3StoreFor(await resolveAwsTarget(cfg.aws ?? {}));
+  return { store, close: async () => store.client.destroy() };
+}
+
+/** The running stack's store, or else the objects a stopped one left in `dir`, served by s3rver alone. */
+async function openEmulatedStore(stage: string | undefined, dir: string): Promise<{ store: S3Store; close(): Promise<void> }> {
+  const running = await runningEmulatorFromEnv();
+  if (running) {
+    const store = s3StoreFor(emulatedTarget(running));
+    return { store, close: async () => store.client.destroy() };
+  }
+  const bucket = emulatedBucket(stage);
+  if (!fs.existsSync(path.join(dir, bucket))) {
+    throw new ConfigError(
+      `no emulated stack is running and no emulated store is in ${dir}`,
+      "start one with `fanout emulate` and export the FANOUT_EMULATOR line it prints, or run with --backend emulated from the project",
+    );
+  }
+  const s3 = await startS3rver(dir, bucket);
+  const store = s3StoreFor({ region: "us-east-1", functionName: "", bucket, s3Endpoint: s3.endpoint, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
+  return {
+    store,
+    close: async () => {
+      store.client.destroy();
+      await stopS3rver(s3);
+    },
+  };
+}

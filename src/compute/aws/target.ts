@@ -1,0 +1,112 @@
+/**
+ * Which deployed function and bucket an AWS run uses (flags and env first, then the stack's
+ * outputs), with the region and the function checked before any chunk runs.
+ */
+import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
+import { GetFunctionConfigurationCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import type { EmulatorEndpoints } from "./emulator.js";
+import { credentialProblem, describeAwsError } from "./errors.js";
+import { ConfigError, UsageError } from "../../errors.js";
+import type { AwsOptions } from "../../options.js";
+
+const REGION = /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d+$/;
+
+export interface AwsTarget {
+  region: string;
+  functionName: string;
+  bucket: string;
+  lambdaEndpoint?: string;
+  s3Endpoint?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  profile?: string;
+}
+
+function stackName(stage: string): string {
+  return `fanout-${stage}`;
+}
+
+function checkRegion(region: string | undefined): string {
+  const r = region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+  if (!r) throw new ConfigError("no AWS region is set", "pass --region, or set AWS_REGION (or a region in your AWS profile)");
+  if (!REGION.test(r)) throw new UsageError(`"${r}" is not an AWS region`, "use a region code such as us-east-1 or eu-west-1");
+  return r;
+}
+
+/** Find the deployed function and bucket: flags and env first, then the stack's outputs. */
+export async function resolveAwsTarget(o: AwsOptions): Promise<AwsTarget> {
+  const region = checkRegion(o.region);
+  const profile = o.profile ?? process.env.AWS_PROFILE;
+  let functionName = o.functionName ?? process.env.FANOUT_FUNCTION;
+  let bucket = o.bucket ?? process.env.FANOUT_BUCKET;
+  if (!functionName || !bucket) {
+    const stage = o.stage ?? "dev";
+    const outputs = await stackOutputs(region, profile, stage);
+    functionName ??= outputs.get("WorkerFunctionName");
+    bucket ??= outputs.get("RunsBucketName");
+    if (!functionName || !bucket) {
+      throw new ConfigError(`stack ${stackName(stage)} has no WorkerFunctionName/RunsBucketName outputs`, "redeploy with `npx fanout deploy`");
+    }
+  }
+  return {
+    region,
+    functionName,
+    bucket,
+    ...(profile ? { profile } : {}),
+    // Any Lambda/S3-compatible servers (LocalStack, a proxy, the emulator under another name).
+    ...(o.lambdaEndpoint ? { lambdaEndpoint: o.lambdaEndpoint } : {}),
+    ...(o.s3Endpoint ? { s3Endpoint: o.s3Endpoint } : {}),
+  };
+}
+
+/** The outputs of stack fanout-<stage>, or a ConfigError that says how to deploy it. */
+async function stackOutputs(region: string, profile: string | undefined, stage: string): Promise<Map<string | undefined, string | undefined>> {
+  const cf = new CloudFormationClient({ region, ...(profile ? { profile } : {}) });
+  try {
+    const out = await cf.send(new DescribeStacksCommand({ StackName: stackName(stage) }));
+    return new Map((out.Stacks?.[0]?.Outputs ?? []).map((x) => [x.OutputKey, x.OutputValue]));
+  } catch (err) {
+    const cred = credentialProblem(err);
+    if (cred) throw cred;
+    const { message } = describeAwsError(err);
+    if (/does not exist/.test(message)) {
+      throw new ConfigError(`fanout is not deployed in ${region} (no stack ${stackName(stage)})`, `run \`npx fanout deploy --stage ${stage} --region ${region}\` first`);
+    }
+    throw new ConfigError(`cannot read the fanout stack in ${region}: ${message}`, "check --region, --profile and your network", err);
+  } finally {
+    cf.destroy();
+  }
+}
+
+export function emulatedTarget(e: EmulatorEndpoints): AwsTarget {
+  return {
+    region: e.region,
+    functionName: e.functionName,
+    bucket: e.bucket,
+    lambdaEndpoint: e.lambdaEndpoint,
+    s3Endpoint: e.s3Endpoint,
+    credentials: { accessKeyId: e.accessKeyId, secretAccessKey: e.secretAccessKey },
+  };
+}
+
+/** Fail fast, before any chunk runs, when the function is missing or the credentials are bad. */
+export async function preflight(t: AwsTarget): Promise<{ memoryMb?: number }> {
+  const lambda = new LambdaClient({
+    region: t.region,
+    ...(t.profile ? { profile: t.profile } : {}),
+    ...(t.lambdaEndpoint ? { endpoint: t.lambdaEndpoint } : {}),
+  });
+  try {
+    const cfg = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: t.functionName }));
+    return cfg.MemorySize ? { memoryMb: cfg.MemorySize } : {};
+  } catch (err) {
+    const cred = credentialProblem(err);
+    if (cred) throw cred;
+    const { name, message } = describeAwsError(err);
+    if (name === "ResourceNotFoundException") {
+      throw new ConfigError(`Lambda function ${t.functionName} is not deployed in ${t.region}`, "run `npx fanout deploy` (same --stage and --region) first");
+    }
+    throw new ConfigError(`cannot reach Lambda in ${t.region}: ${message}`, "check --region, --profile and your network", err);
+  } finally {
+    lambda.destroy();
+  }
+}

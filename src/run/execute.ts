@@ -1,0 +1,152 @@
+/**
+ * Executing a prepared run: mark it running, dispatch the chunks still to do, then collect
+ * the values in order, reduce, and record how the run ended.
+ */
+import type { Backend } from "../compute/types.js";
+import { ChunkFailedError, FanoutError, RunAbortedError, toRemoteError } from "../errors.js";
+import { execute, type ExecuteOutcome } from "../exec/executor.js";
+import { RunResults } from "../store/results.js";
+import { retrying } from "../store/retrying.js";
+import type { ObjectStore } from "../store/types.js";
+import { taskOf } from "../task.js";
+import type { ChunkSource, Reply, RunManifest, TaskBase, Task } from "../types.js";
+import { followUpFlags, statusCmd, type RunRef } from "../util/follow-up.js";
+import { chunksPerBuild } from "./builds.js";
+import { recordFailures } from "./failures.js";
+import { finishManifest, startManifest } from "./manifest.js";
+import { readValue, valuesInOrder } from "./results.js";
+import type { RunOptions, RunResult } from "./types.js";
+import { summarize } from "./summary.js";
+
+/** Results up to this size come back in the reply; larger ones are read from the store. */
+const INLINE_RESULT_BYTES = 256 * 1024;
+
+export interface ExecuteRunParams {
+  store: ObjectStore;
+  backend: Backend;
+  manifest: RunManifest;
+  sources: ChunkSource[];
+  reduce: ((results: unknown[]) => unknown) | undefined;
+  t0: number;
+  options: RunOptions;
+  onValue?: (index: number, value: unknown) => void;
+  /** This resume runs a new build of the job (`rebuild`). */
+  rebuilt?: boolean;
+}
+
+/** The shared second half of run() and map(): dispatch, collect in order, reduce, record. */
+export async function executeRun<O>(p: ExecuteRunParams): Promise<RunResult<O>> {
+  const { store, backend, manifest, options } = p;
+  const runId = manifest.runId;
+  const done = await retrying(() => new RunResults(store, runId).done());
+  const todo: number[] = [];
+  for (let i = 0; i < p.sources.length; i++) if (!done.has(i)) todo.push(i);
+  const rebuilt = p.rebuilt ? ` with a new build of the job (bundle ${manifest.job.bundleSha256.slice(0, 12)})` : "";
+  if (options.resume) options.onNotice?.(`resuming run ${runId}${rebuilt}: ${done.size} of ${manifest.chunks} chunks already done, ${todo.length} to run`);
+  else options.onNotice?.(`run ${runId}: ${manifest.chunks} chunks on ${backend.name}, store ${store.location}`);
+  const ref: RunRef = {
+    runId,
+    ...(manifest.job.export === "default" ? { jobPath: manifest.job.path } : {}),
+    flags: followUpFlags(backend.name, options.store),
+  };
+  const heartbeat = await startManifest(store, manifest);
+  try {
+    return await finishRun<O>(p, ref, todo, done, heartbeat);
+  } finally {
+    await heartbeat.stop();
+  }
+}
+
+/** Run the chunks still to do, then record how the run ended (the heartbeat stops first). */
+async function finishRun<O>(p: ExecuteRunParams, ref: RunRef, todo: number[], done: Set<number>, heartbeat: { stop(): Promise<void> }): Promise<RunResult<O>> {
+  const { store, manifest, options } = p;
+  const outcome = await dispatch(p, todo, done);
+  const summary = summarize(manifest, p.backend.name, outcome, done.size, p.t0, manifest.options);
+  summary.builds = chunksPerBuild(manifest, new Set([...done, ...outcome.values.keys(), ...outcome.stored]));
+  /** What a failed or cancelled run hands to `--json` and `--report`. */
+  const withRun = <E extends FanoutError>(err: E): E => {
+    err.summary = summary;
+    err.attemptLog = outcome.attempts;
+    return err;
+  };
+  const end = async (status: RunManifest["status"], error?: RunManifest["error"]) => {
+    await heartbeat.stop();
+    summary.status = status;
+    await finishManifest(store, manifest, status, summary, error);
+  };
+  if (outcome.stopped === "aborted" || (options.signal?.aborted && outcome.failures.size === 0 && outcome.values.size + outcome.stored.size < todo.length)) {
+    await end("aborted");
+    throw withRun(new RunAbortedError(ref, options.signal?.reason));
+  }
+  if (outcome.failures.size > 0) {
+    await recordFailures(store, manifest.runId, outcome);
+    const first = [...outcome.failures.values()].sort((a, b) => a.index - b.index)[0]!;
+    await end("failed", { ...first.remote, index: first.index });
+    // Made again here, where the job and flags are known, so its hint is a working command.
+    const err = withRun(new ChunkFailedError(first.index, first.remote, first.attempts, ref));
+    err.failedChunks = outcome.failures.size;
+    throw err;
+  }
+  const values = await valuesInOrder(new RunResults(store, manifest.runId), manifest.chunks, outcome.values);
+  let result: unknown = values;
+  if (p.reduce) {
+    try {
+      result = await p.reduce(values);
+    } catch (err) {
+      const remote = toRemoteError(err);
+      await end("failed", remote);
+      throw withRun(reduceError(err, remote.message, ref));
+    }
+  }
+  summary.wallMs = Date.now() - p.t0;
+  summary.speedup = summary.wallMs > 0 ? summary.sumChunkMs / summary.wallMs : 0;
+  await end("succeeded");
+  return { runId: manifest.runId, result: result as O, summary, attempts: outcome.attempts };
+}
+
+/** One task per chunk still to do, run by the executor with the run's options. */
+function dispatch(p: ExecuteRunParams, todo: number[], done: Set<number>): Promise<ExecuteOutcome> {
+  const { backend, manifest, options } = p;
+  const opts = manifest.options;
+  const results = new RunResults(p.store, manifest.runId);
+  const base: TaskBase = {
+    v: 1 as const,
+    runId: manifest.runId,
+    count: manifest.chunks,
+    bundle: { key: manifest.job.bundleKey, sha256: manifest.job.bundleSha256 },
+    export: manifest.job.export,
+    timeoutMs: opts.timeoutMs,
+    inlineLimit: INLINE_RESULT_BYTES,
+  };
+  const tasks: Task[] = todo.map((index) => taskOf(base, index, 1, p.sources[index]!));
+  return execute({
+    backend,
+    runId: manifest.runId,
+    tasks,
+    total: manifest.chunks,
+    skipped: done.size,
+    concurrency: opts.concurrency,
+    retries: opts.retries,
+    retryUserErrors: opts.retryUserErrors,
+    speculate: opts.speculate,
+    maxFailures: 10,
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(p.onValue
+      ? {
+          onResult: (index: number, reply: Reply) => {
+            if (!reply.stored) p.onValue!(index, reply.value);
+            else void readValue(results, index).then((v) => p.onValue!(index, v));
+          },
+        }
+      : {}),
+  });
+}
+
+function reduceError(err: unknown, message: string, ref: RunRef): FanoutError {
+  return new FanoutError("E_REDUCE", `reduce threw: ${message}`, {
+    hint: `every chunk result is kept in the store (\`${statusCmd(ref)}\`); fix reduce and run again`,
+    exitCode: 1,
+    cause: err,
+  });
+}

@@ -1,0 +1,59 @@
+/**
+ * Starting a run afresh: a job's input planned into chunks (or map()'s inputs, one chunk each),
+ * inputs and payloads uploaded, and the manifest made (written when the run starts).
+ */
+import type { Job } from "../job/index.js";
+import { positiveInt, resolveOptions } from "../options.js";
+import { encodePayloads, planChunks, uploadInputs } from "../plan/plan.js";
+import { keys, newRunId } from "../store/keys.js";
+import type { ObjectStore } from "../store/types.js";
+import type { ChunkSource, RunManifest, RunOptionsResolved } from "../types.js";
+import type { Bundle } from "./bundle.js";
+import type { StoredBundle } from "./import-bundle.js";
+import { newManifest } from "./manifest.js";
+import type { RunOptions } from "./types.js";
+
+/** A run ready to execute: its manifest and where each chunk's input is. */
+export interface PlannedRun {
+  manifest: RunManifest;
+  sources: ChunkSource[];
+  /** A resumed run that goes on with a new build of the job (`rebuild`). */
+  rebuilt: boolean;
+}
+
+/** Where the job came from, for the manifest. */
+export interface JobFrom {
+  file: string;
+  backend: string;
+  bundle: Bundle;
+  stored: StoredBundle;
+}
+
+/** Plan the job's input into chunks, upload inputs and payloads, and make the manifest. */
+export async function newJobRun(store: ObjectStore, from: JobFrom, job: Job, options: RunOptions & { cwd: string }): Promise<PlannedRun> {
+  const chunks = positiveInt("chunks", options.chunks ?? job.defaults.chunks ?? 100);
+  const plan = await planChunks(job.input, chunks, options.cwd);
+  for (const n of plan.notes) options.onNotice?.(n);
+  const resolved = resolveOptions(options, job.defaults, plan.lines.length);
+  const runId = newRunId();
+  await uploadInputs(store, plan.uploads);
+  const payloads = encodePayloads(plan.lines, plan.sources, keys.payloads(runId));
+  await store.put(keys.payloads(runId), payloads.body);
+  const manifest = newManifest(runId, from.backend, from.file, "default", from.stored.bundleKey, from.bundle.sha256, plan.lines.length, [...plan.uploads.keys()], resolved);
+  return { manifest, sources: payloads.sources, rebuilt: false };
+}
+
+/** One inline chunk per input of map(), calling export `exportName`. */
+export async function newMapRun(store: ObjectStore, from: JobFrom, exportName: string, inputs: readonly unknown[], resolved: RunOptionsResolved): Promise<PlannedRun> {
+  const { toJson } = await import("../serialize.js");
+  const lines = inputs.map((v, i) => `{"kind":"inline","value":${toJson(v, `input ${i}`)}}`);
+  const runId = newRunId();
+  const payloads = encodePayloads(
+    lines,
+    inputs.map((value) => ({ kind: "inline", value })),
+    keys.payloads(runId),
+  );
+  await store.put(keys.payloads(runId), payloads.body);
+  const manifest = newManifest(runId, from.backend, from.file, exportName, from.stored.bundleKey, from.bundle.sha256, inputs.length, [], resolved);
+  return { manifest, sources: payloads.sources, rebuilt: false };
+}

@@ -1,0 +1,121 @@
+/**
+ * Everything before the first chunk is dispatched: bundle the job, open its store and then
+ * the compute beside it, store and import the bundle, and plan a new run or load a resumed
+ * one. What is opened is closed again if any step fails.
+ */
+import { openRunStore } from "../compute/open.js";
+import type { Backend, RunStore, StoreConfig } from "../compute/types.js";
+import { JobLoadError, RunNotFoundError, UsageError } from "../errors.js";
+import { notAFunction, notAJob } from "../job/check.js";
+import type { Job } from "../job/index.js";
+import { checkBackend, positiveInt, resolveOptions, type BackendName, type CommonOptions } from "../options.js";
+import { isRunId } from "../store/keys.js";
+import type { ObjectStore } from "../store/types.js";
+import type { RunOptionsResolved } from "../types.js";
+import { bundleJob } from "./bundle.js";
+import { storeAndImport } from "./import-bundle.js";
+import { newJobRun, newMapRun, type PlannedRun } from "./new-run.js";
+import { resumeRun } from "./resume.js";
+import type { MapOptions, RunOptions } from "./types.js";
+
+/** A run ready to execute: its store and the compute beside it, and what to run. */
+export interface PreparedRun extends PlannedRun {
+  store: ObjectStore;
+  backend: Backend;
+  reduce: Job["reduce"] | undefined;
+  /** Close the compute, then the store. */
+  close(): Promise<void>;
+}
+
+/** Bundle, open, import and plan (or resume) the job module `file` for run(). */
+export async function prepareRun(file: string, options: RunOptions): Promise<PreparedRun> {
+  const cwd = options.cwd ?? process.cwd();
+  const bundle = await bundleJob(file, cwd);
+  const backend = checkBackend(options.backend);
+  checkRunFlags(options);
+  // Options are checked before anything is opened, so a bad flag costs nothing.
+  const preliminary = resolveOptions(options, {});
+  return opened(await openRunStore(storeConfig(backend, cwd, options), preliminary.concurrency), options, async (site, openCompute) => {
+    const stored = await storeAndImport(site.store, bundle);
+    const job = loadJob(stored.mod, file);
+    // Memory comes from the flags and the job's defaults, not the plan: the local pool starts
+    // now, while the chunks are planned and uploaded.
+    const compute = await openCompute(resolveOptions(options, job.defaults));
+    const planned = options.resume
+      ? await resumeRun(site.store, { runId: options.resume, file, cwd, backend, bundle, stored, job }, options)
+      : await newJobRun(site.store, { file, backend, bundle, stored }, job, { ...options, cwd });
+    return { ...planned, backend: compute, reduce: job.reduce };
+  });
+}
+
+/** Bundle, open and import the module `file` for map(): one chunk per input, calling `exportName`. */
+export async function prepareMap(file: string, exportName: string, inputs: readonly unknown[], options: MapOptions): Promise<PreparedRun> {
+  const cwd = options.cwd ?? process.cwd();
+  const bundle = await bundleJob(file, cwd);
+  const backend = checkBackend(options.backend);
+  const resolved = resolveOptions(options, {}, inputs.length);
+  return opened(await openRunStore(storeConfig(backend, cwd, options), resolved.concurrency), options, async (site, openCompute) => {
+    const compute = await openCompute(resolved);
+    const stored = await storeAndImport(site.store, bundle);
+    const why = notAFunction(stored.mod[exportName], exportName, file);
+    if (why) throw new JobLoadError(why.problem, why.fix);
+    const planned = await newMapRun(site.store, { file, backend, bundle, stored }, exportName, inputs, resolved);
+    return { ...planned, backend: compute, reduce: undefined };
+  });
+}
+
+/** Open the compute beside the store, with the run's resolved memory and concurrency. */
+type OpenCompute = (resolved: RunOptionsResolved) => Promise<Backend>;
+
+/**
+ * Run `prepare` with the opened store and a way to open the compute beside it; if it throws,
+ * close what was opened (the compute first) before the error goes on.
+ */
+async function opened(
+  site: RunStore,
+  options: CommonOptions,
+  prepare: (site: RunStore, openCompute: OpenCompute) => Promise<Omit<PreparedRun, "store" | "close">>,
+): Promise<PreparedRun> {
+  let compute: Backend | undefined;
+  const close = async () => {
+    try {
+      await compute?.close();
+    } finally {
+      await site.close();
+    }
+  };
+  const openCompute: OpenCompute = async (resolved) =>
+    (compute = await site.openCompute({
+      memoryMb: resolved.memoryMb,
+      concurrency: resolved.concurrency,
+      ...(options.processes ? { processes: options.processes } : {}),
+    }));
+  try {
+    return { ...(await prepare(site, openCompute)), store: site.store, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+function storeConfig(backend: BackendName, cwd: string, options: CommonOptions): StoreConfig {
+  return { backend, cwd, ...(options.store ? { store: options.store } : {}), ...(options.aws ? { aws: options.aws } : {}) };
+}
+
+/** Flags of run() that are wrong whatever the job says. */
+function checkRunFlags(options: RunOptions): void {
+  if (options.chunks !== undefined) positiveInt("chunks", options.chunks);
+  if (options.rebuild && options.resume === undefined) {
+    throw new UsageError("--rebuild only applies with --resume <runId>", "add --resume <runId> to finish that run with the new build, or drop --rebuild");
+  }
+  if (options.resume !== undefined && !isRunId(options.resume)) {
+    throw new RunNotFoundError(options.resume, "this store (run ids look like 20261127T044612Z-k3j9xq)");
+  }
+}
+
+/** The job a module's default export defines, or a JobLoadError saying why it is not one. */
+function loadJob(mod: Record<string, unknown>, file: string): Job {
+  const why = notAJob(mod.default, file);
+  if (why) throw new JobLoadError(why.problem, why.fix);
+  return mod.default as Job;
+}

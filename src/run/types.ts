@@ -1,0 +1,38 @@
+import type { Job } from "../job/index.js";
+import type { CommonOptions } from "../options.js";
+import type { AttemptRecord, RunSummary } from "../types.js";
+
+/** Options of `run`: the common ones, the number of chunks, and resuming a run. */
+export interface RunOptions extends CommonOptions {
+  chunks?: number;
+  /** Continue this run: only chunks without a stored result are run again. */
+  resume?: string;
+  /**
+   * With `resume`: run the missing and failed chunks with the job as it is now, though its
+   * build changed (a fixed bug). Finished results are kept; the input and chunk plan must not change.
+   */
+  rebuild?: boolean;
+}
+
+/** What `run` returns: the reduced result, the run's summary, and every attempt. */
+export interface RunResult<O = unknown> {
+  runId: string;
+  result: O;
+  summary: RunSummary;
+  /** Every attempt at every chunk, for timelines and reports. */
+  attempts: AttemptRecord[];
+}
+
+/** The output type of a job module's default export. */
+// The chunk and result types do not matter here; `any` lets any job's map match.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type JobOutput<J> = J extends Job<any, any, infer O> ? O : unknown;
+
+/** Options of `map` and `mapIter`: the common ones. */
+export interface MapOptions extends CommonOptions {}
+
+/** One result of `mapIter`: the input's index and the function's value for it. */
+export interface MapItem<R> {
+  index: number;
+  value: R;
+}
