@@ -14,7 +14,7 @@ import type { ReportCompare } from "../src/report/report.js";
 import type { RunResult } from "../src/run/run.js";
 import type { SequentialResult } from "../src/bench/sequential.js";
 import type { AttemptRecord } from "../src/types.js";
-import { fmtMs as fmt } from "./render.js";
+import { fmtMs as fmt } from "../src/util/format.js";
 
 export type BaselineKind = "sequential" | "local";
 

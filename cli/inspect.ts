@@ -10,7 +10,7 @@ import type { ObjectStore } from "../src/store/types.js";
 import { RunResults } from "../src/store/results.js";
 import type { ResultEnvelope, RunManifest } from "../src/types.js";
 import { awsOptionsFrom, writeStdout } from "./common.js";
-import { fmtMs } from "./render.js";
+import { fmtMs } from "../src/util/format.js";
 
 interface StoreFlags {
   backend?: string;

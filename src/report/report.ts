@@ -13,6 +13,7 @@
  */
 import type { CostEstimate } from "../bench/cost.js";
 import type { AttemptRecord, RunSummary } from "../types.js";
+import { fmtMs } from "../util/format.js";
 
 export type DisplayOutcome = "ok" | "retried" | "speculative" | "failed" | "cancelled";
 const DISPLAY_OUTCOMES: readonly DisplayOutcome[] = ["ok", "retried", "speculative", "failed", "cancelled"];
@@ -79,15 +80,6 @@ export function classifyAttempts(attempts: readonly AttemptRecord[]): DisplayOut
 
 export function escapeHtml(s: unknown): string {
   return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
-}
-
-function fmtMs(ms: number): string {
-  if (!Number.isFinite(ms)) return "–";
-  if (ms < 1) return `${ms.toFixed(2)} ms`;
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
-  const m = Math.floor(ms / 60_000);
-  return `${m} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
 const n1 = (v: number) => (Math.round(v * 10) / 10).toString();
