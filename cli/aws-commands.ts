@@ -4,9 +4,9 @@ import * as path from "node:path";
 import { Command, Option } from "commander";
 import { ConfigError, UsageError } from "../src/errors.js";
 import { PACKAGE_ROOT, startEmulator } from "../src/compute/aws/emulator.js";
-import { checkBackend } from "../src/options.js";
+import { checkBackend, intInRange } from "../src/options.js";
 import type { ObjectStore } from "../src/store/types.js";
-import { addBackendOptions, awsOptionsFrom, writeStdout } from "./common.js";
+import { addBackendOptions, awsOptionsFrom, flag, writeStdout } from "./common.js";
 
 interface DeployFlags {
   stage: string;
@@ -41,19 +41,13 @@ function serverless(args: string[], env: NodeJS.ProcessEnv = {}): Promise<number
   });
 }
 
-function intIn(name: string, v: string | undefined, lo: number, hi: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < lo || n > hi) throw new UsageError(`--${name} must be a whole number from ${lo} to ${hi}, got "${v}"`, `e.g. --${name} ${lo}`);
-  return n;
-}
-
 /** `--param` values for serverless.yml, checked against Lambda's limits. */
 function deployParams(f: DeployFlags): string[] {
   const params: string[] = [];
-  const memory = intIn("memory", f.memory, 128, 10240);
-  const timeout = intIn("timeout", f.timeout, 1, 900);
-  const days = intIn("expire-days", f.expireDays, 1, 3650);
+  // Lambda's limits: memory 128-10240 MB, timeout 1-900 s.
+  const memory = flag((n, v) => intInRange(n, v, 128, 10240), "memory", f.memory);
+  const timeout = flag((n, v) => intInRange(n, v, 1, 900), "timeout", f.timeout);
+  const days = flag((n, v) => intInRange(n, v, 1, 3650), "expire-days", f.expireDays);
   if (f.arch !== undefined && f.arch !== "arm64" && f.arch !== "x86_64") throw new UsageError(`--arch must be arm64 or x86_64, got "${f.arch}"`, "e.g. --arch arm64");
   if (memory !== undefined) params.push(`--param=memory=${memory}`);
   if (timeout !== undefined) params.push(`--param=timeout=${timeout}`);

@@ -9,7 +9,8 @@ import { Command, Option } from "commander";
 import { ARCHES, estimateCost, estimateS3Requests, fmtUsd, type Arch, type CostEstimate } from "../src/bench/cost.js";
 import { FanoutError, UsageError } from "../src/errors.js";
 import { chunkStats, quantile, type ChunkStats } from "../src/util/stats.js";
-import { checkBackend, DEFAULTS, localPoolSize, type AwsOptions, type BackendName } from "../src/options.js";
+import { checkBackend, DEFAULTS, localPoolSize, oneOf, positiveInt, type AwsOptions, type BackendName } from "../src/options.js";
+import { addBackendOptions, awsOptionsFrom, flag } from "./common.js";
 import type { ReportCompare } from "../src/report/report.js";
 import type { RunResult } from "../src/run/run.js";
 import type { SequentialResult } from "../src/bench/sequential.js";
@@ -17,6 +18,7 @@ import type { AttemptRecord } from "../src/types.js";
 import { fmtMs as fmt } from "../src/util/format.js";
 
 export type BaselineKind = "sequential" | "local";
+const BASELINES: readonly BaselineKind[] = ["sequential", "local"];
 
 export interface BenchOptions {
   chunks?: number;
@@ -110,11 +112,9 @@ export function countStragglers(attempts: readonly AttemptRecord[], factor = 2, 
 
 /** Run the baseline, then the job on the target backend, and compare. Does not print. */
 export async function runBench(job: string, opts: BenchOptions = {}): Promise<BenchOutcome> {
-  const baselineKind = opts.baseline ?? "sequential";
-  if (baselineKind !== "sequential" && baselineKind !== "local") throw new UsageError(`unknown baseline ${JSON.stringify(baselineKind)}`, "use --baseline sequential or --baseline local");
+  const baselineKind = oneOf("baseline", opts.baseline ?? "sequential", BASELINES);
   if (opts.baselineSample !== undefined && baselineKind !== "sequential") throw new UsageError("--baseline-sample applies to --baseline sequential only");
-  const arch = opts.arch ?? "x86_64";
-  if (!ARCHES.includes(arch)) throw new UsageError(`unknown --arch ${JSON.stringify(arch)}`, "use x86_64 or arm64");
+  const arch = oneOf("arch", opts.arch ?? "x86_64", ARCHES);
   const backend = checkBackend(opts.backend);
   const notice = opts.onNotice ?? (() => {});
   const common = {
@@ -313,35 +313,20 @@ interface BenchFlags {
   bucket?: string;
 }
 
-function intFlag(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = v.trim() === "" ? NaN : Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got "${v}"`, `e.g. --${name} ${name === "memory" ? 1024 : 100}`);
-  return n;
-}
-
 /** Turn parsed flags into BenchOptions (exported for tests). */
 export function benchOptionsFrom(flags: BenchFlags): BenchOptions {
-  const baseline = flags.baseline ?? "sequential";
-  if (baseline !== "sequential" && baseline !== "local") throw new UsageError(`unknown --baseline "${baseline}"`, "use sequential or local");
-  const arch = flags.arch ?? "x86_64";
-  if (!(ARCHES as readonly string[]).includes(arch)) throw new UsageError(`unknown --arch "${arch}"`, "use x86_64 or arm64");
-  const chunks = intFlag("chunks", flags.chunks);
-  const sample = intFlag("baseline-sample", flags.baselineSample);
-  const concurrency = intFlag("concurrency", flags.concurrency);
-  const memory = intFlag("memory", flags.memory);
-  const processes = intFlag("processes", flags.processes);
-  const aws: AwsOptions = {
-    ...(flags.region ? { region: flags.region } : {}),
-    ...(flags.profile ? { profile: flags.profile } : {}),
-    ...(flags.stage ? { stage: flags.stage } : {}),
-    ...(flags.function ? { functionName: flags.function } : {}),
-    ...(flags.bucket ? { bucket: flags.bucket } : {}),
-  };
+  const baseline = oneOf("baseline", flags.baseline ?? "sequential", BASELINES);
+  const arch = oneOf("arch", flags.arch ?? "x86_64", ARCHES);
+  const chunks = flag(positiveInt, "chunks", flags.chunks);
+  const sample = flag(positiveInt, "baseline-sample", flags.baselineSample);
+  const concurrency = flag(positiveInt, "concurrency", flags.concurrency);
+  const memory = flag(positiveInt, "memory", flags.memory);
+  const processes = flag(positiveInt, "processes", flags.processes);
+  const aws = awsOptionsFrom(flags);
   return {
     backend: checkBackend(flags.backend),
     baseline,
-    arch: arch as Arch,
+    arch,
     ...(chunks !== undefined ? { chunks } : {}),
     ...(sample !== undefined ? { baselineSample: sample } : {}),
     ...(concurrency !== undefined ? { concurrency } : {}),
@@ -365,12 +350,11 @@ only K evenly spaced chunks and extrapolates the wall time (said in the output).
 must be deeply equal: a mismatch exits with status 1.`;
 
 export function registerBench(program: Command): void {
-  program
+  const cmd = program
     .command("bench")
     .description("run a job in parallel and against a baseline; print speedup, efficiency, time breakdown and estimated AWS cost")
     .argument("<job>", "the job module (.ts or .js) whose default export is defineJob({...})")
     .option("-n, --chunks <n>", "split the input into n chunks (default: the job's, else 100)")
-    .addOption(new Option("-b, --backend <name>", "where the parallel run goes").choices(["local", "aws", "emulated"]).default("local"))
     .addOption(new Option("--baseline <kind>", "what to compare against").choices(["sequential", "local"]).default("sequential"))
     .option("--baseline-sample <k>", "sequential baseline: run only k evenly spaced chunks and extrapolate")
     .option("-c, --concurrency <n>", "chunks in flight at once (default: all, up to 1000)")
@@ -380,15 +364,9 @@ export function registerBench(program: Command): void {
     .option("--processes <n>", "local worker processes (default: one per core)")
     .option("--json", "print the figures as one JSON object on stdout")
     .option("--report <file.html>", "write a self-contained HTML report of the run with the baseline comparison")
-    .option("-q, --quiet", "no progress lines on stderr")
-    .option("--store <dir>", "folder of the local object store (default: .fanout at the project root)")
-    .option("--region <region>", "AWS region")
-    .option("--profile <name>", "AWS profile")
-    .option("--stage <stage>", "deployment stage of the fanout stack", "dev")
-    .option("--function <name>", "Lambda function name")
-    .option("--bucket <name>", "S3 bucket")
-    .addHelpText("after", BENCH_HELP)
-    .action(benchAction);
+    .option("-q, --quiet", "no progress lines on stderr");
+  // The same backend flags as run, so a bad --backend gets the same one error (checkBackend).
+  addBackendOptions(cmd).addHelpText("after", BENCH_HELP).action(benchAction);
 }
 
 async function benchAction(job: string, flags: BenchFlags): Promise<void> {

@@ -10,8 +10,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { bundleJob } from "../run/bundle.js";
-import { JobLoadError, UsageError } from "../errors.js";
+import { JobLoadError } from "../errors.js";
 import { isJob, type ChunkContext, type Job } from "../job/index.js";
+import { positiveInt } from "../options.js";
 import { planChunks, sourcesFromPayloads, uploadInputs } from "../plan/plan.js";
 import { resolveChunk } from "../plan/source.js";
 import { toJson } from "../serialize.js";
@@ -65,9 +66,7 @@ let importSeq = 0;
 export async function runSequential(job: string | URL, opts: SequentialOptions = {}): Promise<SequentialResult> {
   const cwd = opts.cwd ?? process.cwd();
   const file = typeof job === "string" ? job : fileURLToPath(job);
-  if (opts.sample !== undefined && (!Number.isInteger(opts.sample) || opts.sample < 1)) {
-    throw new UsageError(`--baseline-sample must be a positive integer, got ${JSON.stringify(opts.sample)}`, "e.g. --baseline-sample 8");
-  }
+  if (opts.sample !== undefined) positiveInt("baseline-sample", opts.sample);
   const t0 = performance.now();
   const bundle = await bundleJob(file, cwd);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fanout-seq-"));
@@ -86,7 +85,7 @@ export async function runSequential(job: string | URL, opts: SequentialOptions =
     if (!isJob(theJob)) throw new JobLoadError(`the default export of ${file} is not a job`, 'export default defineJob({ ... }) from "fanout"');
     const j = theJob as Job;
     const asked = opts.chunks ?? j.defaults.chunks ?? 100;
-    if (!Number.isInteger(asked) || asked < 1) throw new UsageError(`--chunks must be a positive integer, got ${JSON.stringify(asked)}`, "e.g. --chunks 100");
+    positiveInt("chunks", asked);
     const plan = await planChunks(j.input, asked, cwd);
     await uploadInputs(store, plan.uploads);
     const payloadsKey = "runs/sequential/payloads.jsonl";
