@@ -5,7 +5,7 @@ import type { RunOptions } from "../src/run/run.js";
 import type { AttemptRecord, RunSummary } from "../src/types.js";
 import { ProgressView, say, summaryLines, userFrame } from "./render.js";
 import { registerAwsCommands } from "./aws-commands.js";
-import { registerBench } from "./bench.js";
+import { registerBench } from "./commands/bench.js";
 import { addBackendOptions, awsOptionsFrom, flag, writeStdout } from "./common.js";
 
 const EXAMPLES_RUN = `
