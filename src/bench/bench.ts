@@ -10,6 +10,7 @@ import { chunkStats, quantile, type ChunkStats } from "../util/stats.js";
 import { checkBackend, DEFAULTS, localPoolSize, oneOf, type AwsOptions, type BackendName } from "../options.js";
 import type { RunResult } from "../run/run.js";
 import type { SequentialResult } from "./sequential.js";
+import type { Baseline } from "./compare.js";
 import type { AttemptRecord } from "../types.js";
 import { fmtMs as fmt } from "../util/format.js";
 
@@ -110,7 +111,42 @@ export async function runBench(job: string, opts: BenchOptions = {}): Promise<Be
   const arch = oneOf("arch", opts.arch ?? "x86_64", ARCHES);
   const backend = checkBackend(opts.backend);
   const notice = opts.onNotice ?? (() => {});
-  const common = {
+  // Loaded here, not at start-up: they bring esbuild and the executor with them.
+  const { run } = await import("../run/run.js");
+  const { compareResults } = await import("./compare.js");
+
+  const baseline = await runBaseline(job, baselineKind, opts, notice);
+  notice(`run: ${job} on ${backend}`);
+  const res = await run(job, { ...runOptionsOf(opts), backend, ...(opts.aws ? { aws: opts.aws } : {}), onNotice: notice });
+  const cmp = await compareResults(baseline, res, backend, opts);
+
+  const s = res.summary;
+  const side = baselineSide(baseline);
+  const speedup = s.wallMs > 0 ? side.wallMs / s.wallMs : 0;
+  const parallelism = parallelismOf(backend, s.concurrency, s.chunks, opts.processes);
+  const req = estimateS3Requests(res.attempts);
+  const cost = estimateCost({ attempts: res.attempts, memoryMb: opts.memory ?? DEFAULTS.memoryMb, arch, s3Puts: req.puts, s3Gets: req.gets });
+  const report: BenchReport = {
+    job,
+    chunks: s.chunks,
+    backend: s.backend,
+    concurrency: s.concurrency,
+    baseline: side,
+    run: runSide(res),
+    speedup,
+    parallelism,
+    efficiency: speedup / parallelism,
+    stragglers: countStragglers(res.attempts),
+    resultsEqual: cmp.equal,
+    comparison: cmp.text,
+    cost,
+  };
+  return { report, runResult: res, ...(baseline.kind === "sequential" ? { sequential: baseline.seq } : {}) };
+}
+
+/** The options both the baseline's local run and the measured run get. */
+function runOptionsOf(opts: BenchOptions) {
+  return {
     ...(opts.chunks !== undefined ? { chunks: opts.chunks } : {}),
     ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
     ...(opts.memory !== undefined ? { memory: opts.memory } : {}),
@@ -119,138 +155,62 @@ export async function runBench(job: string, opts: BenchOptions = {}): Promise<Be
     ...(opts.processes !== undefined ? { processes: opts.processes } : {}),
     ...(opts.cwd ? { cwd: opts.cwd } : {}),
   };
-  // Loaded here, not at start-up: they bring esbuild and the executor with them.
-  const { run } = await import("../run/run.js");
-  const { deepEqual, firstDifference, runSequential } = await import("./sequential.js");
+}
 
-  let sequential: SequentialResult | undefined;
-  let baselineRun: RunResult | undefined;
-  if (baselineKind === "sequential") {
-    notice(`baseline: ${job}'s map over ${opts.baselineSample ? `${opts.baselineSample} evenly spaced chunks` : "every chunk"}, one after another in this process`);
-    sequential = await runSequential(job, {
-      ...(opts.chunks !== undefined ? { chunks: opts.chunks } : {}),
-      ...(opts.baselineSample !== undefined ? { sample: opts.baselineSample } : {}),
-      ...(opts.cwd ? { cwd: opts.cwd } : {}),
-    });
-  } else {
+async function runBaseline(job: string, kind: BaselineKind, opts: BenchOptions, notice: (line: string) => void): Promise<Baseline> {
+  if (kind === "local") {
     notice(`baseline: ${job} on the local backend`);
-    baselineRun = await run(job, { ...common, backend: "local", onNotice: notice });
+    const { run } = await import("../run/run.js");
+    return { kind, run: await run(job, { ...runOptionsOf(opts), backend: "local", onNotice: notice }) };
   }
+  notice(`baseline: ${job}'s map over ${opts.baselineSample ? `${opts.baselineSample} evenly spaced chunks` : "every chunk"}, one after another in this process`);
+  const { runSequential } = await import("./sequential.js");
+  const seq = await runSequential(job, {
+    ...(opts.chunks !== undefined ? { chunks: opts.chunks } : {}),
+    ...(opts.baselineSample !== undefined ? { sample: opts.baselineSample } : {}),
+    ...(opts.cwd ? { cwd: opts.cwd } : {}),
+  });
+  return { kind, seq };
+}
 
-  notice(`run: ${job} on ${backend}`);
-  const res = await run(job, { ...common, backend, ...(opts.aws ? { aws: opts.aws } : {}), onNotice: notice });
-  const s = res.summary;
-
-  // Are the results the same?
-  let resultsEqual: boolean | undefined;
-  let comparison: string;
-  if (sequential && !sequential.sampled) {
-    resultsEqual = deepEqual(sequential.result, res.result);
-    comparison = resultsEqual ? "results equal: the sequential and the parallel result are deeply equal" : `results DIFFER: ${firstDifference(sequential.result, res.result, "result")} (sequential vs ${backend})`;
-  } else if (sequential) {
-    const cmp = await compareSampledChunks(res.runId, sequential, backend, opts);
-    resultsEqual = cmp.equal;
-    comparison = cmp.text;
-  } else {
-    resultsEqual = deepEqual(baselineRun!.result, res.result);
-    comparison = resultsEqual ? `results equal: the local and the ${backend} result are deeply equal` : `results DIFFER: ${firstDifference(baselineRun!.result, res.result, "result")} (local vs ${backend})`;
+function baselineSide(b: Baseline): BenchReport["baseline"] {
+  if (b.kind === "local") {
+    const s = b.run.summary;
+    return { kind: "local", label: "local", wallMs: s.wallMs, measuredWallMs: s.wallMs, sumChunkMs: s.sumChunkMs, chunkMs: s.chunkMs, sampled: false, chunksRun: s.chunks };
   }
-
-  const chunks = s.chunks;
-  const baselineWall = sequential ? sequential.wallMs : baselineRun!.summary.wallMs;
-  const speedup = s.wallMs > 0 ? baselineWall / s.wallMs : 0;
-  const parallelism = parallelismOf(backend, s.concurrency, chunks, opts.processes);
-  const efficiency = speedup / parallelism;
-  const memoryMb = opts.memory ?? DEFAULTS.memoryMb;
-  const req = estimateS3Requests(res.attempts);
-  const cost = estimateCost({ attempts: res.attempts, memoryMb, arch, s3Puts: req.puts, s3Gets: req.gets });
-
-  const baseline: BenchReport["baseline"] = sequential
-    ? {
-        kind: "sequential",
-        label: "sequential",
-        wallMs: sequential.wallMs,
-        measuredWallMs: sequential.measuredWallMs,
-        sumChunkMs: sequential.sampled ? (sequential.sumChunkMs * sequential.chunks) / Math.max(1, sequential.ran.length) : sequential.sumChunkMs,
-        chunkMs: chunkStats(sequential.chunkMs),
-        sampled: sequential.sampled,
-        chunksRun: sequential.ran.length,
-        ...(sequential.sampled
-          ? { note: `sampled: ran ${sequential.ran.length} of ${sequential.chunks} evenly spaced chunks and extrapolated the wall time (measured ${fmt(sequential.measuredWallMs)})` }
-          : {}),
-      }
-    : {
-        kind: "local",
-        label: "local",
-        wallMs: baselineRun!.summary.wallMs,
-        measuredWallMs: baselineRun!.summary.wallMs,
-        sumChunkMs: baselineRun!.summary.sumChunkMs,
-        chunkMs: baselineRun!.summary.chunkMs,
-        sampled: false,
-        chunksRun: baselineRun!.summary.chunks,
-      };
-  const report: BenchReport = {
-    job,
-    chunks,
-    backend: s.backend,
-    concurrency: s.concurrency,
-    baseline,
-    run: {
-      label: s.backend,
-      runId: s.runId,
-      wallMs: s.wallMs,
-      sumChunkMs: s.sumChunkMs,
-      chunkMs: s.chunkMs,
-      dispatchMs: s.dispatchMs,
-      coldStarts: s.coldStarts,
-      retries: s.retries,
-      speculated: s.speculated,
-      speculationWins: s.speculationWins,
-      attempts: res.attempts.length,
-    },
-    speedup,
-    parallelism,
-    efficiency,
-    stragglers: countStragglers(res.attempts),
-    resultsEqual,
-    comparison,
-    cost,
+  const seq = b.seq;
+  return {
+    kind: "sequential",
+    label: "sequential",
+    wallMs: seq.wallMs,
+    measuredWallMs: seq.measuredWallMs,
+    sumChunkMs: seq.sampled ? (seq.sumChunkMs * seq.chunks) / Math.max(1, seq.ran.length) : seq.sumChunkMs,
+    chunkMs: chunkStats(seq.chunkMs),
+    sampled: seq.sampled,
+    chunksRun: seq.ran.length,
+    ...(seq.sampled ? { note: `sampled: ran ${seq.ran.length} of ${seq.chunks} evenly spaced chunks and extrapolated the wall time (measured ${fmt(seq.measuredWallMs)})` } : {}),
   };
-  return { report, runResult: res, ...(sequential ? { sequential } : {}) };
+}
+
+function runSide(res: RunResult): BenchReport["run"] {
+  const s = res.summary;
+  return {
+    label: s.backend,
+    runId: s.runId,
+    wallMs: s.wallMs,
+    sumChunkMs: s.sumChunkMs,
+    chunkMs: s.chunkMs,
+    dispatchMs: s.dispatchMs,
+    coldStarts: s.coldStarts,
+    retries: s.retries,
+    speculated: s.speculated,
+    speculationWins: s.speculationWins,
+    attempts: res.attempts.length,
+  };
 }
 
 /** How many chunks can run at once; see BenchReport.parallelism. */
 export function parallelismOf(backend: BackendName, concurrency: number, chunks: number, processes?: number): number {
   const pool = backend === "local" ? localPoolSize(processes) : Infinity;
   return Math.max(1, Math.min(concurrency, chunks, pool));
-}
-
-/** With a sampled baseline there is no whole result to compare: compare the sampled chunks. */
-async function compareSampledChunks(
-  runId: string,
-  seq: SequentialResult,
-  backend: BackendName,
-  opts: BenchOptions,
-): Promise<{ equal: boolean | undefined; text: string }> {
-  try {
-    const { openStore } = await import("../compute/open.js");
-    const { RunResults } = await import("../store/results.js");
-    const { deepEqual, firstDifference } = await import("./sequential.js");
-    const st = await openStore({ backend, cwd: opts.cwd ?? process.cwd(), ...(opts.store ? { store: opts.store } : {}), ...(opts.aws ? { aws: opts.aws } : {}) });
-    try {
-      const results = new RunResults(st.store, runId);
-      for (const i of seq.ran) {
-        const env = await results.envelope(i);
-        if (!env) return { equal: undefined, text: `results not compared: the stored result of chunk ${i} is missing` };
-        if (!deepEqual(seq.values[i], env.value)) {
-          return { equal: false, text: `results DIFFER: ${firstDifference(seq.values[i], env.value, `chunk ${i}`)} (sequential vs ${backend})` };
-        }
-      }
-      return { equal: true, text: `results equal for the ${seq.ran.length} sampled chunks (the whole result was not computed sequentially)` };
-    } finally {
-      await st.close();
-    }
-  } catch (err) {
-    return { equal: undefined, text: `results not compared: ${(err as Error)?.message ?? String(err)}` };
-  }
 }
