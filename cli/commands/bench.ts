@@ -1,35 +1,28 @@
 /**
  * `fanout bench <job>`: the flags and the printing. The measuring is src/bench/bench.ts.
  */
-import * as fs from "node:fs";
 import { Command, Option } from "commander";
 import { ARCHES } from "../../src/bench/cost.js";
 import { FanoutError } from "../../src/errors.js";
 import { checkBackend, oneOf, positiveInt } from "../../src/options.js";
 import type { ReportCompare } from "../../src/report/report.js";
-import { BASELINES, runBench, type BenchOptions } from "../../src/bench/bench.js";
+import { BASELINES, runBench, type BenchOptions, type BenchReport } from "../../src/bench/bench.js";
 import { benchTable } from "../../src/bench/table.js";
-import { addBackendOptions, awsOptionsFrom, flag } from "../common.js";
+import { addBackendOptions, awsOptionsFrom, flag, writeStdout, type BackendFlags } from "../common.js";
+import { say } from "../render.js";
 
-interface BenchFlags {
+interface BenchFlags extends BackendFlags {
   chunks?: string;
-  backend?: string;
   baseline?: string;
   baselineSample?: string;
   concurrency?: string;
   memory?: string;
   arch?: string;
   speculate?: boolean;
-  store?: string;
   processes?: string;
   json?: boolean;
   report?: string;
   quiet?: boolean;
-  region?: string;
-  profile?: string;
-  stage?: string;
-  function?: string;
-  bucket?: string;
 }
 
 /** Turn parsed flags into BenchOptions (exported for tests). */
@@ -90,30 +83,30 @@ export function registerBench(program: Command): void {
 
 async function benchAction(job: string, flags: BenchFlags): Promise<void> {
   const opts = benchOptionsFrom(flags);
-  const say = flags.quiet ? () => {} : (l: string) => process.stderr.write(`${l}\n`);
-  const { report, runResult } = await runBench(job, { ...opts, onNotice: say });
+  const tell = flags.quiet ? () => {} : say;
+  const { report, runResult } = await runBench(job, { ...opts, onNotice: tell });
   if (flags.report) {
-    const compare: ReportCompare = {
-      label: report.baseline.kind === "sequential" ? "sequential, in-process" : "local backend",
-      wallMs: report.baseline.wallMs,
-      sumChunkMs: report.baseline.sumChunkMs,
-      ...(report.baseline.sampled ? { sample: { ran: report.baseline.chunksRun, chunks: report.chunks } } : {}),
-      ...(report.resultsEqual !== undefined ? { resultsEqual: report.resultsEqual } : {}),
-      note: report.comparison,
-    };
-    const { renderReport } = await import("../../src/report/report.js");
-    fs.writeFileSync(
-      flags.report,
-      renderReport({ summary: runResult.summary, attempts: runResult.attempts, title: `fanout bench ${job}`, job, compare, cost: report.cost }),
-    );
-    say(`report: ${flags.report}`);
+    const { writeReport } = await import("../report-file.js");
+    const input = { summary: runResult.summary, attempts: runResult.attempts, title: `fanout bench ${job}`, job, compare: reportCompare(report), cost: report.cost };
+    writeReport(flags.report, input, tell);
   }
-  const out = flags.json ? JSON.stringify(report) + "\n" : benchTable(report).join("\n") + "\n";
-  await new Promise<void>((resolve) => process.stdout.write(out, () => resolve()));
+  await writeStdout(flags.json ? JSON.stringify(report) + "\n" : benchTable(report).join("\n") + "\n");
   if (report.resultsEqual === false) {
     throw new FanoutError("E_BENCH_MISMATCH", `the ${report.backend} result differs from the ${report.baseline.kind} baseline: ${report.comparison}`, {
       hint: "the job's map or reduce is not deterministic, or depends on where it runs",
       exitCode: 1,
     });
   }
+}
+
+/** The HTML report's baseline panel. */
+function reportCompare(report: BenchReport): ReportCompare {
+  return {
+    label: report.baseline.kind === "sequential" ? "sequential, in-process" : "local backend",
+    wallMs: report.baseline.wallMs,
+    sumChunkMs: report.baseline.sumChunkMs,
+    ...(report.baseline.sampled ? { sample: { ran: report.baseline.chunksRun, chunks: report.chunks } } : {}),
+    ...(report.resultsEqual !== undefined ? { resultsEqual: report.resultsEqual } : {}),
+    note: report.comparison,
+  };
 }
