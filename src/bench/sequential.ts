@@ -16,6 +16,8 @@ import { positiveInt } from "../options.js";
 import { planChunks, sourcesFromPayloads, uploadInputs } from "../plan/plan.js";
 import { resolveChunk } from "../plan/source.js";
 import { toJson } from "../serialize.js";
+import type { ObjectStore } from "../store/types.js";
+import type { ChunkSource } from "../types.js";
 import { FolderStore } from "../store/folder.js";
 
 export interface SequentialOptions {
@@ -97,35 +99,24 @@ export async function runSequential(job: string | URL, opts: SequentialOptions =
     const ran = sampled ? sampleIndices(n, opts.sample!) : Array.from({ length: n }, (_, i) => i);
     const setupMs = performance.now() - t0;
 
-    const values = new Array<unknown>(n);
-    const chunkMs: number[] = [];
     const loopStart = performance.now();
     const restore = opts.echoConsole ? () => {} : muteConsole();
+    let mapped: { values: unknown[]; chunkMs: number[] };
     let result: unknown;
     try {
-      for (const index of ran) {
-        const chunk = await resolveChunk(sources[index]!, store);
-        const ac = new AbortController();
-        const ctx: ChunkContext = { index, count: n, attempt: 1, runId: "sequential", signal: ac.signal, log: () => {} };
-        const s = performance.now();
-        const value = await j.map(chunk, ctx);
-        chunkMs.push(performance.now() - s);
-        // The same JSON round trip a worker's reply makes (undefined stays undefined).
-        values[index] = value === undefined ? undefined : JSON.parse(toJson(value));
-      }
-      result = sampled ? undefined : j.reduce ? await j.reduce(values) : values;
+      mapped = await mapChunks(j, sources, store, ran);
+      result = sampled ? undefined : j.reduce ? await j.reduce(mapped.values) : mapped.values;
     } finally {
       restore();
     }
     const loopMs = performance.now() - loopStart;
-    const sumChunkMs = chunkMs.reduce((a, b) => a + b, 0);
+    const sumChunkMs = mapped.chunkMs.reduce((a, b) => a + b, 0);
     return {
       result,
-      values,
+      ...mapped,
       ran,
       chunks: n,
       sampled,
-      chunkMs,
       sumChunkMs,
       setupMs,
       loopMs,
@@ -135,6 +126,23 @@ export async function runSequential(job: string | URL, opts: SequentialOptions =
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Map the chunks in `ran` one after another, resolved and returned as a worker would. */
+async function mapChunks(j: Job, sources: readonly ChunkSource[], store: ObjectStore, ran: readonly number[]): Promise<{ values: unknown[]; chunkMs: number[] }> {
+  const values = new Array<unknown>(sources.length);
+  const chunkMs: number[] = [];
+  for (const index of ran) {
+    const chunk = await resolveChunk(sources[index]!, store);
+    const ac = new AbortController();
+    const ctx: ChunkContext = { index, count: sources.length, attempt: 1, runId: "sequential", signal: ac.signal, log: () => {} };
+    const s = performance.now();
+    const value = await j.map(chunk, ctx);
+    chunkMs.push(performance.now() - s);
+    // The same JSON round trip a worker's reply makes (undefined stays undefined).
+    values[index] = value === undefined ? undefined : JSON.parse(toJson(value));
+  }
+  return { values, chunkMs };
 }
 
 function muteConsole(): () => void {
