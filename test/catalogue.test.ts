@@ -170,6 +170,9 @@ function hintOf(line: string): string | undefined {
   if (at < 0) return undefined;
   return line
     .slice(at + 3)
+    // The rows run with a store of their own standing in for the default one, which a hint
+    // does not name: a user with the default store sees the command without --store.
+    .replaceAll(` --store ${STORE}`, "")
     .replaceAll(STORE, "/your/project/.fanout")
     .replaceAll(ROOT.replace(/\/$/, ""), "/your/project")
     .replace(/\d{8}T\d{6}Z-[a-z0-9]{6}/g, "<run id>");

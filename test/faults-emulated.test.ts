@@ -1,12 +1,11 @@
 // Real faults on the emulated AWS stack: S3 (s3rver) stopped mid-run and restarted, and the
 // Lambda endpoint answering 429 for a while (a loopback proxy in front of serverless-offline).
 import { spawn } from "node:child_process";
-import * as http from "node:http";
-import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { run, type RunResult } from "fanout";
 import { BIN, fanout, ROOT } from "./helpers/cli.js";
 import { emulatorForFile } from "./helpers/emulator.js";
+import { startLambdaProxy } from "./helpers/lambda-proxy.js";
 
 const emulated = emulatorForFile();
 
@@ -17,101 +16,13 @@ function countedOnce(r: RunResult, chunks: number): void {
   expect(r.summary.succeeded).toBe(chunks);
 }
 
-interface Canned {
-  status: number;
-  headers: Record<string, string>;
-  body: unknown;
-}
-
-/**
- * A loopback proxy in front of the Lambda endpoint that can answer for it: `before` may
- * refuse an invocation without running it, `after` may replace the reply of one that ran.
- */
-async function lambdaProxy(
-  target: string,
-  hooks: { before?: (task: { index?: number; attempt?: number }) => Canned | undefined; after?: (task: { index?: number; attempt?: number }) => Canned | undefined },
-): Promise<{ url: string; close: () => Promise<void> }> {
-  const dest = new URL(target);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
-  const answer = (res: http.ServerResponse, c: Canned) => {
-    res.writeHead(c.status, { "content-type": "application/json", ...c.headers });
-    res.end(JSON.stringify(c.body));
-  };
-  const server = http.createServer((req, res) => {
-    const body: Buffer[] = [];
-    req.on("data", (d: Buffer) => body.push(d));
-    req.on("end", () => {
-      const payload = Buffer.concat(body);
-      const task = JSON.parse(payload.toString("utf8") || "{}") as { index?: number; attempt?: number };
-      const refused = hooks.before?.(task);
-      if (refused) return answer(res, refused);
-      const up = http.request({ host: dest.hostname, port: dest.port, method: req.method, path: req.url, headers: req.headers, agent }, (r) => {
-        const chunks: Buffer[] = [];
-        r.on("data", (d: Buffer) => chunks.push(d));
-        r.on("end", () => {
-          const replaced = hooks.after?.(task);
-          if (replaced) return answer(res, replaced);
-          res.writeHead(r.statusCode ?? 502, r.headers);
-          res.end(Buffer.concat(chunks));
-        });
-      });
-      up.on("error", (e) => {
-        res.writeHead(502);
-        res.end(String(e));
-      });
-      up.end(payload);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () =>
-      new Promise((r) => {
-        agent.destroy();
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
-}
-
-/** Answers like a throttled account (HTTP 429, TooManyRequestsException) for the first `n` invocations. */
-async function throttlingProxy(target: string, n: number) {
-  let refused = 0;
-  const proxy = await lambdaProxy(target, {
-    before: () =>
-      refused < n
-        ? (refused++, { status: 429, headers: { "x-amzn-errortype": "TooManyRequestsException" }, body: { Reason: "ConcurrentInvocationLimitExceeded", Type: "User", message: "Rate Exceeded." } })
-        : undefined,
-  });
-  return { ...proxy, refused: () => refused };
-}
-
-/**
- * Lets chunk `victim`'s first invocation run, then answers for it the way Lambda reports a
- * container that died mid-chunk (200 with X-Amz-Function-Error: Unhandled, Runtime.ExitError).
- */
-async function crashingProxy(target: string, victim: number) {
-  let crashed = 0;
-  const proxy = await lambdaProxy(target, {
-    after: (task) =>
-      task.index === victim && task.attempt === 1
-        ? (crashed++,
-          {
-            status: 200,
-            headers: { "x-amz-function-error": "Unhandled" },
-            body: { errorType: "Runtime.ExitError", errorMessage: "RequestId: 1 Error: Runtime exited with error: signal: segmentation fault" },
-          })
-        : undefined,
-  });
-  return { ...proxy, crashed: () => crashed };
-}
-
 const N = 2000;
 const EXACT = ((N - 1) * N * (2 * N - 1)) / 6;
 
 describe("fault injection on the emulated AWS stack", () => {
   it("Lambda answers 429 for a while: invocations back off and the run finishes exactly", async () => {
-    const proxy = await throttlingProxy(emulated.current.emu.lambdaEndpoint, 30);
+    // Lambda's 429 for the first 30 invocations, whatever is in flight.
+    const proxy = await startLambdaProxy(emulated.current.emu.lambdaEndpoint, { throttle: 30 });
     const saved = process.env.FANOUT_EMULATOR!;
     process.env.FANOUT_EMULATOR = JSON.stringify({ ...JSON.parse(saved), lambdaEndpoint: proxy.url });
     try {
@@ -123,7 +34,7 @@ describe("fault injection on the emulated AWS stack", () => {
       });
       expect(r.result).toBe(EXACT);
       countedOnce(r, 12);
-      expect(proxy.refused()).toBe(30);
+      expect(proxy.stats.refused).toBe(30);
       const throttled = r.attempts.filter((a) => a.outcome === "throttled").length;
       expect(throttled).toBe(30);
       // Throttles have their own budget: they are counted as retries but exhaust nothing.
@@ -135,13 +46,16 @@ describe("fault injection on the emulated AWS stack", () => {
   }, 120_000);
 
   it("a Lambda container dies mid-chunk: Lambda's Unhandled error is retried as a crash, the answer is exact", async () => {
-    const proxy = await crashingProxy(emulated.current.emu.lambdaEndpoint, 3);
+    // Chunk 3's first invocation runs, then Lambda reports its container died mid-chunk.
+    const proxy = await startLambdaProxy(emulated.current.emu.lambdaEndpoint, {
+      runtimeExit: { when: (t) => t.index === 3 && t.attempt === 1, error: "signal: segmentation fault" },
+    });
     const saved = process.env.FANOUT_EMULATOR!;
     process.env.FANOUT_EMULATOR = JSON.stringify({ ...JSON.parse(saved), lambdaEndpoint: proxy.url });
     try {
       const r = await run<number>("test/fixtures/faults/throw-first.ts", { backend: "emulated", chunks: 8, cwd: ROOT, speculate: false });
       // throw-first also throws in chunk 3 on attempt 1; the proxy hides that behind a crash.
-      expect(proxy.crashed()).toBe(1);
+      expect(proxy.stats.runtimeExits).toBe(1);
       expect(r.result).toBe(EXACT);
       countedOnce(r, 8);
       expect(r.attempts.find((a) => a.index === 3 && a.attempt === 1)?.outcome).toBe("crash");

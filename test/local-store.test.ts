@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FolderStore } from "fanout";
+import { FolderStore } from "../dist/src/store/folder.js";
 import { parseDuration } from "../dist/src/options.js";
 import { localStoreRoot, projectRoot } from "../dist/src/compute/open.js";
 import { fanout } from "./helpers/cli.js";

@@ -4,7 +4,9 @@ import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run, type AttemptRecord, type RunSummary } from "fanout";
-import { classifyAttempts, escapeHtml, renderReport, type DisplayOutcome } from "../dist/src/report/report.js";
+import { classifyAttempts, countOutcomes, type DisplayOutcome } from "../dist/src/report/classify.js";
+import { renderReport } from "../dist/src/report/report.js";
+import { escapeHtml } from "../dist/src/report/text.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CHROMIUM = "/usr/bin/chromium";
@@ -43,9 +45,7 @@ afterAll(() => {
 });
 
 function expectedCounts(attempts: readonly AttemptRecord[]): Record<DisplayOutcome, number> {
-  const c: Record<DisplayOutcome, number> = { ok: 0, retried: 0, speculative: 0, failed: 0, cancelled: 0 };
-  for (const o of classifyAttempts(attempts)) c[o]++;
-  return c;
+  return countOutcomes(classifyAttempts(attempts));
 }
 
 async function openInBrowser(file: string, fn: (page: import("playwright-core").Page, blocked: string[]) => Promise<void>) {

@@ -58,6 +58,8 @@ function envelopeOf(task: Task, env: WorkerEnv, scope: ChunkScope, error: Remote
     timing: { startedAt, endedAt: scope.endedAt ?? Date.now(), loadMs: startedAt - t0, coldStart: cold },
     logs: scope.logs,
     worker: { platform: env.platform, id: env.workerId, ...(env.memoryMb ? { memoryMb: env.memoryMb } : {}) },
+    // A run resumed with --rebuild mixes builds: each result names the one that made it.
+    bundleSha256: task.bundle.sha256,
   };
 }
 
