@@ -1,7 +1,11 @@
 // Helpers every command shares. A leaf: it imports no other cli/ module, so the commands can
 // use it without importing main.ts (which imports them).
 import { Option, type Command } from "commander";
+import { UsageError } from "../src/errors.js";
 import type { AwsOptions, BackendName } from "../src/options.js";
+import { checkBackend } from "../src/options.js";
+import { isRunId } from "../src/store/keys.js";
+import type { ObjectStore } from "../src/store/types.js";
 
 /** The AWS flags, as commander hands them over (strings, absent when not given). */
 export interface AwsFlags {
@@ -10,6 +14,12 @@ export interface AwsFlags {
   stage?: string;
   function?: string;
   bucket?: string;
+}
+
+/** The flags addBackendOptions adds. */
+export interface BackendFlags extends AwsFlags {
+  backend?: string;
+  store?: string;
 }
 
 /** Flags shared by every command that reaches a backend. */
@@ -32,6 +42,27 @@ export function awsOptionsFrom(f: AwsFlags): AwsOptions {
     ...(f.function ? { functionName: f.function } : {}),
     ...(f.bucket ? { bucket: f.bucket } : {}),
   };
+}
+
+/** Open the store the backend flags name, hand it to `fn`, and close it whatever happens. */
+export async function withStore<T>(flags: BackendFlags, fn: (store: ObjectStore) => Promise<T>): Promise<T> {
+  // Loaded when a command runs: opening a store may bring the AWS SDK.
+  const { openStore } = await import("../src/compute/open.js");
+  const opened = await openStore({
+    backend: checkBackend(flags.backend),
+    cwd: process.cwd(),
+    ...(flags.store ? { store: flags.store } : {}),
+    aws: awsOptionsFrom(flags),
+  });
+  try {
+    return await fn(opened.store);
+  } finally {
+    await opened.close();
+  }
+}
+
+export function checkRunId(runId: string): void {
+  if (!isRunId(runId)) throw new UsageError(`"${runId}" is not a run id`, "run ids look like 20261127T044612Z-k3j9xq; `fanout status` lists them");
 }
 
 /** Flags arrive as strings; the library's own checks give the same message either way. */

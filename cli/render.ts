@@ -1,19 +1,7 @@
 import { fileURLToPath } from "node:url";
 import type { Ora } from "ora";
 import type { Progress, RemoteError, RunSummary } from "../src/types.js";
-
-/** A duration for people; rounded once, to the precision shown, so it never says "60 s". */
-export function fmtMs(ms: number): string {
-  if (Math.round(ms) < 1000) return `${Math.max(0, Math.round(ms))} ms`;
-  const cs = Math.round(ms / 10);
-  if (cs < 1000) return `${(cs / 100).toFixed(2)} s`;
-  const ds = Math.round(ms / 100);
-  if (ds < 600) return `${(ds / 10).toFixed(1)} s`;
-  const s = Math.round(ms / 1000);
-  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
-  const m = Math.round(s / 60);
-  return `${Math.floor(m / 60)} h ${m % 60} min`;
-}
+import { fmtMs } from "../src/util/format.js";
 
 export function progressLine(p: Progress): string {
   const eta = p.etaSec === undefined ? "" : ` · ETA ${fmtMs(p.etaSec * 1000)}`;

@@ -58,7 +58,7 @@ export function localPoolSize(processes?: number): number {
 }
 
 /** A plausible value to show in a hint, per option. */
-const EXAMPLE: Record<string, number> = { chunks: 100, concurrency: 100, memory: 1024, retries: 2, timeout: 60, processes: 2 };
+const EXAMPLE: Record<string, number> = { chunks: 100, concurrency: 100, memory: 1024, retries: 2, timeout: 60, processes: 2, "baseline-sample": 8 };
 
 function asNumber(value: unknown): unknown {
   return typeof value === "string" && value.trim() !== "" ? Number(value) : value;
@@ -93,6 +93,21 @@ export function positiveNumber(name: string, value: unknown): number {
   return n;
 }
 
+/** A whole number from `lo` to `hi`, such as a Lambda limit (`fanout deploy --memory`). */
+export function intInRange(name: string, value: unknown, lo: number, hi: number): number {
+  const n = asNumber(value);
+  if (typeof n !== "number" || !Number.isInteger(n) || n < lo || n > hi) {
+    throw new UsageError(`--${name} must be a whole number from ${lo} to ${hi}, got ${shown(value)}`, `e.g. --${name} ${lo}`);
+  }
+  return n;
+}
+
+/** One of a fixed set of names (a backend, a baseline, an architecture). */
+export function oneOf<T extends string>(what: string, value: unknown, allowed: readonly T[]): T {
+  if (typeof value === "string" && (allowed as readonly string[]).includes(value)) return value as T;
+  throw new UsageError(`unknown ${what} ${JSON.stringify(value)}`, `use one of: ${allowed.join(", ")}`);
+}
+
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
 /** A duration such as 30m, 12h or 7d (also s and w), in ms. */
@@ -102,10 +117,9 @@ export function parseDuration(name: string, value: unknown): number {
   return Number(m[1]) * UNIT_MS[m[2]!]!;
 }
 
+/** The backend a run, bench or store command names; the one check behind every `--backend`. */
 export function checkBackend(value: unknown): BackendName {
-  if (value === undefined) return "local";
-  if (typeof value === "string" && (BACKENDS as readonly string[]).includes(value)) return value as BackendName;
-  throw new UsageError(`unknown backend ${JSON.stringify(value)}`, `use one of: ${BACKENDS.join(", ")}`);
+  return value === undefined ? "local" : oneOf("backend", value, BACKENDS);
 }
 
 /** Merge flags over job defaults over fanout's defaults, checking each value once. */

@@ -5,7 +5,9 @@ import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { run, FanoutError, UsageError, type AttemptRecord } from "fanout";
-import { benchOptionsFrom, benchTable, countStragglers, parallelismOf, registerBench, runBench } from "../dist/cli/bench.js";
+import { benchOptionsFrom, registerBench } from "../dist/cli/commands/bench.js";
+import { countStragglers, parallelismOf, runBench } from "../dist/src/bench/bench.js";
+import { benchTable } from "../dist/src/bench/table.js";
 import { billedMsOf, estimateCost, estimateS3Requests, fmtUsd, PRICES_US_EAST_1 } from "../dist/src/bench/cost.js";
 import { deepEqual, firstDifference, runSequential, sampleIndices } from "../dist/src/bench/sequential.js";
 

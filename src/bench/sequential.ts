@@ -11,12 +11,15 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { bundleJob } from "../run/bundle.js";
 import { storeAndImport } from "../run/import-bundle.js";
-import { JobLoadError, UsageError } from "../errors.js";
+import { JobLoadError } from "../errors.js";
 import { notAJob } from "../job/check.js";
 import type { ChunkContext, Job } from "../job/index.js";
+import { positiveInt } from "../options.js";
 import { planChunks, sourcesFromPayloads, uploadInputs } from "../plan/plan.js";
 import { resolveChunk } from "../plan/source.js";
 import { toJson } from "../serialize.js";
+import type { ObjectStore } from "../store/types.js";
+import type { ChunkSource } from "../types.js";
 import { FolderStore } from "../store/folder.js";
 
 export interface SequentialOptions {
@@ -65,9 +68,7 @@ export function sampleIndices(n: number, k: number): number[] {
 export async function runSequential(job: string | URL, opts: SequentialOptions = {}): Promise<SequentialResult> {
   const cwd = opts.cwd ?? process.cwd();
   const file = typeof job === "string" ? job : fileURLToPath(job);
-  if (opts.sample !== undefined && (!Number.isInteger(opts.sample) || opts.sample < 1)) {
-    throw new UsageError(`--baseline-sample must be a positive integer, got ${JSON.stringify(opts.sample)}`, "e.g. --baseline-sample 8");
-  }
+  if (opts.sample !== undefined) positiveInt("baseline-sample", opts.sample);
   const t0 = performance.now();
   const bundle = await bundleJob(file, cwd);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fanout-seq-"));
@@ -78,7 +79,7 @@ export async function runSequential(job: string | URL, opts: SequentialOptions =
     if (why) throw new JobLoadError(why.problem, why.fix);
     const j = mod.default as Job;
     const asked = opts.chunks ?? j.defaults.chunks ?? 100;
-    if (!Number.isInteger(asked) || asked < 1) throw new UsageError(`--chunks must be a positive integer, got ${JSON.stringify(asked)}`, "e.g. --chunks 100");
+    positiveInt("chunks", asked);
     const plan = await planChunks(j.input, asked, cwd);
     await uploadInputs(store, plan.uploads);
     const payloadsKey = "runs/sequential/payloads.jsonl";
@@ -90,35 +91,24 @@ export async function runSequential(job: string | URL, opts: SequentialOptions =
     const ran = sampled ? sampleIndices(n, opts.sample!) : Array.from({ length: n }, (_, i) => i);
     const setupMs = performance.now() - t0;
 
-    const values = new Array<unknown>(n);
-    const chunkMs: number[] = [];
     const loopStart = performance.now();
     const restore = opts.echoConsole ? () => {} : muteConsole();
+    let mapped: { values: unknown[]; chunkMs: number[] };
     let result: unknown;
     try {
-      for (const index of ran) {
-        const chunk = await resolveChunk(sources[index]!, store);
-        const ac = new AbortController();
-        const ctx: ChunkContext = { index, count: n, attempt: 1, runId: "sequential", signal: ac.signal, log: () => {} };
-        const s = performance.now();
-        const value = await j.map(chunk, ctx);
-        chunkMs.push(performance.now() - s);
-        // The same JSON round trip a worker's reply makes (undefined stays undefined).
-        values[index] = value === undefined ? undefined : JSON.parse(toJson(value));
-      }
-      result = sampled ? undefined : j.reduce ? await j.reduce(values) : values;
+      mapped = await mapChunks(j, sources, store, ran);
+      result = sampled ? undefined : j.reduce ? await j.reduce(mapped.values) : mapped.values;
     } finally {
       restore();
     }
     const loopMs = performance.now() - loopStart;
-    const sumChunkMs = chunkMs.reduce((a, b) => a + b, 0);
+    const sumChunkMs = mapped.chunkMs.reduce((a, b) => a + b, 0);
     return {
       result,
-      values,
+      ...mapped,
       ran,
       chunks: n,
       sampled,
-      chunkMs,
       sumChunkMs,
       setupMs,
       loopMs,
@@ -128,6 +118,23 @@ export async function runSequential(job: string | URL, opts: SequentialOptions =
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Map the chunks in `ran` one after another, resolved and returned as a worker would. */
+async function mapChunks(j: Job, sources: readonly ChunkSource[], store: ObjectStore, ran: readonly number[]): Promise<{ values: unknown[]; chunkMs: number[] }> {
+  const values = new Array<unknown>(sources.length);
+  const chunkMs: number[] = [];
+  for (const index of ran) {
+    const chunk = await resolveChunk(sources[index]!, store);
+    const ac = new AbortController();
+    const ctx: ChunkContext = { index, count: sources.length, attempt: 1, runId: "sequential", signal: ac.signal, log: () => {} };
+    const s = performance.now();
+    const value = await j.map(chunk, ctx);
+    chunkMs.push(performance.now() - s);
+    // The same JSON round trip a worker's reply makes (undefined stays undefined).
+    values[index] = value === undefined ? undefined : JSON.parse(toJson(value));
+  }
+  return { values, chunkMs };
 }
 
 function muteConsole(): () => void {

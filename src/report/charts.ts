@@ -1,7 +1,8 @@
 /** The two small charts: attempts in flight over time, and a histogram of chunk run times. */
 import type { AttemptRecord, RunSummary } from "../types.js";
 import { attemptRunMs } from "../util/attempts.js";
-import { escapeHtml, fmtMs, fmtTick, n1, ticks } from "./text.js";
+import { fmtMs } from "../util/format.js";
+import { escapeHtml, fmtTick, n1, ticks } from "./text.js";
 
 /**
  * A step function of how many intervals are open: [time, count from then on], one point per

@@ -3,7 +3,8 @@ import type { CostEstimate } from "../bench/cost.js";
 import type { RunSummary } from "../types.js";
 import { DISPLAY_OUTCOMES, type DisplayOutcome } from "./classify.js";
 import { COLORS } from "./styles.js";
-import { escapeHtml, fmtMs } from "./text.js";
+import { fmtMs } from "../util/format.js";
+import { escapeHtml } from "./text.js";
 import type { ReportInput } from "./types.js";
 
 /** The run's summary as key/value rows; `data-value` carries the raw number for tests. */

@@ -1,16 +1,7 @@
-/** How values are written into the page: escaped text, durations, SVG coordinates, axis ticks. */
+/** How values are written into the page: escaped text, SVG coordinates, axis ticks (durations: util/format.ts). */
 
 export function escapeHtml(s: unknown): string {
   return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
-}
-
-export function fmtMs(ms: number): string {
-  if (!Number.isFinite(ms)) return "–";
-  if (ms < 1) return `${ms.toFixed(2)} ms`;
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
-  const m = Math.floor(ms / 60_000);
-  return `${m} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
 export const n1 = (v: number) => (Math.round(v * 10) / 10).toString();

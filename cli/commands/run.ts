@@ -1,0 +1,139 @@
+// `fanout run <job>`: flags to RunOptions, progress on stderr, the result on stdout.
+import type { Command } from "commander";
+import { ChunkFailedError, FanoutError } from "../../src/errors.js";
+import { checkBackend, nonNegativeInt, positiveInt, positiveNumber, type BackendName } from "../../src/options.js";
+import type { RunOptions } from "../../src/run/types.js";
+import type { AttemptRecord, RunSummary } from "../../src/types.js";
+import { addBackendOptions, awsOptionsFrom, flag, writeStdout, type BackendFlags } from "../common.js";
+import { errorJson } from "../errors.js";
+import { ProgressView, say, summaryLines } from "../render.js";
+
+const EXAMPLES_RUN = `
+Examples:
+  $ fanout run examples/pi.ts --chunks 360
+  $ fanout run job.ts --chunks 1000 --concurrency 200 --json > out.json
+  $ fanout run job.ts --chunks 360 --backend aws --region eu-west-1 --memory 1769
+  $ fanout run job.ts --resume 20261127T044612Z-k3j9xq
+  $ fanout run job.ts --resume 20261127T044612Z-k3j9xq --rebuild   (after fixing a failed chunk's bug)
+
+Output:
+  The result (reduce's value, or the array of map results) is printed as JSON on stdout.
+  Progress, the run id and a closing summary go to stderr. With --json, stdout gets one
+  object: { "result": ..., "summary": ... }; when the run fails, { "error": ..., "summary": ... }
+  (summary is null if the run never started), with the same exit status.
+
+Exit status:
+  0 success · 1 a chunk or reduce failed · 2 bad input (flags, job file, run id)
+  3 missing setup (AWS credentials, stack not deployed) · 130 cancelled (Ctrl-C)
+  Finished chunks are always kept in the store; --resume <runId> runs only the rest, and
+  --resume <runId> --rebuild runs the rest with the job as it is now (same input and chunks).
+  --report is written for every run that started, failed and cancelled ones too.`;
+
+interface RunFlags extends BackendFlags {
+  chunks?: string;
+  concurrency?: string;
+  timeout?: string;
+  retries?: string;
+  memory?: string;
+  speculate?: boolean;
+  processes?: string;
+  resume?: string;
+  rebuild?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+  report?: string;
+}
+
+function runOptionsFrom(flags: RunFlags): RunOptions & { backend: BackendName } {
+  const backend = checkBackend(flags.backend);
+  const chunks = flag(positiveInt, "chunks", flags.chunks);
+  const concurrency = flag(positiveInt, "concurrency", flags.concurrency);
+  const retries = flag(nonNegativeInt, "retries", flags.retries);
+  const memory = flag(positiveInt, "memory", flags.memory);
+  const processes = flag(positiveInt, "processes", flags.processes);
+  const timeout = flag(positiveNumber, "timeout", flags.timeout);
+  return {
+    backend,
+    ...(chunks !== undefined ? { chunks } : {}),
+    ...(concurrency !== undefined ? { concurrency } : {}),
+    ...(retries !== undefined ? { retries } : {}),
+    ...(memory !== undefined ? { memory } : {}),
+    ...(processes !== undefined ? { processes } : {}),
+    ...(timeout !== undefined ? { timeout } : {}),
+    ...(flags.speculate === false ? { speculate: false } : {}),
+    ...(flags.store ? { store: flags.store } : {}),
+    ...(flags.resume ? { resume: flags.resume } : {}),
+    ...(flags.rebuild ? { rebuild: true } : {}),
+    aws: awsOptionsFrom(flags),
+  };
+}
+
+export function registerRun(program: Command): void {
+  const runCmd = program
+    .command("run")
+    .description("run a job module over --chunks chunks and print its result")
+    .argument("<job>", "the job module (.ts or .js) whose default export is defineJob({...})")
+    .option("-n, --chunks <n>", "split the input into n chunks (default: the job's, else 100)")
+    .option("-c, --concurrency <n>", "chunks in flight at once (default: all, up to 1000)")
+    .option("-t, --timeout <seconds>", "per-chunk timeout (default: the job's, else 300)")
+    .option("-r, --retries <n>", "retries of crashed, timed-out or throttled chunks (default 2)")
+    .option("-m, --memory <mb>", "worker memory in MB: Lambda memory, or the V8 heap cap locally (default 1024)")
+    .option("--no-speculate", "do not rerun stragglers (on by default for 20+ chunks)")
+    .option("--processes <n>", "local worker processes (default: one per core)")
+    .option("--resume <runId>", "continue a run: only chunks without a stored result run again")
+    .option("--rebuild", "with --resume: run the rest with the job's new build (a fixed bug), keeping finished results")
+    .option("--json", "print { result, summary } as one JSON object on stdout")
+    .option("--report <file.html>", "write a self-contained HTML report of the run")
+    .option("-q, --quiet", "no progress or summary on stderr");
+  addBackendOptions(runCmd).addHelpText("after", EXAMPLES_RUN).action(runAction);
+}
+
+async function runAction(job: string, flags: RunFlags): Promise<void> {
+  const view = new ProgressView(!flags.quiet);
+  const ac = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    view.notice("cancelling: stopping dispatch and in-flight chunks (Ctrl-C again to quit at once)");
+    ac.abort(new Error("interrupted (SIGINT)"));
+  };
+  process.on("SIGINT", onSigint);
+  process.on("SIGTERM", onSigint);
+  try {
+    const opts = runOptionsFrom(flags);
+    await view.start(`fanout: bundling ${job}`);
+    const { run } = await import("../../src/run/run.js");
+    const res = await run(job, {
+      ...opts,
+      signal: ac.signal,
+      onProgress: view.update,
+      onNotice: (line) => view.notice(line),
+    });
+    view.stop(true);
+    if (flags.report) await writeReportOf(flags.report, res);
+    if (!flags.quiet) for (const l of summaryLines(res.summary)) say(l);
+    const out = flags.json ? { result: res.result, summary: res.summary } : res.result;
+    await writeStdout(JSON.stringify(out === undefined ? null : out, null, flags.json ? 0 : 2) + "\n");
+  } catch (err) {
+    view.stop(false);
+    const ran = err instanceof FanoutError && err.summary ? { summary: err.summary, attempts: err.attemptLog ?? [] } : undefined;
+    if (err instanceof ChunkFailedError && ran && !flags.quiet) {
+      for (const l of summaryLines(ran.summary)) say(l);
+    }
+    // A failed or cancelled run is when its report and its JSON are wanted most.
+    if (flags.report && ran) await writeReportOf(flags.report, ran);
+    if (flags.json) await writeStdout(JSON.stringify({ error: errorJson(err), summary: ran?.summary ?? null }) + "\n");
+    throw err;
+  } finally {
+    process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onSigint);
+  }
+}
+
+async function writeReportOf(file: string, ran: { summary: RunSummary; attempts: AttemptRecord[] }): Promise<void> {
+  const { writeReport } = await import("../report-file.js");
+  writeReport(file, ran);
+}
+
