@@ -5,7 +5,7 @@ import { fmtMs } from "../src/util/format.js";
 
 export function progressLine(p: Progress): string {
   const eta = p.etaSec === undefined ? "" : ` · ETA ${fmtMs(p.etaSec * 1000)}`;
-  const extra = [p.retries ? `${p.retries} retried` : "", p.speculated ? `${p.speculated} speculated` : ""].filter(Boolean).join(" · ");
+  const extra = [p.retries ? `${p.retries} retried` : "", p.speculated ? `${p.speculated} speculated` : "", p.limit !== undefined ? `throttled: limit ${p.limit}` : ""].filter(Boolean).join(" · ");
   return `${p.done}/${p.total} done · ${p.running} running · ${p.failed} failed · ${p.rate.toFixed(p.rate < 10 ? 1 : 0)}/s${eta}${extra ? ` · ${extra}` : ""}`;
 }
 
@@ -96,7 +96,16 @@ export function summaryLines(s: RunSummary): string[] {
     `${ok ? "done" : s.status}: run ${s.runId} · ${s.succeeded}/${s.chunks} chunks ok${s.failed ? ` · ${s.failed} failed` : ""} on ${s.backend}`,
     `  wall ${fmtMs(s.wallMs)} · sum of chunk times ${fmtMs(s.sumChunkMs)} · speedup ${s.speedup.toFixed(1)}x at concurrency ${s.concurrency}`,
     `  chunk p50 ${fmtMs(s.chunkMs.p50)} · p95 ${fmtMs(s.chunkMs.p95)} · max ${fmtMs(s.chunkMs.max)} · retries ${s.retries} · speculated ${s.speculated} (${s.speculationWins} won)${s.skipped ? ` · ${s.skipped} resumed from the store` : ""} · cold starts ${s.coldStarts}`,
+    ...platformLines(s),
   ];
+}
+
+/** What the platform imposed and what speculation cost: only when there is something to say. */
+function platformLines(s: RunSummary): string[] {
+  const parts: string[] = [];
+  if (s.throttle) parts.push(`throttled ${s.throttle.throttled}x · in-flight limit found ${s.throttle.limitFound} of ${s.throttle.ceiling}`);
+  if (s.speculation) parts.push(`speculative copies ${s.speculation.copies} (${s.speculation.won} won) · time of lost copies ${fmtMs(s.speculation.lostMs)}`);
+  return parts.length ? [`  ${parts.join(" · ")}`] : [];
 }
 
 /** The first stack frame in the user's code, to name where a chunk failed in one line. */

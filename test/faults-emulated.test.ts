@@ -37,8 +37,11 @@ describe("fault injection on the emulated AWS stack", () => {
       expect(proxy.stats.refused).toBe(30);
       const throttled = r.attempts.filter((a) => a.outcome === "throttled").length;
       expect(throttled).toBe(30);
-      // Throttles have their own budget: they are counted as retries but exhaust nothing.
-      expect(r.summary.retries).toBeGreaterThanOrEqual(30);
+      // A 429 requeues the chunk without spending a retry; the summary counts them apart.
+      expect(r.summary.throttle?.throttled).toBe(30);
+      // At most throw-first's own error in chunk 3 (it throws on attempt 1 only, and a throttled
+      // attempt still counts as an attempt, so chunk 3 may never see attempt 1 run).
+      expect(r.summary.retries).toBeLessThanOrEqual(1);
     } finally {
       process.env.FANOUT_EMULATOR = saved;
       await proxy.close();

@@ -33,6 +33,8 @@ export function renderSummaryTable(s: RunSummary, attempts: number): string {
     ["max", "chunk time max", fmtMs(s.chunkMs.max), s.chunkMs.max],
     ["retries", "retries", String(s.retries), s.retries],
     ["speculated", "speculative copies / won", `${s.speculated} / ${s.speculationWins}`, s.speculated],
+    ["lostCopyMs", "time of speculative copies that lost", fmtMs(s.speculation?.lostMs ?? 0), s.speculation?.lostMs ?? 0],
+    ["throttled", "throttled (429s) · in-flight limit found", s.throttle ? `${s.throttle.throttled} · ${s.throttle.limitFound} of ${s.throttle.ceiling}` : "0", s.throttle?.throttled ?? 0],
     // A run resumed with --rebuild mixes builds of the job: how many results each one made.
     ["builds", "chunk results by job build", (s.builds ?? []).map((b) => `${b.chunks} by bundle ${b.bundleSha256.slice(0, 12)}`).join(" · ") || "—", s.builds?.length ?? 1],
   ];

@@ -34,5 +34,7 @@ export function summarize(
     sumChunkMs: sum,
     speedup: wallMs > 0 ? sum / wallMs : 0,
     chunkMs: chunkStats(times),
+    ...(o.throttle.throttled ? { throttle: { throttled: o.throttle.throttled, limitFound: o.throttle.final, ceiling: o.throttle.ceiling } } : {}),
+    ...(o.speculation.copies ? { speculation: o.speculation } : {}),
   };
 }
