@@ -2,7 +2,7 @@
 // fanout benchmarks: `npm run bench` (after `npm run build`; built here if dist/ is missing).
 //
 //   node bench/run.js                 every case, then bench/RESULTS.md
-//   node bench/run.js --only a,e      some cases (a b c d e)
+//   node bench/run.js --only a,e      some cases (a b c d e f)
 //   node bench/run.js --repeat 5      repetitions of every measurement (default 3)
 //   node bench/run.js --quick         smaller sizes, for trying the script out
 //
@@ -19,7 +19,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { fakeTask, checkReply, startFakeLambda } from "./lib/fake-lambda.js";
-import { oneLine, RESULT_TAG, runCase, timeCli, unwrap } from "./lib/processes.js";
+import { oneLine, RESULT_TAG, runCase, timeCli, timeNode, unwrap } from "./lib/processes.js";
 import { commandLine, commitLabel, writeResults } from "./lib/results-md.js";
 import { alternate, fmtSpread, overlaps, ratioOf, spreadOf } from "./lib/stats.js";
 
@@ -64,6 +64,7 @@ const SIZES = {
   dispatchCalls: QUICK ? 1000 : 5000,
   dispatchWarmup: 200,
   dispatchConcurrency: 64,
+  startupRuns: 10,
 };
 
 function flagValue(name, fallback) {
@@ -478,6 +479,38 @@ async function caseE(rows) {
   rows.push(["e", "stragglers, execution on / off", fmtSpread(exec("on"), ms), `off ${fmtSpread(exec("off"), ms)}`, ratioOf(exec("on"), exec("off"))]);
 }
 
+/**
+ * f. Start-up: each command's process, spawn to exit, against `node -e 0` in the same run.
+ * Issue 8's goal: every command under 0.2 s beyond node's own start.
+ */
+async function caseF(rows) {
+  const n = Math.max(REPEAT, SIZES.startupRuns);
+  const empty = path.join(STORE, "startup-empty");
+  fs.mkdirSync(empty, { recursive: true });
+  const commands = {
+    node: [["-e", "0"], "node -e 0"],
+    help: [[BIN, "--help"], "fanout --help"],
+    runHelp: [[BIN, "run", "--help"], "fanout run --help"],
+    status: [[BIN, "status", "--store", empty], "fanout status (empty store)"],
+  };
+  log(`\nf. start-up: ${Object.values(commands).map((c) => c[1]).join(", ")}; ${n} runs each, alternating, after one unmeasured run of each`);
+  for (const [argv] of Object.values(commands)) await timeNode(argv, { cwd: ROOT });
+  const reps = [];
+  for (let i = 0; i < n; i++) {
+    const rep = {};
+    for (const k of alternate(Object.keys(commands), i)) rep[k] = await timeNode(commands[k][0], { cwd: ROOT });
+    reps.push(rep);
+  }
+  const node = spreadOf(reps, (r) => r.node);
+  log(`  node -e 0: ${fmtSpread(node, ms)}`);
+  for (const k of Object.keys(commands).filter((k) => k !== "node")) {
+    const s = spreadOf(reps, (r) => r[k]);
+    const beyond = spreadOf(reps, (r) => r[k] - r.node);
+    log(`  ${commands[k][1]}: ${fmtSpread(s, ms)} · beyond node ${fmtSpread(beyond, ms)}`);
+    rows.push(["f", `start-up: ${commands[k][1]}`, fmtSpread(s, ms), `node -e 0 ${fmtSpread(node, ms)}`, `+${ms(beyond.median)} beyond node (goal < 200 ms)`]);
+  }
+}
+
 function caseNotes() {
   const S = SIZES;
   return [
@@ -485,12 +518,13 @@ function caseNotes() {
     `**b** \`examples/pi.ts\` (${S.piSamples.toExponential()} samples, ${S.cpuChunks} chunks): the sequential baseline of \`fanout bench\` (dist/${MODULES.sequential}, same chunks, one process) vs \`run()\` on the local pool, both in one child per repetition after one unmeasured run of each on ${S.piWarmupSamples.toExponential()} samples; the two results must be deeply equal or the case fails. Ratio = speedup / cores.`,
     `**c** \`examples/sleep.ts\`: ${S.sleepChunks} chunks of one ${S.sleepMs / 1000} s wait at concurrency ${S.sleepChunks}, vs the same job with one chunk ("the time of one") and vs the ideal ${S.sleepMs / 1000} s. One child per backend: the emulated one starts its stack before any run, as a deployed one would be; both sizes run once unmeasured (paying the first invoke, bundle fetch and import), then alternate; every run must give items = its chunk count.`,
     `**d** a fake Lambda Invoke API on 127.0.0.1 answering at once: a bare \`@aws-sdk/client-lambda\` invoke loop vs fanout's AWS backend \`invoke()\` (the \`AwsBackend\` class pointed at the loopback endpoint, else \`openAwsBackend\`), ${S.dispatchCalls} invokes at concurrency ${S.dispatchConcurrency} with the same socket pool size, after ${S.dispatchWarmup} unmeasured invokes each; every reply is checked. "no measurable overhead" when the spreads overlap or fanout is faster (it is the SDK plus bookkeeping, so cannot truly be faster).`,
+    `**f** start-up: \`node bin/fanout.js --help\`, \`run --help\` and \`status\` over an empty store, each a whole process from spawn to exit, against \`node -e 0\`; ${Math.max(REPEAT, S.startupRuns)} runs of each, order alternating, after one unmeasured run of each. "beyond node" is the median of each run's difference from the node run beside it.`,
     `**e** \`bench/jobs/straggler.ts\`: ${S.stragglerItems} chunks of ${S.stragglerBaseMs} ms at concurrency ${S.stragglerConcurrency}, ${S.stragglerFraction * 100}% taking ${S.stragglerSlowMs} ms on their first attempt only; wall with speculation on and off vs the same run without stragglers (ideal ${((S.stragglerItems / S.stragglerConcurrency) * S.stragglerBaseMs).toFixed(0)} ms of execution); one fresh process per variant; result checked = ${S.stragglerItems}.`,
   ];
 }
 
 async function main() {
-  const only = new Set((flagValue("--only", "a,b,c,d,e") ?? "").split(","));
+  const only = new Set((flagValue("--only", "a,b,c,d,e,f") ?? "").split(","));
   if (!/^[1-9]\d*$/.test(String(REPEAT))) {
     console.error(`bench: --repeat must be a positive integer, got ${JSON.stringify(REPEAT ?? "")} — e.g. --repeat 3`);
     process.exit(2);
@@ -508,7 +542,7 @@ async function main() {
   const rows = []; // [case, measurement, fanout, reference, ratio]
   const failed = [];
   log(`fanout bench · ${commit} · ${os.cpus()[0]?.model ?? "cpu"} · ${os.availableParallelism()} cores · node ${process.version} · repeat ${REPEAT}${QUICK ? " · QUICK sizes" : ""}`);
-  for (const [key, fn] of Object.entries({ a: caseA, b: caseB, c: caseC, d: caseD, e: caseE })) {
+  for (const [key, fn] of Object.entries({ a: caseA, b: caseB, c: caseC, d: caseD, e: caseE, f: caseF })) {
     if (!only.has(key)) continue;
     try {
       await fn(rows);
@@ -528,7 +562,7 @@ async function main() {
   if (failed.length) {
     log(`failed: ${failed.join(", ")}; bench/RESULTS.md not written`);
     process.exitCode = 1;
-  } else if (!QUICK && only.size === 5 && Number(REPEAT) >= 3) {
+  } else if (!QUICK && only.size === 6 && Number(REPEAT) >= 3) {
     writeResults(path.join(ROOT, "bench", "RESULTS.md"), { started, commit, command: commandLine(args), repeat: REPEAT, totalS, load0, load1, header, rows, caseNotes: caseNotes() });
     log("wrote bench/RESULTS.md");
   }

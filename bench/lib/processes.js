@@ -59,6 +59,13 @@ export async function timeCli(bin, args, expected, { cwd, timeoutMs = 300_000 })
   return r.ms;
 }
 
+/** Time one whole `node <argv>` process, spawn to exit; it must exit 0. */
+export async function timeNode(argv, { cwd, timeoutMs = 60_000 }) {
+  const r = await spawnTimed(argv, { cwd, timeoutMs });
+  if (r.code !== 0) throw new Error(`node ${argv.join(" ")}: exit ${r.code ?? r.signal}: ${oneLine(r.stderr.trim() || r.stdout.trim())}`);
+  return r.ms;
+}
+
 /** Report a case's child result in the parent: its error, when it has one, becomes a thrown Error. */
 export function unwrap(r, label) {
   if (r?.error) throw new Error(`${label}: ${r.error}`);
