@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { checkApi } from "../scripts/api-report.js";
+import { LIMIT, longFunctions } from "../scripts/long-functions.js";
 
 // The habits of issue 9, checked on every `npm test` (and so in CI): the import rules of
 // .dependency-cruiser.cjs, knip's unused files/exports/dependencies (knip.json), and the
@@ -25,6 +26,10 @@ describe("architecture", () => {
   it("knip finds no unused file, export or dependency", () => {
     const r = tool("knip", ["--no-progress", "--no-config-hints"]);
     expect(r.status, `knip found unused code or dependencies (npm run lint:unused):\n${r.output}`).toBe(0);
+  });
+
+  it(`no function over ${LIMIT} lines without a "Long:" reason above it`, () => {
+    expect(longFunctions(ROOT), "split these, or write why they are long in a comment starting with \"Long:\" right above").toEqual([]);
   });
 
   describe("public API", () => {

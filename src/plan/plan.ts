@@ -46,78 +46,100 @@ export function splitPoints(n: number, k: number): number[] {
  */
 export async function planChunks(spec: InputSpec, chunks: number, cwd: string): Promise<Plan> {
   const notes: string[] = [];
+  // Fewer chunks than asked when the input has fewer units than --chunks; said in a note.
   const fewer = (have: number, unit: string) => {
     if (have < chunks) notes.push(`the input has only ${have} ${unit}, so ${have} chunks are used instead of ${chunks}`);
     return Math.min(chunks, have);
   };
   switch (spec.kind) {
-    case "range": {
-      const n = spec.end - spec.start;
-      const k = fewer(n, "integers");
-      const pts = splitPoints(n, k);
-      const lines: string[] = [];
-      const sources: ChunkSource[] = [];
-      for (let i = 0; i < k; i++) {
-        const start = spec.start + pts[i]!;
-        const end = spec.start + pts[i + 1]!;
-        lines.push(`{"kind":"inline","value":{"start":${start},"end":${end}}}`);
-        sources.push({ kind: "inline", value: { start, end } });
-      }
-      return { lines, sources, uploads: new Map(), notes };
-    }
-    case "items": {
-      let list: readonly unknown[];
-      try {
-        list = typeof spec.items === "function" ? await spec.items() : spec.items;
-      } catch (err) {
-        throw new JobLoadError(`the job's input function threw: ${(err as Error)?.message ?? String(err)}`, "fix the input function", err);
-      }
-      if (!Array.isArray(list)) throw new JobLoadError("the job's input function did not return an array", "return an array from it");
-      const k = fewer(list.length, "items");
-      const pts = splitPoints(list.length, k);
-      const lines: string[] = [];
-      const sources: ChunkSource[] = [];
-      for (let i = 0; i < k; i++) {
-        let json: string;
-        const slice = list.slice(pts[i], pts[i + 1]);
-        try {
-          json = toJson(slice, `input chunk ${i}`);
-        } catch (err) {
-          throw new JobLoadError((err as Error).message, "make the input plain JSON data", err);
-        }
-        if (json.length > MAX_CHUNK_PAYLOAD_BYTES) {
-          throw new UsageError(
-            `chunk ${i}'s payload is ${(json.length / 1048576).toFixed(1)} MB; a chunk can take at most ${MAX_CHUNK_PAYLOAD_BYTES / 1048576} MB`,
-            k < list.length ? "use more --chunks so each holds less" : "put large data in a file and read it with lines(), or pass a key and fetch it inside map",
-          );
-        }
-        lines.push(`{"kind":"inline","value":${json}}`);
-        sources.push({ kind: "inline", value: slice });
-      }
-      return { lines, sources, uploads: new Map(), notes };
-    }
-    case "lines": {
-      const file = spec.path.startsWith("file:") ? fileURLToPath(spec.path) : path.resolve(cwd, spec.path);
-      let size: number;
-      try {
-        size = fs.statSync(file).size;
-      } catch {
-        throw new UsageError(`lines() input file not found: ${spec.path}`, `check the path (it is resolved from ${cwd})`);
-      }
-      const sha = await hashFile(file);
-      const key = keys.input(sha);
-      const k = size === 0 ? 0 : fewer(size, "bytes");
-      const pts = splitPoints(size, k);
-      const lines: string[] = [];
-      const sources: ChunkSource[] = [];
-      for (let i = 0; i < k; i++) {
-        const src: ChunkSource = { kind: "lines", key, start: pts[i]!, end: pts[i + 1]!, size };
-        lines.push(JSON.stringify(src));
-        sources.push(src);
-      }
-      return { lines, sources, uploads: new Map([[key, file]]), notes };
-    }
+    case "range":
+      return { ...planRange(spec.start, spec.end, fewer), notes };
+    case "items":
+      return { ...planItems(await inputList(spec.items), fewer), notes };
+    case "lines":
+      return { ...(await planLines(spec.path, cwd, fewer)), notes };
   }
+}
+
+type Fewer = (have: number, unit: string) => number;
+type Planned = Omit<Plan, "notes">;
+
+/** Contiguous integer ranges; the payload is just the bounds. */
+function planRange(from: number, to: number, fewer: Fewer): Planned {
+  const n = to - from;
+  const pts = splitPoints(n, fewer(n, "integers"));
+  const lines: string[] = [];
+  const sources: ChunkSource[] = [];
+  for (let i = 0; i + 1 < pts.length; i++) {
+    const start = from + pts[i]!;
+    const end = from + pts[i + 1]!;
+    lines.push(`{"kind":"inline","value":{"start":${start},"end":${end}}}`);
+    sources.push({ kind: "inline", value: { start, end } });
+  }
+  return { lines, sources, uploads: new Map() };
+}
+
+/** The job's item list: given, or made once here by its input function. */
+async function inputList(items: readonly unknown[] | (() => readonly unknown[] | Promise<readonly unknown[]>)): Promise<readonly unknown[]> {
+  let list: readonly unknown[];
+  try {
+    list = typeof items === "function" ? await items() : items;
+  } catch (err) {
+    throw new JobLoadError(`the job's input function threw: ${(err as Error)?.message ?? String(err)}`, "fix the input function", err);
+  }
+  if (!Array.isArray(list)) throw new JobLoadError("the job's input function did not return an array", "return an array from it");
+  return list;
+}
+
+/** Contiguous slices of the item list, each checked to be JSON and not too large. */
+function planItems(list: readonly unknown[], fewer: Fewer): Planned {
+  const k = fewer(list.length, "items");
+  const pts = splitPoints(list.length, k);
+  const lines: string[] = [];
+  const sources: ChunkSource[] = [];
+  for (let i = 0; i < k; i++) {
+    const slice = list.slice(pts[i], pts[i + 1]);
+    lines.push(`{"kind":"inline","value":${sliceJson(slice, i, k < list.length)}}`);
+    sources.push({ kind: "inline", value: slice });
+  }
+  return { lines, sources, uploads: new Map() };
+}
+
+function sliceJson(slice: unknown[], i: number, canSplitMore: boolean): string {
+  let json: string;
+  try {
+    json = toJson(slice, `input chunk ${i}`);
+  } catch (err) {
+    throw new JobLoadError((err as Error).message, "make the input plain JSON data", err);
+  }
+  if (json.length > MAX_CHUNK_PAYLOAD_BYTES) {
+    throw new UsageError(
+      `chunk ${i}'s payload is ${(json.length / 1048576).toFixed(1)} MB; a chunk can take at most ${MAX_CHUNK_PAYLOAD_BYTES / 1048576} MB`,
+      canSplitMore ? "use more --chunks so each holds less" : "put large data in a file and read it with lines(), or pass a key and fetch it inside map",
+    );
+  }
+  return json;
+}
+
+/** Byte ranges of one file, uploaded once by its hash; each chunk owns the lines starting in its range. */
+async function planLines(spec: string, cwd: string, fewer: Fewer): Promise<Planned> {
+  const file = spec.startsWith("file:") ? fileURLToPath(spec) : path.resolve(cwd, spec);
+  let size: number;
+  try {
+    size = fs.statSync(file).size;
+  } catch {
+    throw new UsageError(`lines() input file not found: ${spec}`, `check the path (it is resolved from ${cwd})`);
+  }
+  const key = keys.input(await hashFile(file));
+  const pts = splitPoints(size, size === 0 ? 0 : fewer(size, "bytes"));
+  const lines: string[] = [];
+  const sources: ChunkSource[] = [];
+  for (let i = 0; i + 1 < pts.length; i++) {
+    const src: ChunkSource = { kind: "lines", key, start: pts[i]!, end: pts[i + 1]!, size };
+    lines.push(JSON.stringify(src));
+    sources.push(src);
+  }
+  return { lines, sources, uploads: new Map([[key, file]]) };
 }
 
 async function hashFile(file: string): Promise<string> {
