@@ -4,6 +4,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { PACKAGE_ROOT } from "../src/compute/aws/emulator.js";
+import { awsProfile, resolveRegion } from "../src/compute/aws/target.js";
 import { ConfigError } from "../src/errors.js";
 
 function serverlessBin(): string {
@@ -29,9 +30,28 @@ export function serverless(args: string[], env: NodeJS.ProcessEnv = {}): Promise
   });
 }
 
-/** The stack's stage, region and profile as serverless flags. */
-export function awsArgs(f: { stage: string; region?: string; profile?: string }): string[] {
-  return ["--stage", f.stage, ...(f.region ? ["--region", f.region] : []), ...(f.profile ? ["--aws-profile", f.profile] : [])];
+/** Where a stack goes: its stage, the region fanout resolved, and the profile (if any). */
+export interface StackPlace {
+  stage: string;
+  region: string;
+  profile?: string;
+}
+
+/** The stack's stage, and its region and profile resolved as every AWS client of fanout resolves them. */
+export async function stackPlace(f: { stage: string; region?: string; profile?: string }): Promise<StackPlace> {
+  const profile = awsProfile(f.profile);
+  return { stage: f.stage, region: await resolveRegion(f.region, profile), ...(profile ? { profile } : {}) };
+}
+
+/**
+ * The argv of `serverless deploy|remove`: always `--region`, since osls ignores AWS_REGION and
+ * the profile's region and would fall back to us-east-1; `--aws-profile` whenever a profile is
+ * named (flag or AWS_PROFILE). With none, no flag: `--aws-profile default` would hide the
+ * environment's keys, which the SDK's chain (and osls's) reads first.
+ * @public tests import it from dist/, which knip cannot follow.
+ */
+export function oslsArgs(verb: "deploy" | "remove", at: StackPlace, params: readonly string[] = []): string[] {
+  return [verb, "--stage", at.stage, "--region", at.region, ...(at.profile ? ["--aws-profile", at.profile] : []), ...params];
 }
 
 /** Whether the Lambda worker bundle a deploy uploads has been built. */

@@ -5,22 +5,40 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deployParams } from "../dist/cli/commands/deploy.js";
 import { ROOT } from "./helpers/cli.js";
 
 type Resource = { Type: string; Properties: Record<string, any> };
 let template: { Resources: Record<string, Resource>; Outputs: Record<string, unknown> };
+let withPolicy: typeof template;
 let zipEntries: string[];
 const out = fs.mkdtempSync(path.join(os.tmpdir(), "fanout-package-"));
 afterAll(() => fs.rmSync(out, { recursive: true, force: true }));
 
-beforeAll(() => {
-  const r = spawnSync(
-    process.execPath,
-    [path.join(ROOT, "node_modules/osls/bin/serverless.js"), "package", "--stage", "pkgtest", "--package", out, "--param=memory=2048", "--param=expireDays=3"],
-    { cwd: ROOT, encoding: "utf8", env: { ...process.env, SLS_TELEMETRY_DISABLED: "1", NPM_CONFIG_UPDATE_NOTIFIER: "false" } },
-  );
+/** What a job that reads SSM parameters and one queue asks for, as a user would write it. */
+const EXTRA_STATEMENTS = [
+  { Effect: "Allow", Action: ["ssm:GetParameter", "ssm:GetParameters"], Resource: "arn:aws:ssm:eu-west-3:123456789012:parameter/fanout-job/*" },
+  { Effect: "Allow", Action: "sqs:SendMessage", Resource: "arn:aws:sqs:eu-west-3:123456789012:results" },
+];
+
+/** `serverless package` with these params: the template `serverless deploy` would ship. */
+function packageWith(dir: string, params: string[]): typeof template {
+  const r = spawnSync(process.execPath, [path.join(ROOT, "node_modules/osls/bin/serverless.js"), "package", "--stage", "pkgtest", "--package", dir, ...params], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...process.env, SLS_TELEMETRY_DISABLED: "1", NPM_CONFIG_UPDATE_NOTIFIER: "false" },
+  });
   expect(r.status, r.stderr + r.stdout).toBe(0);
-  template = JSON.parse(fs.readFileSync(path.join(out, "cloudformation-template-update-stack.json"), "utf8"));
+  return JSON.parse(fs.readFileSync(path.join(dir, "cloudformation-template-update-stack.json"), "utf8"));
+}
+
+beforeAll(() => {
+  template = packageWith(out, ["--param=memory=2048", "--param=expireDays=3"]);
+  // The params `fanout deploy --worker-policy policy.json` passes, made by its own code.
+  const policyFile = path.join(out, "policy.json");
+  fs.writeFileSync(policyFile, JSON.stringify({ Version: "2012-10-17", Statement: EXTRA_STATEMENTS }));
+  const out2 = path.join(out, "with-policy");
+  withPolicy = packageWith(out2, deployParams({ stage: "pkgtest", workerPolicy: policyFile }, out));
   const unzip = spawnSync("python3", ["-c", "import zipfile,sys; print('\\n'.join(zipfile.ZipFile(sys.argv[1]).namelist()))", path.join(out, "fanout.zip")], { encoding: "utf8" });
   zipEntries = unzip.stdout.trim().split("\n");
 }, 120_000);
@@ -53,6 +71,55 @@ describe("serverless package: the CloudFormation template", () => {
     expect(rule.Status).toBe("Enabled");
     // CloudFormation takes integers as numbers or numeric strings alike.
     expect(Number(rule.ExpirationInDays)).toBe(3);
+  });
+
+  it("expires only runs/ (a bundle a run uses never expires under it) and aborts stale multipart uploads", () => {
+    // CloudFormation's lifecycle Rule takes Prefix directly; it has no Filter
+    // (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-s3-bucket-rule.html).
+    const rules = template.Resources.RunsBucket!.Properties.LifecycleConfiguration.Rules;
+    expect(rules).toHaveLength(1);
+    expect(rules[0].Prefix).toBe("runs/");
+    expect(rules[0].Filter).toBeUndefined();
+    expect(rules[0].AbortIncompleteMultipartUpload).toEqual({ DaysAfterInitiation: 1 });
+  });
+
+  it("denies every request to the bucket that is not over TLS", () => {
+    // https://repost.aws/knowledge-center/s3-bucket-policy-for-config-rule/
+    // (The Serverless deployment bucket has a policy of its own.)
+    const policies = byType("AWS::S3::BucketPolicy").filter(([, p]) => JSON.stringify(p.Properties.Bucket) === '{"Ref":"RunsBucket"}');
+    expect(policies.map(([id]) => id)).toEqual(["RunsBucketPolicy"]);
+    const [, policy] = policies[0]!;
+    expect(policy.Properties.PolicyDocument.Statement).toEqual([
+      {
+        Sid: "AllowSSLRequestsOnly",
+        Action: "s3:*",
+        Effect: "Deny",
+        Resource: [{ "Fn::GetAtt": ["RunsBucket", "Arn"] }, { "Fn::Sub": "${RunsBucket.Arn}/*" }],
+        Condition: { Bool: { "aws:SecureTransport": "false" } },
+        Principal: "*",
+      },
+    ]);
+  });
+
+  it("lets the worker abort a multipart upload of a large result", () => {
+    const statements = template.Resources.WorkerRole!.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement);
+    const objects = statements.find((st: any) => [].concat(st.Action).includes("s3:PutObject"));
+    expect(objects.Action).toEqual(["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]);
+  });
+
+  it("adds no statement beyond fanout's own unless --worker-policy gives some", () => {
+    expect(byType("AWS::IAM::Policy")).toEqual([]);
+  });
+
+  it("with --worker-policy, attaches exactly the given statements to the worker role", () => {
+    const extra = Object.entries(withPolicy.Resources).filter(([, r]) => r.Type === "AWS::IAM::Policy");
+    expect(extra.map(([id]) => id)).toEqual(["WorkerExtraPolicy"]);
+    const [, policy] = extra[0]!;
+    expect(policy.Properties.Roles).toEqual([{ Ref: "WorkerRole" }]);
+    expect(policy.Properties.PolicyName).toBe("fanout-worker-extra-pkgtest");
+    expect(policy.Properties.PolicyDocument).toEqual({ Version: "2012-10-17", Statement: EXTRA_STATEMENTS });
+    // fanout's own resources are unchanged beside it.
+    expect(withPolicy.Resources.WorkerRole).toEqual(template.Resources.WorkerRole);
   });
 
   it("has a role that may touch only that bucket and its own logs, with no admin or wildcard grants", () => {

@@ -2,7 +2,7 @@
  * Entry point of the Lambda deployment package (scripts/bundle-lambda.js bundles this file):
  * sets up the process once per container and exports the handler.
  */
-import { makeS3Client, S3Store } from "../src/store/s3.js";
+import { makeS3Client, RESULT_PUT_RETRY, S3Store } from "../src/store/s3.js";
 import { createLambdaHandler } from "./lambda-handler.js";
 import { guardProcess } from "./guard.js";
 import { captureConsole } from "./scope.js";
@@ -18,6 +18,7 @@ const endpoint = process.env.AWS_ENDPOINT_URL_S3 || undefined;
 const client = makeS3Client({
   ...(process.env.AWS_REGION ? { region: process.env.AWS_REGION } : {}),
   ...(endpoint ? { endpoint } : {}),
+  retry: RESULT_PUT_RETRY,
 });
 
 export const handler = createLambdaHandler((bucket) => new S3Store(client, bucket));

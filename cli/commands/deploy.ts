@@ -1,10 +1,14 @@
 // `fanout deploy`: the worker Lambda, run bucket and scoped role (serverless.yml) to AWS.
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { Option, type Command } from "commander";
-import { ConfigError } from "../../src/errors.js";
+import { ConfigError, UsageError } from "../../src/errors.js";
 import { intInRange } from "../../src/options.js";
 import { flag } from "../common.js";
 
-interface DeployFlags {
+/** The flags of `fanout deploy`, as commander hands them over. */
+export interface DeployFlags {
   stage: string;
   region?: string;
   profile?: string;
@@ -13,6 +17,8 @@ interface DeployFlags {
   /** arm64 or x86_64: commander checks the choice. */
   arch?: string;
   expireDays?: string;
+  /** A JSON file of IAM statements the job needs, added to the worker role. */
+  workerPolicy?: string;
 }
 
 export function registerDeploy(program: Command): void {
@@ -26,12 +32,16 @@ export function registerDeploy(program: Command): void {
     .option("--timeout <seconds>", "Lambda timeout, 1-900 s (default 900)")
     .addOption(new Option("--arch <arch>", "worker architecture (default arm64)").choices(["arm64", "x86_64"]))
     .option("--expire-days <days>", "run data in the bucket expires after this many days (default 7)")
-    .addHelpText("after", "\nExample:\n  $ npx fanout deploy --stage dev --region eu-west-1 --memory 1769\n")
+    .option("--worker-policy <file>", "JSON file of IAM statements the job needs (other AWS services), added to the worker role")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ npx fanout deploy --stage dev --region eu-west-1 --memory 1769\n  $ npx fanout deploy --worker-policy policy.json   # {\"Statement\": [{\"Effect\": \"Allow\", \"Action\": \"ssm:GetParameter\", \"Resource\": \"arn:aws:ssm:...\"}]}\n",
+    )
     .action(deployAction);
 }
 
 /** `--param` values for serverless.yml, checked against Lambda's limits. */
-function deployParams(f: DeployFlags): string[] {
+function limitParams(f: DeployFlags): string[] {
   const params: string[] = [];
   // Lambda's limits: memory 128-10240 MB, timeout 1-900 s.
   const memory = flag((n, v) => intInRange(n, v, 128, 10240), "memory", f.memory);
@@ -44,12 +54,85 @@ function deployParams(f: DeployFlags): string[] {
   return params;
 }
 
+type Statement = Record<string, unknown>;
+
+/**
+ * The statements of a `--worker-policy` file: an IAM policy document ({"Statement": [...]}), a
+ * list of statements, or one statement. Each needs Effect, Action (or NotAction) and Resource.
+ */
+function readWorkerPolicy(file: string): Statement[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch {
+    throw new UsageError(`cannot read the worker policy file ${file}`, "pass a JSON file of IAM statements, e.g. --worker-policy policy.json");
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${file} is not JSON: ${(err as Error).message}`, 'write {"Statement": [{"Effect": "Allow", "Action": "...", "Resource": "arn:..."}]}');
+  }
+  const list = Array.isArray(doc) ? doc : doc && typeof doc === "object" && "Statement" in doc ? (doc as { Statement: unknown }).Statement : doc;
+  const statements = (Array.isArray(list) ? list : [list]) as unknown[];
+  const bad = statements.findIndex(
+    (s) => !s || typeof s !== "object" || !("Effect" in s) || !("Action" in s || "NotAction" in s) || !("Resource" in s || "NotResource" in s),
+  );
+  if (statements.length === 0 || bad >= 0) {
+    throw new UsageError(
+      `${file} has ${statements.length === 0 ? "no statements" : `a statement (#${bad + 1}) without Effect, Action and Resource`}`,
+      'each statement needs all three, e.g. {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": "arn:aws:ssm:..."}',
+    );
+  }
+  return statements as Statement[];
+}
+
+/** The CloudFormation fragment serverless.yml merges in: the statements as one more policy on the worker role. */
+function workerPolicyFragment(statements: Statement[], stage: string): object {
+  return {
+    Resources: {
+      WorkerExtraPolicy: {
+        Type: "AWS::IAM::Policy",
+        Properties: {
+          PolicyName: `fanout-worker-extra-${stage}`,
+          Roles: [{ Ref: "WorkerRole" }],
+          PolicyDocument: { Version: "2012-10-17", Statement: statements },
+        },
+      },
+    },
+  };
+}
+
+/**
+ * The `--param`s `fanout deploy` hands to osls: Lambda's limits checked, and the worker policy
+ * (if any) written under `tmpDir` as the fragment serverless.yml merges in.
+ * @public tests import it from dist/, which knip cannot follow.
+ */
+export function deployParams(f: DeployFlags, tmpDir: string): string[] {
+  const params = limitParams(f);
+  if (f.workerPolicy) {
+    const file = path.join(tmpDir, "worker-policy.json");
+    fs.writeFileSync(file, JSON.stringify(workerPolicyFragment(readWorkerPolicy(f.workerPolicy), f.stage), null, 2));
+    params.push(`--param=workerPolicy=${file}`);
+  }
+  return params;
+}
+
 async function deployAction(f: DeployFlags): Promise<void> {
-  const params = deployParams(f);
-  const { awsArgs, lambdaWorkerBuilt, serverless } = await import("../serverless.js");
+  // Bad flags fail before any AWS lookup.
+  limitParams(f);
+  if (f.workerPolicy) readWorkerPolicy(f.workerPolicy);
+  const { oslsArgs, lambdaWorkerBuilt, serverless, stackPlace } = await import("../serverless.js");
   if (!lambdaWorkerBuilt()) throw new ConfigError("the Lambda worker is not built", "run `npm run build` in the fanout package");
-  process.stderr.write(`fanout: deploying stack fanout-${f.stage} (worker Lambda, run bucket, scoped role) with the Serverless Framework\n`);
-  const code = await serverless(["deploy", ...awsArgs(f), ...params]);
-  if (code !== 0) throw new ConfigError(`serverless deploy failed (exit ${code})`, "see its output above; credentials come from the standard AWS chain (--profile, AWS_PROFILE, env)");
-  process.stderr.write(`fanout: deployed. Run jobs with: npx fanout run job.ts --backend aws --stage ${f.stage}${f.region ? ` --region ${f.region}` : ""}\n`);
+  const at = await stackPlace(f);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "fanout-deploy-"));
+  try {
+    const argv = oslsArgs("deploy", at, deployParams(f, tmp));
+    process.stderr.write(`fanout: deploying stack fanout-${f.stage} in ${at.region} (worker Lambda, run bucket, scoped role) with the Serverless Framework\n`);
+    const code = await serverless(argv);
+    if (code !== 0) throw new ConfigError(`serverless deploy failed (exit ${code})`, "see its output above; credentials come from the standard AWS chain (--profile, AWS_PROFILE, env)");
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  process.stderr.write(`fanout: deployed. Run jobs with: npx fanout run job.ts --backend aws --stage ${f.stage} --region ${at.region}\n`);
 }

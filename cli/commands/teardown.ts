@@ -43,9 +43,35 @@ async function inventory(store: ObjectStore): Promise<{ keys: string[]; lines: s
   return { keys, lines };
 }
 
+/** How long to wait before each re-list: a late write from an abandoned invocation lands meanwhile. */
+const SETTLE_MS = [0, 1000, 2000, 4000];
+
+/**
+ * Delete everything under fanout's prefixes, then list again: invocations a run abandoned
+ * (Lambda runs them on after the client gives up) may still write results while teardown
+ * empties the bucket, and CloudFormation cannot delete a bucket that is not empty. Returns how
+ * many objects went; throws when writes keep arriving after every round.
+ * @public tests import it from dist/, which knip cannot follow.
+ */
+export async function emptyStore(store: ObjectStore, settleMs: readonly number[] = SETTLE_MS): Promise<number> {
+  let removed = 0;
+  for (const wait of settleMs) {
+    if (wait) await new Promise((r) => setTimeout(r, wait));
+    const { keys } = await inventory(store);
+    if (keys.length === 0) return removed;
+    await store.delete(keys);
+    removed += keys.length;
+  }
+  const left = (await inventory(store)).keys.length;
+  if (left) throw new ConfigError(`${left} objects are still in ${store.location} after deleting`, "run teardown again");
+  return removed;
+}
+
 async function teardownAction(f: TeardownFlags): Promise<void> {
   const backend = checkBackend(f.backend ?? "aws");
-  await withStore({ ...f, backend }, async (store) => {
+  // One region for emptying the bucket and removing the stack: the SDK's chain, profile included.
+  const at = backend === "aws" ? await (await import("../serverless.js")).stackPlace(f) : undefined;
+  await withStore({ ...f, backend, ...(at ? { region: at.region } : {}) }, async (store) => {
     const inv = await inventory(store);
     const out = [`fanout teardown (${backend}${backend === "aws" ? `, stack fanout-${f.stage}` : ""}): ${f.dryRun ? "would remove" : "removing"}`];
     if (backend === "aws") {
@@ -55,16 +81,15 @@ async function teardownAction(f: TeardownFlags): Promise<void> {
     await writeStdout(out.join("\n") + "\n");
     if (f.dryRun) return;
     // The bucket must be empty before CloudFormation can delete it.
-    await store.delete(inv.keys);
-    const left = (await inventory(store)).keys.length;
-    if (left) throw new ConfigError(`${left} objects are still in ${store.location} after deleting`, "run teardown again");
-    await writeStdout(`removed ${inv.keys.length} objects from ${store.location}\n`);
+    const removed = await emptyStore(store);
+    await writeStdout(`removed ${removed} objects from ${store.location}\n`);
   });
-  if (backend === "aws" && !f.dryRun) {
-    const { awsArgs, serverless } = await import("../serverless.js");
-    const code = await serverless(["remove", ...awsArgs(f)]);
+  if (at && !f.dryRun) {
+    const { oslsArgs, serverless } = await import("../serverless.js");
+    const code = await serverless(oslsArgs("remove", at));
     if (code !== 0) throw new ConfigError(`serverless remove failed (exit ${code})`, "see its output above, then run `fanout teardown` again");
     await writeStdout(`removed stack fanout-${f.stage} and everything in it\n`);
   }
   if (backend === "emulated") await writeStdout("the emulated stack itself stops with `fanout emulate` (Ctrl-C)\n");
 }
+

@@ -19,6 +19,10 @@ export interface S3ClientOptions {
   /** An S3-compatible endpoint (s3rver, MinIO): implies path-style addressing. */
   endpoint?: string;
   credentials?: S3ClientConfig["credentials"];
+  /** The AWS profile: the same credentials (and chain) as the Lambda client of the run. */
+  profile?: string;
+  /** Retry S3's 503 SlowDown harder, with the SDK's adaptive (client-rate-limiting) mode. */
+  retry?: { mode: "adaptive"; maxAttempts: number };
   /** Sockets per host: the SDK's default of 50 silently caps concurrency. */
   maxSockets?: number;
 }
@@ -29,6 +33,8 @@ export function makeS3Client(o: S3ClientOptions): S3Client {
   return new S3Client({
     ...(o.region ? { region: o.region } : {}),
     ...(o.credentials ? { credentials: o.credentials } : {}),
+    ...(o.profile ? { profile: o.profile } : {}),
+    ...(o.retry ? { retryMode: o.retry.mode, maxAttempts: o.retry.maxAttempts } : {}),
     ...(o.endpoint
       ? {
           endpoint: o.endpoint,
@@ -45,6 +51,14 @@ export function makeS3Client(o: S3ClientOptions): S3Client {
     }),
   });
 }
+
+/**
+ * The worker's result PUT: S3 answers 503 SlowDown while a prefix scales up; the SDK's default
+ * 3 attempts would turn that into a failed chunk, and recomputing a chunk to retry one PUT is
+ * the expensive way. Adaptive mode also slows this client's request rate after throttles.
+ * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/ErrorBestPractices.html)
+ */
+export const RESULT_PUT_RETRY = { mode: "adaptive", maxAttempts: 10 } as const;
 
 const PART_SIZE = 8 * 1024 * 1024;
 const MULTIPART_FROM = 16 * 1024 * 1024;

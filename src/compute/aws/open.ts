@@ -16,6 +16,7 @@ function s3StoreFor(t: AwsTarget, maxSockets = 64): S3Store {
     region: t.region,
     ...(t.s3Endpoint ? { endpoint: t.s3Endpoint } : {}),
     ...(t.credentials ? { credentials: t.credentials } : {}),
+    ...(t.profile ? { profile: t.profile } : {}),
     maxSockets,
   });
   return new S3Store(client, t.bucket);

@@ -25,8 +25,28 @@ function stackName(stage: string): string {
   return `fanout-${stage}`;
 }
 
-function checkRegion(region: string | undefined): string {
-  const r = region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+/** The profile fanout names to every AWS client and to osls: the flag, else AWS_PROFILE. */
+export function awsProfile(profile: string | undefined): string | undefined {
+  return profile || process.env.AWS_PROFILE || undefined;
+}
+
+/**
+ * The region every AWS call of a command uses, resolved once: the flag, else the SDK's own
+ * chain (AWS_REGION, then the profile's `region` in ~/.aws/config, and so on), so a user with
+ * only AWS_PROFILE set gets that profile's region for run, status, logs, deploy and teardown.
+ */
+export async function resolveRegion(region: string | undefined, profile: string | undefined): Promise<string> {
+  let r = region;
+  if (!r) {
+    const probe = new LambdaClient(profile ? { profile } : {});
+    try {
+      r = await probe.config.region();
+    } catch {
+      // The SDK throws "Region is missing" when its chain finds none.
+    } finally {
+      probe.destroy();
+    }
+  }
   if (!r) throw new ConfigError("no AWS region is set", "pass --region, or set AWS_REGION (or a region in your AWS profile)");
   if (!REGION.test(r)) throw new UsageError(`"${r}" is not an AWS region`, "use a region code such as us-east-1 or eu-west-1");
   return r;
@@ -34,8 +54,8 @@ function checkRegion(region: string | undefined): string {
 
 /** Find the deployed function and bucket: flags and env first, then the stack's outputs. */
 export async function resolveAwsTarget(o: AwsOptions): Promise<AwsTarget> {
-  const region = checkRegion(o.region);
-  const profile = o.profile ?? process.env.AWS_PROFILE;
+  const profile = awsProfile(o.profile);
+  const region = await resolveRegion(o.region, profile);
   let functionName = o.functionName ?? process.env.FANOUT_FUNCTION;
   let bucket = o.bucket ?? process.env.FANOUT_BUCKET;
   if (!functionName || !bucket) {
@@ -88,8 +108,14 @@ export function emulatedTarget(e: EmulatorEndpoints): AwsTarget {
   };
 }
 
+/** The deployed function's memory and architecture, as Lambda bills them. */
+export interface DeployedFunction {
+  memoryMb?: number;
+  arch?: "arm64" | "x86_64";
+}
+
 /** Fail fast, before any chunk runs, when the function is missing or the credentials are bad. */
-export async function preflight(t: AwsTarget): Promise<{ memoryMb?: number }> {
+export async function preflight(t: AwsTarget): Promise<DeployedFunction> {
   const lambda = new LambdaClient({
     region: t.region,
     ...(t.profile ? { profile: t.profile } : {}),
@@ -97,7 +123,11 @@ export async function preflight(t: AwsTarget): Promise<{ memoryMb?: number }> {
   });
   try {
     const cfg = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: t.functionName }));
-    return cfg.MemorySize ? { memoryMb: cfg.MemorySize } : {};
+    const arch = cfg.Architectures?.[0];
+    return {
+      ...(cfg.MemorySize ? { memoryMb: cfg.MemorySize } : {}),
+      ...(arch === "arm64" || arch === "x86_64" ? { arch } : {}),
+    };
   } catch (err) {
     const cred = credentialProblem(err);
     if (cred) throw cred;
