@@ -41,7 +41,7 @@ export interface CommonOptions {
   onNotice?: (line: string) => void;
 }
 
-export const DEFAULTS = {
+const DEFAULTS = {
   chunks: 100,
   timeoutSec: 300,
   retries: 2,

@@ -72,6 +72,13 @@ interface ChunkTiming {
   loadMs: number;
   /** True when this invocation had to load the bundle (a fresh process or container). */
   coldStart: boolean;
+  /**
+   * Lambda only: the whole handler, task in to reply out (bundle load, payload read, map,
+   * result PUT): what Lambda bills for the invocation.
+   */
+  handlerMs?: number;
+  /** Lambda only, on the first invocation of an environment: its INIT phase (process start to handler), billed since August 2025. */
+  initMs?: number;
 }
 
 /** What a worker writes to the store for one chunk attempt, and (value permitting) replies. */
@@ -117,6 +124,9 @@ export interface AttemptRecord {
   outcome: ChunkOutcome;
   /** This attempt's result is the one the run used. */
   won: boolean;
+  /** Lambda: the handler's own duration and, on a new environment, its INIT (see ChunkTiming). */
+  handlerMs?: number;
+  initMs?: number;
 }
 
 export interface RunOptionsResolved {
@@ -177,6 +187,12 @@ export interface RunManifest {
 export interface RunSummary {
   runId: string;
   backend: string;
+  /** Memory each chunk had, in MB: the deployed function's on Lambda, the heap cap locally. */
+  memoryMb?: number;
+  /** Lambda's deployed architecture, when the run was on AWS. */
+  arch?: "arm64" | "x86_64";
+  /** The per-chunk timeout the run used. */
+  timeoutMs?: number;
   status: RunStatus;
   chunks: number;
   succeeded: number;

@@ -8,7 +8,7 @@ import { run, FanoutError, UsageError, type AttemptRecord } from "fanout";
 import { benchOptionsFrom, registerBench } from "../dist/cli/commands/bench.js";
 import { countStragglers, parallelismOf, runBench } from "../dist/src/bench/bench.js";
 import { benchTable } from "../dist/src/bench/table.js";
-import { billedMsOf, estimateCost, estimateS3Requests, fmtUsd, PRICES_US_EAST_1 } from "../dist/src/bench/cost.js";
+import { billedMsOf, DEPLOY_DEFAULTS, estimateCost, estimateS3Requests, fmtUsd, pricedAs, PRICES_US_EAST_1 } from "../dist/src/bench/cost.js";
 import { deepEqual, firstDifference, runSequential, sampleIndices } from "../dist/src/bench/sequential.js";
 
 // Read by examples/primes.ts at the top level: set before anything imports it.
@@ -101,6 +101,39 @@ describe("cost estimate", () => {
     expect(c.lambdaDuration).toBeCloseTo(0.333334, 9);
     expect(c.lambdaRequests).toBeCloseTo(0.002, 12);
     expect(fmtUsd(c.total)).toBe("$0.3353");
+  });
+
+  // Lambda bills the whole handler (bundle load, payload GET, map, result PUT) and, since
+  // August 2025, the INIT phase of a new environment; a synchronous call the client hung up
+  // on runs (and bills) to its end; a throttled call never ran. (docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html,
+  // "AWS Lambda standardizes billing for INIT Phase", aws.amazon.com/blogs/compute, 2025.)
+  it("bills the handler, INIT on cold starts, abandoned calls to the timeout, and no throttled call", () => {
+    const lambda = [
+      { invokedAt: 0, startedAt: 100, endedAt: 600, returnedAt: 700, handlerMs: 650, initMs: 180, outcome: "ok" as const }, // cold: 650 + 180
+      { invokedAt: 0, startedAt: 10, endedAt: 510, returnedAt: 560, handlerMs: 540, outcome: "ok" as const }, // warm: 540
+      { invokedAt: 0, returnedAt: 300, outcome: "cancelled" as const }, // lost race, hung up at 300 ms: runs to the 5 s timeout
+      { invokedAt: 0, returnedAt: 35_000, outcome: "timeout" as const }, // client gave up after timeout + grace
+      { invokedAt: 0, returnedAt: 20, outcome: "throttled" as const }, // 429: never ran, no request charge
+      { invokedAt: 0, returnedAt: 900, outcome: "crash" as const }, // container died: billed as long as it lived
+    ];
+    const c = estimateCost({ attempts: lambda, memoryMb: 1024, arch: "arm64", timeoutMs: 5000, s3Puts: 0, s3Gets: 0 });
+    expect(c.invocations).toBe(5);
+    expect(c.billedMs).toBe(830 + 540 + 5000 + 35_000 + 900);
+    expect(c.initMs).toBe(180);
+    expect(c.estimated).toBe(2);
+    expect(c.lambdaRequests).toBeCloseTo(5 * 0.0000002, 15);
+    expect(c.basis).toMatch(/whole handler \(INIT of new environments included\).*2 without a reply billed to the chunk timeout/);
+    expect(billedMsOf(lambda[4]!)).toBe(0);
+    // Without a timeout, an unanswered call is billed as long as the client waited.
+    expect(billedMsOf(lambda[2]!)).toBe(300);
+  });
+
+  it("prices a run at the flags, else what is deployed on AWS, else what fanout deploy deploys (1769 MB arm64)", () => {
+    expect(DEPLOY_DEFAULTS).toEqual({ memoryMb: 1769, arch: "arm64" });
+    expect(pricedAs({}, { backend: "local", memoryMb: 1024 })).toEqual({ memoryMb: 1769, arch: "arm64" });
+    expect(pricedAs({}, { backend: "emulated", memoryMb: 1024 })).toEqual({ memoryMb: 1769, arch: "arm64" });
+    expect(pricedAs({}, { backend: "aws", memoryMb: 3008, arch: "x86_64" })).toEqual({ memoryMb: 3008, arch: "x86_64" });
+    expect(pricedAs({ memory: 512, arch: "x86_64" }, { backend: "aws", memoryMb: 3008, arch: "arm64" })).toEqual({ memoryMb: 512, arch: "x86_64" });
   });
 
   it("billedMsOf, S3 request counts and validation", () => {

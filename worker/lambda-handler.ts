@@ -27,6 +27,13 @@ export function withinLambdaDeadline(task: Task, remainingMs: number | undefined
   return remainingMs && remainingMs - 1000 < task.timeoutMs ? { ...task, timeoutMs: Math.max(1000, remainingMs - 1000) } : task;
 }
 
+/** The reply with what Lambda bills: the whole handler, and INIT on the environment's first call. */
+function billed(reply: Reply, t0: number, initMs: number): Reply {
+  reply.timing.handlerMs = Math.ceil(performance.now() - t0);
+  if (initMs > 0) reply.timing.initMs = Math.ceil(initMs);
+  return reply;
+}
+
 /** `storeOf` makes the store of a bucket (S3 on Lambda); one is kept per bucket for the container's life. */
 export function createLambdaHandler(storeOf: (bucket: string) => ObjectStore): (event: Task, context?: LambdaContext) => Promise<Reply> {
   const stores = new Map<string, ObjectStore>();
@@ -35,7 +42,11 @@ export function createLambdaHandler(storeOf: (bucket: string) => ObjectStore): (
     if (!s) stores.set(bucket, (s = storeOf(bucket)));
     return s;
   };
+  // The INIT phase ends where the first invocation begins: process start to here.
+  let initMs: number | undefined;
   return async (event, context = {}) => {
+    const t0 = performance.now();
+    initMs = initMs === undefined ? t0 : 0;
     const bucket = event.bucket ?? process.env.FANOUT_BUCKET;
     if (!bucket) throw new Error("fanout worker: no bucket in the task and FANOUT_BUCKET is not set");
     const task = withinLambdaDeadline(event, context.getRemainingTimeInMillis?.());
@@ -47,6 +58,6 @@ export function createLambdaHandler(storeOf: (bucket: string) => ObjectStore): (
       ...(memoryMb ? { memoryMb } : {}),
       cacheDir: defaultBundleCacheDir(),
     };
-    return runTask(task, env);
+    return billed(await runTask(task, env), t0, initMs);
   };
 }

@@ -30,7 +30,7 @@ interface BenchFlags extends BackendFlags {
  */
 export function benchOptionsFrom(flags: BenchFlags): BenchOptions {
   const baseline = oneOf("baseline", flags.baseline ?? "sequential", BASELINES);
-  const arch = oneOf("arch", flags.arch ?? "x86_64", ARCHES);
+  const arch = flags.arch === undefined ? undefined : oneOf("arch", flags.arch, ARCHES);
   const chunks = flag(positiveInt, "chunks", flags.chunks);
   const sample = flag(positiveInt, "baseline-sample", flags.baselineSample);
   const concurrency = flag(positiveInt, "concurrency", flags.concurrency);
@@ -73,7 +73,7 @@ export function registerBench(program: Command): void {
     .option("--baseline-sample <k>", "sequential baseline: run only k evenly spaced chunks and extrapolate")
     .option("-c, --concurrency <n>", "chunks in flight at once (default: all, up to 1000)")
     .option("-m, --memory <mb>", "worker memory in MB, also used for the cost estimate (default 1024)")
-    .addOption(new Option("--arch <arch>", "Lambda architecture for the cost estimate").choices(["x86_64", "arm64"]).default("x86_64"))
+    .addOption(new Option("--arch <arch>", "Lambda architecture for the cost estimate (default: the deployed function's on AWS, else arm64 as fanout deploy)").choices(["x86_64", "arm64"]))
     .option("--no-speculate", "do not rerun stragglers in the parallel run")
     .option("--processes <n>", "local worker processes (default: one per core)")
     .option("--json", "print the figures as one JSON object on stdout")

@@ -4,10 +4,10 @@
  * and measure what the parallel run bought: speedup, efficiency, where the time went, and
  * what the run would cost on Lambda. cli/commands/bench.ts parses the flags and prints.
  */
-import { ARCHES, estimateCost, estimateS3Requests, type Arch, type CostEstimate } from "./cost.js";
+import { ARCHES, estimateCost, estimateS3Requests, pricedAs, type Arch, type CostEstimate } from "./cost.js";
 import { UsageError } from "../errors.js";
 import { chunkStats, quantile, type ChunkStats } from "../util/stats.js";
-import { checkBackend, DEFAULTS, localPoolSize, oneOf, type AwsOptions, type BackendName } from "../options.js";
+import { checkBackend, localPoolSize, oneOf, type AwsOptions, type BackendName } from "../options.js";
 import type { RunResult } from "../run/types.js";
 import type { SequentialResult } from "./sequential.js";
 import type { Baseline } from "./compare.js";
@@ -107,7 +107,7 @@ export function countStragglers(attempts: readonly AttemptRecord[], factor = 2, 
 export async function runBench(job: string, opts: BenchOptions = {}): Promise<BenchOutcome> {
   const baselineKind = oneOf("baseline", opts.baseline ?? "sequential", BASELINES);
   if (opts.baselineSample !== undefined && baselineKind !== "sequential") throw new UsageError("--baseline-sample applies to --baseline sequential only");
-  const arch = oneOf("arch", opts.arch ?? "x86_64", ARCHES);
+  const archFlag = opts.arch === undefined ? undefined : oneOf("arch", opts.arch, ARCHES);
   const backend = checkBackend(opts.backend);
   const notice = opts.onNotice ?? (() => {});
   // Loaded here, not at start-up: they bring esbuild and the executor with them.
@@ -124,7 +124,8 @@ export async function runBench(job: string, opts: BenchOptions = {}): Promise<Be
   const speedup = s.wallMs > 0 ? side.wallMs / s.wallMs : 0;
   const parallelism = parallelismOf(backend, s.concurrency, s.chunks, opts.processes);
   const req = estimateS3Requests(res.attempts);
-  const cost = estimateCost({ attempts: res.attempts, memoryMb: opts.memory ?? DEFAULTS.memoryMb, arch, s3Puts: req.puts, s3Gets: req.gets });
+  const priced = pricedAs({ ...(opts.memory !== undefined ? { memory: opts.memory } : {}), ...(archFlag ? { arch: archFlag } : {}) }, s);
+  const cost = estimateCost({ attempts: res.attempts, ...priced, ...(s.timeoutMs ? { timeoutMs: s.timeoutMs } : {}), s3Puts: req.puts, s3Gets: req.gets });
   const report: BenchReport = {
     job,
     chunks: s.chunks,

@@ -9,6 +9,21 @@ import type { AttemptRecord } from "../types.js";
 export type Arch = "x86_64" | "arm64";
 export const ARCHES: readonly Arch[] = ["x86_64", "arm64"];
 
+/** What `fanout deploy` deploys unless told otherwise (serverless.yml's defaults): the cost of a run not on Lambda is priced as if it were there. */
+export const DEPLOY_DEFAULTS: Readonly<{ memoryMb: number; arch: Arch }> = Object.freeze({ memoryMb: 1769, arch: "arm64" });
+
+/**
+ * Memory and architecture to price a run at: the flags, else what the run found deployed
+ * (preflight reads them on AWS), else what `fanout deploy` would deploy.
+ */
+export function pricedAs(flags: { memory?: number; arch?: Arch }, summary: { backend: string; memoryMb?: number; arch?: Arch }): { memoryMb: number; arch: Arch } {
+  const onLambda = summary.backend === "aws";
+  return {
+    memoryMb: flags.memory ?? (onLambda && summary.memoryMb ? summary.memoryMb : DEPLOY_DEFAULTS.memoryMb),
+    arch: flags.arch ?? (onLambda && summary.arch ? summary.arch : DEPLOY_DEFAULTS.arch),
+  };
+}
+
 export interface Prices {
   /** When these prices were taken from the public price pages. */
   asOf: string;
@@ -40,9 +55,22 @@ export const PRICES_US_EAST_1: Prices = Object.freeze({
   s3Get: 0.0004 / 1000,
 }) as Prices;
 
+/** What the cost model reads of an attempt. */
+export type BilledAttempt = Pick<AttemptRecord, "invokedAt" | "startedAt" | "endedAt" | "returnedAt"> &
+  Partial<Pick<AttemptRecord, "outcome" | "handlerMs" | "initMs">>;
+
 export interface CostParams {
-  /** Every attempt of the run: each one is an invocation that was billed (lost races too). */
-  attempts: readonly Pick<AttemptRecord, "invokedAt" | "startedAt" | "endedAt" | "returnedAt">[];
+  /**
+   * Every attempt of the run. Each one Lambda accepted is an invocation billed in full (lost
+   * races, cancelled and abandoned ones too: Lambda runs a synchronous call to its end even
+   * when the caller hangs up); a throttled one (429) never ran and costs nothing.
+   */
+  attempts: readonly BilledAttempt[];
+  /**
+   * The chunk timeout: an attempt the client gave up on without a reply ran until then. When
+   * absent, such an attempt is billed as long as the client waited.
+   */
+  timeoutMs?: number;
   memoryMb: number;
   arch: Arch;
   s3Puts: number;
@@ -63,8 +91,12 @@ export interface CostEstimate {
   memoryMb: number;
   arch: Arch;
   invocations: number;
-  /** Sum over attempts of the duration rounded up to whole milliseconds. */
+  /** Sum over invocations of the billed duration (handler, plus INIT on a new environment), in whole ms. */
   billedMs: number;
+  /** Of billedMs: the INIT phases of new environments. */
+  initMs: number;
+  /** Invocations billed without a reply (cancelled, abandoned or timed out on the client side): estimated. */
+  estimated: number;
   gbSeconds: number;
   lambdaDuration: number;
   lambdaRequests: number;
@@ -78,12 +110,28 @@ export interface CostEstimate {
 }
 
 /**
- * The billed duration of one attempt: the worker's own start..end when it replied, else what
- * the client saw (invoke to reply, an upper bound: it includes the network), at least 1 ms.
+ * The billed duration of one invocation, at least 1 ms (0 for a throttled one, which never ran):
+ * - Lambda's handler measured itself (`handlerMs`: bundle load, payload read, map, result PUT),
+ *   plus its environment's INIT on a cold start (billed since August 2025);
+ * - else the worker's chunk time (start..end) plus `overheadMs`, for runs that did not report
+ *   a handler time (the local backend's, priced as if on Lambda);
+ * - else, with no reply at all, the invocation ran on past the client: to the chunk timeout
+ *   when one is known (a client-side timeout or an abandoned copy), else as long as the client
+ *   waited (a crash, whose container died then).
  */
-export function billedMsOf(a: Pick<AttemptRecord, "invokedAt" | "startedAt" | "endedAt" | "returnedAt">, overheadMs = 0): number {
-  const ms = a.startedAt !== undefined && a.endedAt !== undefined ? a.endedAt - a.startedAt : a.returnedAt - a.invokedAt;
-  return Math.max(1, Math.ceil(Math.max(0, ms) + overheadMs));
+export function billedMsOf(a: BilledAttempt, overheadMs = 0, timeoutMs?: number): number {
+  if (a.outcome === "throttled") return 0;
+  let ms: number;
+  if (a.handlerMs !== undefined) ms = a.handlerMs + (a.initMs ?? 0);
+  else if (a.startedAt !== undefined && a.endedAt !== undefined) ms = a.endedAt - a.startedAt + overheadMs;
+  else if (unanswered(a) && timeoutMs !== undefined) ms = Math.max(timeoutMs, a.returnedAt - a.invokedAt);
+  else ms = a.returnedAt - a.invokedAt + overheadMs;
+  return Math.max(1, Math.ceil(Math.max(0, ms)));
+}
+
+/** The client stopped waiting (cancel, lost race, its own timeout) while Lambda still ran the call. */
+function unanswered(a: BilledAttempt): boolean {
+  return a.outcome === "cancelled" || a.outcome === "timeout";
 }
 
 export function estimateCost(p: CostParams): CostEstimate {
@@ -100,10 +148,18 @@ export function estimateCost(p: CostParams): CostEstimate {
     s3Get: o.s3Get ?? base.s3Get,
   };
   let billedMs = 0;
-  for (const a of p.attempts) billedMs += billedMsOf(a, p.overheadMsPerAttempt ?? 0);
+  let initMs = 0;
+  let estimated = 0;
+  let invocations = 0;
+  for (const a of p.attempts) {
+    if (a.outcome === "throttled") continue;
+    invocations++;
+    billedMs += billedMsOf(a, p.overheadMsPerAttempt ?? 0, p.timeoutMs);
+    initMs += a.handlerMs !== undefined ? (a.initMs ?? 0) : 0;
+    if (a.handlerMs === undefined && a.endedAt === undefined && unanswered(a)) estimated++;
+  }
   const gbSeconds = (p.memoryMb / 1024) * (billedMs / 1000);
   const lambdaDuration = gbSeconds * prices.lambdaGbSecond[p.arch];
-  const invocations = p.attempts.length;
   const lambdaRequests = invocations * prices.lambdaRequest;
   const s3PutCost = p.s3Puts * prices.s3Put;
   const s3GetCost = p.s3Gets * prices.s3Get;
@@ -115,6 +171,8 @@ export function estimateCost(p: CostParams): CostEstimate {
     arch: p.arch,
     invocations,
     billedMs,
+    initMs,
+    estimated,
     gbSeconds,
     lambdaDuration,
     lambdaRequests,
@@ -123,7 +181,7 @@ export function estimateCost(p: CostParams): CostEstimate {
     s3PutCost,
     s3GetCost,
     total: lambdaDuration + lambdaRequests + s3PutCost + s3GetCost,
-    basis: `${invocations} invocations at ${p.memoryMb} MB ${p.arch}, chunk run time per attempt rounded up to 1 ms; ${prices.region} list prices as of ${prices.asOf}`,
+    basis: `${invocations} invocations at ${p.memoryMb} MB ${p.arch}, each billed for its whole handler (INIT of new environments included) rounded up to 1 ms${estimated ? `, ${estimated} without a reply billed to the chunk timeout` : ""}; ${prices.region} list prices as of ${prices.asOf}`,
   };
 }
 

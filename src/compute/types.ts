@@ -28,6 +28,8 @@ export interface Backend {
   readonly name: "local" | "aws" | "emulated";
   /** Memory a chunk gets, in MB, for reports and cost. */
   readonly memoryMb: number;
+  /** Lambda's deployed architecture, read in preflight, for cost; absent elsewhere. */
+  readonly arch?: "arm64" | "x86_64";
   invoke(task: Task, opts?: InvokeOptions): Promise<Reply>;
   close(): Promise<void>;
 }

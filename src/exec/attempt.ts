@@ -47,6 +47,8 @@ export class Attempt implements InvokeOptions {
       record.startedAt = result.timing.startedAt;
       record.endedAt = result.timing.endedAt;
       record.coldStart = result.timing.coldStart;
+      if (result.timing.handlerMs !== undefined) record.handlerMs = result.timing.handlerMs;
+      if (result.timing.initMs !== undefined) record.initMs = result.timing.initMs;
       record.outcome = result.ok ? "ok" : (result.error?.kind ?? "user");
     }
     return result;

@@ -61,7 +61,7 @@ export async function executeRun<O>(p: ExecuteRunParams): Promise<RunResult<O>> 
 async function finishRun<O>(p: ExecuteRunParams, ref: RunRef, todo: number[], done: Set<number>, heartbeat: { stop(): Promise<void> }): Promise<RunResult<O>> {
   const { store, manifest, options } = p;
   const outcome = await dispatch(p, todo, done);
-  const summary = summarize(manifest, p.backend.name, outcome, done.size, p.t0, manifest.options);
+  const summary = summarize(manifest, p.backend, outcome, done.size, p.t0, manifest.options);
   summary.builds = chunksPerBuild(manifest, new Set([...done, ...outcome.values.keys(), ...outcome.stored]));
   /** What a failed or cancelled run hands to `--json` and `--report`. */
   const withRun = <E extends FanoutError>(err: E): E => {

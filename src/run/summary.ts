@@ -1,4 +1,5 @@
 /** The summary of a run from the executor's outcome: counts, times and speedup. */
+import type { Backend } from "../compute/types.js";
 import type { ExecuteOutcome } from "../exec/executor.js";
 import { attemptRunMs } from "../util/attempts.js";
 import { chunkStats } from "../util/stats.js";
@@ -6,7 +7,7 @@ import type { RunManifest, RunOptionsResolved, RunSummary } from "../types.js";
 
 export function summarize(
   manifest: RunManifest,
-  backend: string,
+  backend: Pick<Backend, "name" | "memoryMb" | "arch">,
   o: ExecuteOutcome,
   skipped: number,
   t0: number,
@@ -18,7 +19,9 @@ export function summarize(
   const wallMs = Date.now() - t0;
   return {
     runId: manifest.runId,
-    backend,
+    backend: backend.name,
+    memoryMb: backend.memoryMb,
+    ...(backend.arch ? { arch: backend.arch } : {}),
     status: o.failures.size ? "failed" : o.stopped === "aborted" ? "aborted" : "succeeded",
     chunks: manifest.chunks,
     succeeded: o.values.size + o.stored.size + skipped,
@@ -29,6 +32,7 @@ export function summarize(
     speculationWins: o.speculationWins,
     coldStarts: o.attempts.filter((a) => a.coldStart).length,
     concurrency: opts.concurrency,
+    timeoutMs: opts.timeoutMs,
     wallMs,
     dispatchMs: o.lastInvokeAt - o.firstInvokeAt,
     sumChunkMs: sum,

@@ -26,6 +26,7 @@ export class AwsBackend implements Backend {
     readonly target: AwsTarget,
     readonly memoryMb: number,
     concurrency: number,
+    readonly arch?: "arm64" | "x86_64",
   ) {
     const maxSockets = Math.max(50, concurrency);
     this.lambda = new LambdaClient({

@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { emulatedBucket, runningEmulatorFromEnv, startEmulator, startS3rver, stopS3rver } from "./emulator.js";
 import { AwsBackend } from "./lambda.js";
-import { emulatedTarget, preflight, resolveAwsTarget, type AwsTarget } from "./target.js";
+import { emulatedTarget, preflight, resolveAwsTarget, type AwsTarget, type DeployedFunction } from "./target.js";
 import { ConfigError } from "../../errors.js";
 import { makeS3Client, S3Store } from "../../store/s3.js";
 import type { ComputeConfig, RunStore, StoreConfig } from "../types.js";
@@ -42,14 +42,14 @@ export async function openAwsRunStore(cfg: StoreConfig, concurrency: number, emu
   const target = await resolveAwsTarget(cfg.aws ?? {});
   const deployed = await preflight(target);
   // Lambda's memory is the deployed function's; reports and cost use that, not the flag.
-  return lambdaBeside(target, s3StoreFor(target, storeSockets(concurrency)), "aws", deployed.memoryMb);
+  return lambdaBeside(target, s3StoreFor(target, storeSockets(concurrency)), "aws", deployed);
 }
 
 /** The store as a RunStore whose compute is the Lambda function of the same target; `stop` ends an emulator fanout started. */
-function lambdaBeside(target: AwsTarget, store: S3Store, name: "aws" | "emulated", deployedMb: number | undefined, stop = async () => {}): RunStore {
+function lambdaBeside(target: AwsTarget, store: S3Store, name: "aws" | "emulated", deployed: DeployedFunction | undefined, stop = async () => {}): RunStore {
   return {
     store,
-    openCompute: async (c: ComputeConfig) => new AwsBackend(name, target, deployedMb ?? c.memoryMb, c.concurrency),
+    openCompute: async (c: ComputeConfig) => new AwsBackend(name, target, deployed?.memoryMb ?? c.memoryMb, c.concurrency, deployed?.arch),
     close: async () => {
       store.client.destroy();
       await stop();
