@@ -3,7 +3,7 @@
  * outputs), with the region and the function checked before any chunk runs.
  */
 import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
-import { GetFunctionConfigurationCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { GetAccountSettingsCommand, GetFunctionConfigurationCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import type { EmulatorEndpoints } from "./emulator.js";
 import { credentialProblem, describeAwsError } from "./errors.js";
 import { ConfigError, UsageError } from "../../errors.js";
@@ -88,16 +88,40 @@ export function emulatedTarget(e: EmulatorEndpoints): AwsTarget {
   };
 }
 
-/** Fail fast, before any chunk runs, when the function is missing or the credentials are bad. */
-export async function preflight(t: AwsTarget): Promise<{ memoryMb?: number }> {
-  const lambda = new LambdaClient({
+function lambdaClientFor(t: AwsTarget): LambdaClient {
+  return new LambdaClient({
     region: t.region,
     ...(t.profile ? { profile: t.profile } : {}),
+    ...(t.credentials ? { credentials: t.credentials } : {}),
     ...(t.lambdaEndpoint ? { endpoint: t.lambdaEndpoint } : {}),
+    maxAttempts: 1,
   });
+}
+
+/**
+ * The account's unreserved concurrency (GetAccountSettings), which no run can exceed; undefined
+ * where the caller may not read it (AccessDenied) or the endpoint does not answer it: the
+ * adaptive limit then finds the ceiling from 429s alone.
+ */
+export async function accountConcurrency(t: AwsTarget): Promise<number | undefined> {
+  const lambda = lambdaClientFor(t);
+  try {
+    const out = await lambda.send(new GetAccountSettingsCommand({}));
+    const n = out.AccountLimit?.UnreservedConcurrentExecutions;
+    return n && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    lambda.destroy();
+  }
+}
+
+/** Fail fast, before any chunk runs, when the function is missing or the credentials are bad. */
+export async function preflight(t: AwsTarget): Promise<{ memoryMb?: number; timeoutMs?: number }> {
+  const lambda = lambdaClientFor(t);
   try {
     const cfg = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: t.functionName }));
-    return cfg.MemorySize ? { memoryMb: cfg.MemorySize } : {};
+    return { ...(cfg.MemorySize ? { memoryMb: cfg.MemorySize } : {}), ...(cfg.Timeout ? { timeoutMs: cfg.Timeout * 1000 } : {}) };
   } catch (err) {
     const cred = credentialProblem(err);
     if (cred) throw cred;
