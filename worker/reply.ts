@@ -16,9 +16,9 @@ import type { ChunkScope } from "./scope.js";
  * Lambda refuses a reply over 6,291,556 bytes (Function.ResponseSizeTooLarge), which would
  * lose the reply of a chunk whose result is safe in S3.
  */
-export const REPLY_MAX_BYTES = 5.5 * 1024 * 1024;
+const REPLY_MAX_BYTES = 5.5 * 1024 * 1024;
 /** The reply's log when the logs stayed in the store. */
-export const LOGS_IN_STORE = "[fanout: this chunk's logs are in the store only (its reply would be too large); see `fanout logs`]";
+const LOGS_IN_STORE = "[fanout: this chunk's logs are in the store only (its reply would be too large); see `fanout logs`]";
 
 /** When the task arrived (t0), when the chunk itself started, and whether the bundle loaded cold. */
 export interface Times {

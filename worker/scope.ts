@@ -25,7 +25,7 @@ export const MAX_LOG_LINES = 2000;
 export const MAX_LOG_BYTES = 256 * 1024;
 export const LOGS_DROPPED = "[fanout: further log lines dropped]";
 /** The longest line kept, in bytes: one huge line must not spend the whole budget (or a reply). */
-export const MAX_LINE_BYTES = 16 * 1024;
+const MAX_LINE_BYTES = 16 * 1024;
 
 /** A line cut to MAX_LINE_BYTES, with a marker saying how long it was. */
 function capLine(line: string): string {

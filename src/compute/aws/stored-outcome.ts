@@ -17,7 +17,7 @@ const MAX_POLL_MS = 5_000;
  * as the Reply the invocation would have carried; undefined while neither is in the store.
  * A result comes back `stored`: the run reads its value from the store.
  */
-export async function storedOutcome(store: ObjectStore, task: Task): Promise<Reply | undefined> {
+async function storedOutcome(store: ObjectStore, task: Task): Promise<Reply | undefined> {
   const result = await store.getIfExists(keys.result(task.runId, task.index));
   if (result) {
     const { value: _value, ...envelope } = JSON.parse(result.toString("utf8")) as ResultEnvelope & { value?: unknown };
