@@ -48,7 +48,7 @@ export function appendLog(scope: ChunkScope, line: string): void {
   }
   const kept = capLine(line);
   scope.logs.push(kept);
-  scope.logBytes += kept.length * 3 <= MAX_LINE_BYTES ? kept.length : Buffer.byteLength(kept);
+  scope.logBytes += Buffer.byteLength(kept);
 }
 
 /**
