@@ -46,6 +46,26 @@ export class ConfigError extends FanoutError {
   }
 }
 
+/**
+ * The platform refused fanout's AWS identity an action it needs (a 403 AccessDeniedException):
+ * every chunk would be refused the same way, so the run stops at once. `action` and
+ * `resource` name the grant to add, e.g. lambda:InvokeFunction on the worker function.
+ */
+export class AccessDeniedError extends FanoutError {
+  override name = "AccessDeniedError";
+  readonly action: string;
+  readonly resource: string;
+  constructor(action: string, resource: string, cause?: unknown) {
+    super("E_ACCESS", `AWS denied ${action} on ${resource}`, {
+      hint: `allow ${action} on ${resource} in the IAM policy of the user or role that runs fanout`,
+      exitCode: 3,
+      cause,
+    });
+    this.action = action;
+    this.resource = resource;
+  }
+}
+
 /** A run id that the store does not know, or a resume that does not match its run. */
 export class RunNotFoundError extends FanoutError {
   override name = "RunNotFoundError";
@@ -105,11 +125,17 @@ export class InfraError extends Error {
   readonly bystander: boolean;
   /** For "throttled": how long the platform asked the client to wait (Retry-After), when it said. */
   readonly retryAfterMs: number | undefined;
-  constructor(kind: ErrorKind, message: string, opts: { bystander?: boolean; retryAfterMs?: number; cause?: unknown } = {}) {
+  /**
+   * Every chunk would fail the same way (access denied, a function that cannot start): the run
+   * stops at once with this error instead of retrying chunk by chunk.
+   */
+  readonly fatal: FanoutError | undefined;
+  constructor(kind: ErrorKind, message: string, opts: { bystander?: boolean; retryAfterMs?: number; fatal?: FanoutError; cause?: unknown } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.kind = kind;
     this.bystander = opts.bystander ?? false;
     this.retryAfterMs = opts.retryAfterMs;
+    this.fatal = opts.fatal;
   }
 }
 
@@ -132,6 +158,10 @@ function hintFor(kind: ErrorKind, ref: RunRef, index: number): string {
     case "timeout":
       return `raise --timeout, or split the work with more --chunks; other results are kept: ${resumeCmd(ref)} --timeout <seconds>`;
     case "oom":
+      // On Lambda the memory is the deployed function's: a run's --memory cannot change it.
+      if (/--backend (aws|emulated)/.test(ref.flags ?? "")) {
+        return `raise the function's memory with \`fanout deploy --memory <mb>\`, or use more --chunks so each holds less; other results are kept: ${resumeCmd(ref)}`;
+      }
       return `raise --memory, or use more --chunks so each holds less; other results are kept: ${resumeCmd(ref)} --memory <mb>`;
     case "throttled":
       return `the platform has no concurrency to spare for the function: check its reserved concurrency and the account's quota (Service Quotas), then run the rest: ${resumeCmd(ref)}`;

@@ -13,6 +13,7 @@ export {
   UsageError,
   JobLoadError,
   ConfigError,
+  AccessDeniedError,
   RunNotFoundError,
   ChunkFailedError,
   RunAbortedError,

@@ -17,7 +17,9 @@ export function guardProcess(outsideChunk: (err: unknown, exit: (code?: number) 
     if (scope?.fail) return scope.fail(err);
     outsideChunk(err, realExit);
   };
-  process.on("uncaughtException", onStray);
-  process.on("unhandledRejection", onStray);
+  // First in line: on Lambda the runtime's own handlers (registered before ours) report the
+  // error and exit; the chunk must be failed, and its failure on its way to the store, first.
+  process.prependListener("uncaughtException", onStray);
+  process.prependListener("unhandledRejection", onStray);
   return realExit;
 }

@@ -34,6 +34,23 @@ function billed(reply: Reply, t0: number, initMs: number): Reply {
   return reply;
 }
 
+/** Replies being stored: an exit the runtime makes after a stray error waits for them (holdExit). */
+const storing = new Set<Promise<unknown>>();
+
+/**
+ * Wrap `exit` so that, outside any chunk, it waits (at most `maxWaitMs`) for the replies being
+ * stored: the Node runtime reports a stray error and exits at once, and the chunk's failure
+ * envelope must reach S3 first, where the client reads it (research-aws.md §2).
+ */
+export function holdExit(exit: (code?: number) => never, inChunk: () => boolean, maxWaitMs = 3000): (code?: number) => never {
+  return ((code?: number) => {
+    if (storing.size === 0 || inChunk()) return exit(code);
+    const timer = new Promise((r) => setTimeout(r, maxWaitMs));
+    void Promise.race([Promise.allSettled([...storing]), timer]).then(() => exit(code));
+    return undefined as never;
+  }) as (code?: number) => never;
+}
+
 /** `storeOf` makes the store of a bucket (S3 on Lambda); one is kept per bucket for the container's life. */
 export function createLambdaHandler(storeOf: (bucket: string) => ObjectStore): (event: Task, context?: LambdaContext) => Promise<Reply> {
   const stores = new Map<string, ObjectStore>();
@@ -58,6 +75,11 @@ export function createLambdaHandler(storeOf: (bucket: string) => ObjectStore): (
       ...(memoryMb ? { memoryMb } : {}),
       cacheDir: defaultBundleCacheDir(),
     };
-    return billed(await runTask(task, env), t0, initMs);
+    const reply = runTask(task, env);
+    if (reply instanceof Promise) {
+      storing.add(reply);
+      void reply.finally(() => storing.delete(reply));
+    }
+    return billed(await reply, t0, initMs);
   };
 }

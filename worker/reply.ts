@@ -11,6 +11,15 @@ import { classify } from "./classify.js";
 import type { WorkerEnv } from "./env.js";
 import type { ChunkScope } from "./scope.js";
 
+/**
+ * A reply above this many bytes leaves its logs and value in the store only and says `stored`:
+ * Lambda refuses a reply over 6,291,556 bytes (Function.ResponseSizeTooLarge), which would
+ * lose the reply of a chunk whose result is safe in S3.
+ */
+const REPLY_MAX_BYTES = 5.5 * 1024 * 1024;
+/** The reply's log when the logs stayed in the store. */
+const LOGS_IN_STORE = "[fanout: this chunk's logs are in the store only (its reply would be too large); see `fanout logs`]";
+
 /** When the task arrived (t0), when the chunk itself started, and whether the bundle loaded cold. */
 export interface Times {
   t0: number;
@@ -39,8 +48,9 @@ export function storeAndReply(task: Task, env: WorkerEnv, scope: ChunkScope, o: 
   // A batching writer may take the result; it then owns durability (and reports failure).
   if (env.defer?.(task, envelope.ok, body)) return replyOf(envelope, value, bytes, task.inlineLimit);
   const key = envelope.ok ? keys.result(task.runId, task.index) : keys.failure(task.runId, task.index);
+  const limit = tooLargeToReply(head, bytes <= task.inlineLimit ? bytes : 0) ? -1 : task.inlineLimit;
   return env.store.put(key, body).then(
-    () => replyOf(envelope, value, bytes, task.inlineLimit),
+    () => replyOf(envelope, value, bytes, limit),
     // The result exists only in this reply; the client must not take it as stored.
     (err: unknown): Reply => ({ ...envelope, ok: false, error: toRemoteError(err, "transient"), bytes: 0 }),
   );
@@ -63,6 +73,12 @@ function envelopeOf(task: Task, env: WorkerEnv, scope: ChunkScope, error: Remote
   };
 }
 
+/** Whether a reply of this envelope (JSON `head`) and an inline value of `inlineBytes` could pass REPLY_MAX_BYTES. */
+function tooLargeToReply(head: string, inlineBytes: number): boolean {
+  // Counting UTF-8 bytes costs a pass over the text: only replies that might be large pay it.
+  return (head.length + inlineBytes) * 3 > REPLY_MAX_BYTES && Buffer.byteLength(head) + inlineBytes * 3 > REPLY_MAX_BYTES;
+}
+
 /**
  * The envelope becomes the reply. Its value needs no JSON round trip here: IPC and the Lambda
  * runtime both carry the reply as JSON, as the store does. A value over the inline limit stays
@@ -71,6 +87,8 @@ function envelopeOf(task: Task, env: WorkerEnv, scope: ChunkScope, error: Remote
 function replyOf(envelope: ResultEnvelope, value: unknown, bytes: number, inlineLimit: number): Reply {
   const r = envelope as Reply;
   r.bytes = bytes;
+  // -1: the reply would be too large; the store holds the logs and value (stored above).
+  if (inlineLimit < 0) r.logs = [LOGS_IN_STORE];
   if (envelope.ok && value !== undefined) {
     if (bytes <= inlineLimit) r.value = value;
     else r.stored = true;

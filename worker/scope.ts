@@ -17,10 +17,25 @@ export interface ChunkScope {
 
 export const chunkScope = new AsyncLocalStorage<ChunkScope>();
 
-/** A chunk's log budget: past it, one marker line says the rest was dropped. */
+/**
+ * A chunk's log budget, in UTF-8 bytes: the logs travel in the reply, and Lambda refuses a
+ * reply over 6,291,556 bytes. Past the budget, one marker line says the rest was dropped.
+ */
 export const MAX_LOG_LINES = 2000;
 export const MAX_LOG_BYTES = 256 * 1024;
 export const LOGS_DROPPED = "[fanout: further log lines dropped]";
+/** The longest line kept, in bytes: one huge line must not spend the whole budget (or a reply). */
+const MAX_LINE_BYTES = 16 * 1024;
+
+/** A line cut to MAX_LINE_BYTES, with a marker saying how long it was. */
+function capLine(line: string): string {
+  // Few lines come near the cap: only those pay for counting bytes.
+  if (line.length * 3 <= MAX_LINE_BYTES) return line;
+  const bytes = Buffer.byteLength(line);
+  if (bytes <= MAX_LINE_BYTES) return line;
+  const kept = Buffer.from(line.slice(0, MAX_LINE_BYTES)).subarray(0, MAX_LINE_BYTES).toString("utf8");
+  return `${kept} [fanout: line truncated, ${bytes} bytes in all]`;
+}
 
 export function newScope(index: number): ChunkScope {
   return { index, logs: [], logBytes: 0 };
@@ -31,8 +46,9 @@ export function appendLog(scope: ChunkScope, line: string): void {
     if (scope.logs[scope.logs.length - 1] !== LOGS_DROPPED) scope.logs.push(LOGS_DROPPED);
     return;
   }
-  scope.logs.push(line);
-  scope.logBytes += line.length;
+  const kept = capLine(line);
+  scope.logs.push(kept);
+  scope.logBytes += Buffer.byteLength(kept);
 }
 
 /**

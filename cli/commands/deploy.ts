@@ -29,7 +29,10 @@ export function registerDeploy(program: Command): void {
     .option("--region <region>", "AWS region (default: AWS_REGION, then the profile's)")
     .option("--profile <name>", "AWS profile (default: AWS_PROFILE)")
     .option("--memory <mb>", "worker memory, 128-10240 MB (default 1769 = one vCPU)")
-    .option("--timeout <seconds>", "Lambda timeout, 1-900 s (default 900)")
+    .option(
+      "--timeout <seconds>",
+      "Lambda timeout, 1-900 s (default 300, the default --timeout of a run). A run's --timeout may not exceed it: past it Lambda stops the chunk unannounced",
+    )
     .addOption(new Option("--arch <arch>", "worker architecture (default arm64)").choices(["arm64", "x86_64"]))
     .option("--expire-days <days>", "run data in the bucket expires after this many days (default 7)")
     .option("--worker-policy <file>", "JSON file of IAM statements the job needs (other AWS services), added to the worker role")

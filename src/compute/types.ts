@@ -32,6 +32,8 @@ export interface Backend {
   readonly arch?: "arm64" | "x86_64";
   invoke(task: Task, opts?: InvokeOptions): Promise<Reply>;
   close(): Promise<void>;
+  /** The most chunks the platform lets run at once (Lambda: the account's unreserved concurrency), when known. */
+  readonly concurrencyCap?: number;
 }
 
 /** Where a run's objects live: the backend's kind of store, and which one. */
@@ -47,6 +49,8 @@ export interface StoreConfig {
 export interface ComputeConfig {
   memoryMb: number;
   concurrency: number;
+  /** The run's per-chunk timeout (a deployed Lambda's own timeout must not be shorter). */
+  timeoutMs?: number;
   /** Worker processes of the local pool. */
   processes?: number;
 }

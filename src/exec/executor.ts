@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { ChunkFailedError, InfraError } from "../errors.js";
+import { ChunkFailedError, InfraError, type FanoutError } from "../errors.js";
 import type { AttemptRecord, RemoteError, Reply, Task } from "../types.js";
 import { Attempt } from "./attempt.js";
 import { ConcurrencyGate } from "./gate.js";
@@ -123,6 +123,7 @@ class Execution {
       const window = this.throttle.window;
       const result = await this.launch(s, false);
       if (s.done) return;
+      if (result instanceof InfraError && result.fatal) return this.halt(result.fatal);
       const failure = failureOf(result);
       const decision = decideRetry(failure, s, this.retry);
       switch (decision.action) {
@@ -218,7 +219,14 @@ class Execution {
     if (this.out.failures.size >= this.maxFailures) this.stop("too-many-failures");
   }
 
-  private stop(why: "aborted" | "too-many-failures"): void {
+  /** Every chunk would fail alike: stop dispatching and cancel what runs (finished results are kept). */
+  private halt(err: FanoutError): void {
+    this.out.fatal ??= err;
+    this.stop("fatal");
+    for (const s of this.live) for (const a of s.running) a.cancel?.();
+  }
+
+  private stop(why: "aborted" | "too-many-failures" | "fatal"): void {
     this.out.stopped ??= why;
   }
 

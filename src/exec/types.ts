@@ -1,5 +1,5 @@
 import type { Backend } from "../compute/types.js";
-import type { ChunkFailedError } from "../errors.js";
+import type { ChunkFailedError, FanoutError } from "../errors.js";
 import type { AttemptRecord, Progress, Reply, Task } from "../types.js";
 import type { RetrySettings } from "./policy.js";
 import type { SpeculationSettings } from "./speculation.js";
@@ -51,5 +51,7 @@ export interface ExecuteOutcome {
   /** Straggler copies: made, won, and client time of those that did not win (see copyCost). */
   speculation: { copies: number; won: number; lostMs: number };
   /** Why dispatch stopped early, if it did. */
-  stopped?: "aborted" | "too-many-failures";
+  stopped?: "aborted" | "too-many-failures" | "fatal";
+  /** The error that stopped the run for every chunk alike (see InfraError.fatal). */
+  fatal?: FanoutError;
 }

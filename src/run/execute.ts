@@ -44,6 +44,10 @@ export async function executeRun<O>(p: ExecuteRunParams): Promise<RunResult<O>> 
   const rebuilt = p.rebuilt ? ` with a new build of the job (bundle ${manifest.job.bundleSha256.slice(0, 12)})` : "";
   if (options.resume) options.onNotice?.(`resuming run ${runId}${rebuilt}: ${done.size} of ${manifest.chunks} chunks already done, ${todo.length} to run`);
   else options.onNotice?.(`run ${runId}: ${manifest.chunks} chunks on ${backend.name}, store ${store.location}`);
+  const cap = backend.concurrencyCap;
+  if (cap !== undefined && cap < manifest.options.concurrency) {
+    options.onNotice?.(`the AWS account allows ${cap} concurrent executions: at most ${cap} chunks run at once (--concurrency ${manifest.options.concurrency})`);
+  }
   const ref: RunRef = {
     runId,
     ...(manifest.job.export === "default" ? { jobPath: manifest.job.path } : {}),
@@ -77,6 +81,11 @@ async function finishRun<O>(p: ExecuteRunParams, ref: RunRef, todo: number[], do
   if (outcome.stopped === "aborted" || (options.signal?.aborted && outcome.failures.size === 0 && outcome.values.size + outcome.stored.size < todo.length)) {
     await end("aborted");
     throw withRun(new RunAbortedError(ref, options.signal?.reason));
+  }
+  if (outcome.fatal) {
+    // Every chunk would fail alike (access denied, a function that cannot start): nothing to blame a chunk for.
+    await end("failed", toRemoteError(outcome.fatal, "crash"));
+    throw withRun(outcome.fatal);
   }
   if (outcome.failures.size > 0) {
     await recordFailures(store, manifest.runId, outcome);
@@ -125,7 +134,7 @@ function dispatch(p: ExecuteRunParams, todo: number[], done: Set<number>): Promi
     tasks,
     total: manifest.chunks,
     skipped: done.size,
-    concurrency: opts.concurrency,
+    concurrency: Math.min(opts.concurrency, backend.concurrencyCap ?? Infinity),
     retries: opts.retries,
     retryUserErrors: opts.retryUserErrors,
     speculate: opts.speculate,

@@ -88,6 +88,7 @@ async function opened(
     (compute = await site.openCompute({
       memoryMb: resolved.memoryMb,
       concurrency: resolved.concurrency,
+      timeoutMs: resolved.timeoutMs,
       ...(options.processes ? { processes: options.processes } : {}),
     }));
   try {

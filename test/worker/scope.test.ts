@@ -14,12 +14,27 @@ describe("chunk log capture", () => {
 
   it("stops at the byte budget: the line that crosses it is kept, the next ones are not", () => {
     const scope = newScope(0);
-    const big = "x".repeat(100 * 1024);
-    for (let i = 0; i < 5; i++) appendLog(scope, big);
-    // 100 KiB + 100 KiB < 256 KiB, the third crosses it, the fourth and fifth are dropped.
-    expect(scope.logs).toStrictEqual([big, big, big, LOGS_DROPPED]);
-    expect(scope.logBytes).toBe(3 * big.length);
+    const big = "x".repeat(15 * 1024);
+    for (let i = 0; i < 20; i++) appendLog(scope, big);
+    // 17 lines of 15 KiB < 256 KiB, the 18th crosses it, the 19th and 20th are dropped.
+    expect(scope.logs).toStrictEqual([...Array(18).fill(big), LOGS_DROPPED]);
+    expect(scope.logBytes).toBe(18 * big.length);
     expect(scope.logBytes).toBeGreaterThanOrEqual(MAX_LOG_BYTES);
+  });
+
+  it("counts bytes, not characters: 3-byte characters spend the budget three times as fast", () => {
+    const scope = newScope(0);
+    const wide = "€".repeat(5 * 1024);
+    for (let i = 0; i < 20; i++) appendLog(scope, wide);
+    expect(scope.logs).toStrictEqual([...Array(18).fill(wide), LOGS_DROPPED]);
+    expect(scope.logBytes).toBe(18 * 15 * 1024);
+  });
+
+  it("a line over 16 KiB is cut there, with a marker giving its length", () => {
+    const scope = newScope(0);
+    appendLog(scope, "y".repeat(7 * 1024 * 1024));
+    expect(scope.logs).toStrictEqual(["y".repeat(16 * 1024) + ` [fanout: line truncated, ${7 * 1024 * 1024} bytes in all]`]);
+    expect(scope.logBytes).toBe(Buffer.byteLength(scope.logs[0]!));
   });
 
   it("a fresh scope is empty and names its chunk", () => {

@@ -2,14 +2,30 @@ import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import { classifyInvokeError, functionError } from "./errors.js";
+import { classifyFunctionError, classifyInvokeError, functionError, isConnectionLoss } from "./errors.js";
+import { awaitStoredOutcome } from "./stored-outcome.js";
 import type { AwsTarget } from "./target.js";
 import { InfraError } from "../../errors.js";
+import type { ObjectStore } from "../../store/types.js";
 import type { Reply, Task } from "../../types.js";
 import type { Backend, InvokeOptions } from "../types.js";
 
 /** Past the chunk's own timeout, how long the client waits for Lambda before giving up. */
 const CLIENT_GRACE_MS = 30_000;
+/** How long a stored outcome the reply points to (too large, stray error) may take to appear. */
+const STORED_WAIT_MS = 10_000;
+
+/** What the backend reads besides Lambda: the run's store, and the deployed function's timeout. */
+export interface AwsBackendExtras {
+  /** The store the worker writes results to (without one, a lost reply is a transient failure). */
+  store?: ObjectStore;
+  /** The deployed function's timeout in ms (preflight), after which an invocation is surely over. */
+  functionTimeoutMs?: number;
+  /** The account's unreserved concurrency (GetAccountSettings). */
+  concurrencyCap?: number;
+  /** The deployed architecture (preflight), for cost. */
+  arch?: "arm64" | "x86_64";
+}
 
 /**
  * Chunks on AWS Lambda (payloads and results in the S3 store opened beside it). Each chunk is one synchronous
@@ -20,14 +36,18 @@ const CLIENT_GRACE_MS = 30_000;
  */
 export class AwsBackend implements Backend {
   private readonly lambda: LambdaClient;
+  readonly concurrencyCap: number | undefined;
+  readonly arch?: "arm64" | "x86_64";
 
   constructor(
     readonly name: "aws" | "emulated",
     readonly target: AwsTarget,
     readonly memoryMb: number,
     concurrency: number,
-    readonly arch?: "arm64" | "x86_64",
+    private readonly extras: AwsBackendExtras = {},
   ) {
+    this.concurrencyCap = extras.concurrencyCap;
+    if (extras.arch) this.arch = extras.arch;
     const maxSockets = Math.max(50, concurrency);
     this.lambda = new LambdaClient({
       region: target.region,
@@ -53,7 +73,8 @@ export class AwsBackend implements Backend {
       ac.abort(e);
     };
     opts.cancel = () => stop(new InfraError("cancelled", "cancelled"));
-    const deadline = setTimeout(
+    const invokedAt = Date.now();
+    let deadline = setTimeout(
       () => stop(new InfraError("timeout", `no reply from Lambda ${CLIENT_GRACE_MS / 1000} s after chunk ${task.index}'s ${task.timeoutMs / 1000} s timeout (client side)`)),
       task.timeoutMs + CLIENT_GRACE_MS,
     );
@@ -69,8 +90,7 @@ export class AwsBackend implements Backend {
         { abortSignal: ac.signal },
       );
       const text = out.Payload ? Buffer.from(out.Payload).toString("utf8") : "";
-      if (out.FunctionError) throw functionError(task, text, this.memoryMb);
-      const reply = JSON.parse(text) as Reply;
+      const reply = out.FunctionError ? await this.fromFunctionError(task, text, ac.signal) : (JSON.parse(text) as Reply);
       if (!reply.ok && reply.error?.kind === "transient") {
         throw new InfraError("transient", reply.error.message, { cause: reply.error });
       }
@@ -78,11 +98,34 @@ export class AwsBackend implements Backend {
     } catch (err) {
       if (why) throw why;
       if (err instanceof InfraError) throw err;
-      throw classifyInvokeError(err, this.target);
+      if (!isConnectionLoss(err) || !this.extras.store) throw classifyInvokeError(err, this.target);
+      // The poll has its own bound: when the first copy is surely over.
+      clearTimeout(deadline);
+      const until = invokedAt + (this.extras.functionTimeoutMs ?? task.timeoutMs + CLIENT_GRACE_MS);
+      deadline = setTimeout(() => stop(new InfraError("timeout", `lost the connection to Lambda during chunk ${task.index}, and no outcome reached S3 before its timeout`)), until - Date.now() + 1000);
+      const found = await awaitStoredOutcome(this.extras.store, task, until, ac.signal);
+      if (why) throw why;
+      if (found) return found;
+      // The first copy is over without a result: only now may another run.
+      throw new InfraError("transient", `lost the connection to Lambda during chunk ${task.index}, and its invocation ended without a result in S3`, { cause: err });
     } finally {
       clearTimeout(deadline);
       opts.cancel = undefined;
     }
+  }
+
+  /**
+   * A FunctionError reply. Where the worker stored the outcome before Lambda answered for it
+   * (a reply over 6 MB, a stray error the runtime reported and exited on), that outcome is
+   * the attempt's, as it would be locally; else the error is the platform's (crash, OOM, ...).
+   */
+  private async fromFunctionError(task: Task, payload: string, signal: AbortSignal): Promise<Reply> {
+    const cls = classifyFunctionError(payload);
+    if ((cls === "too-large" || cls === "stray") && this.extras.store) {
+      const found = await awaitStoredOutcome(this.extras.store, task, Date.now() + STORED_WAIT_MS, signal);
+      if (found) return found;
+    }
+    throw functionError(task, payload, this.memoryMb);
   }
 
   async close(): Promise<void> {

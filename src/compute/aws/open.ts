@@ -6,8 +6,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { emulatedBucket, runningEmulatorFromEnv, startEmulator, startS3rver, stopS3rver } from "./emulator.js";
 import { AwsBackend } from "./lambda.js";
-import { emulatedTarget, preflight, resolveAwsTarget, type AwsTarget, type DeployedFunction } from "./target.js";
-import { ConfigError } from "../../errors.js";
+import { accountConcurrency, emulatedTarget, preflight, resolveAwsTarget, type AwsTarget, type DeployedFunction } from "./target.js";
+import { ConfigError, UsageError } from "../../errors.js";
 import { makeS3Client, S3Store } from "../../store/s3.js";
 import type { ComputeConfig, RunStore, StoreConfig } from "../types.js";
 
@@ -37,24 +37,49 @@ export async function openAwsRunStore(cfg: StoreConfig, concurrency: number, emu
     const running = await runningEmulatorFromEnv();
     const emu = running ? undefined : await startEmulator({ ...(cfg.aws?.stage ? { stage: cfg.aws.stage } : {}), dir: emulatedDir });
     const target = emulatedTarget(running ?? emu!);
-    return lambdaBeside(target, s3StoreFor(target, storeSockets(concurrency)), "emulated", undefined, async () => emu?.stop());
+    const account = await accountConcurrency(target);
+    return lambdaBeside(target, s3StoreFor(target, storeSockets(concurrency)), "emulated", { ...(account ? { account } : {}) }, async () => emu?.stop());
   }
   const target = await resolveAwsTarget(cfg.aws ?? {});
   const deployed = await preflight(target);
-  // Lambda's memory is the deployed function's; reports and cost use that, not the flag.
-  return lambdaBeside(target, s3StoreFor(target, storeSockets(concurrency)), "aws", deployed);
+  const account = await accountConcurrency(target);
+  return lambdaBeside(target, s3StoreFor(target, storeSockets(concurrency)), "aws", { ...deployed, ...(account ? { account } : {}) });
 }
 
+/** What preflight found of the deployed function and the account (its unreserved concurrency). */
+type Deployed = DeployedFunction & { account?: number };
+
 /** The store as a RunStore whose compute is the Lambda function of the same target; `stop` ends an emulator fanout started. */
-function lambdaBeside(target: AwsTarget, store: S3Store, name: "aws" | "emulated", deployed: DeployedFunction | undefined, stop = async () => {}): RunStore {
+function lambdaBeside(target: AwsTarget, store: S3Store, name: "aws" | "emulated", deployed: Deployed, stop = async () => {}): RunStore {
   return {
     store,
-    openCompute: async (c: ComputeConfig) => new AwsBackend(name, target, deployed?.memoryMb ?? c.memoryMb, c.concurrency, deployed?.arch),
+    // Lambda's memory is the deployed function's; reports and cost use that, not the flag.
+    openCompute: async (c: ComputeConfig) => {
+      checkTimeout(c.timeoutMs, deployed.timeoutMs);
+      return new AwsBackend(name, target, deployed.memoryMb ?? c.memoryMb, c.concurrency, {
+        store,
+        ...(deployed.timeoutMs ? { functionTimeoutMs: deployed.timeoutMs } : {}),
+        ...(deployed.account ? { concurrencyCap: deployed.account } : {}),
+        ...(deployed.arch ? { arch: deployed.arch } : {}),
+      });
+    },
     close: async () => {
       store.client.destroy();
       await stop();
     },
   };
+}
+
+/**
+ * A chunk may not outlive the function that runs it: past the deployed timeout Lambda kills it
+ * without a word, and a client that lost its connection could not tell when a copy is over.
+ */
+function checkTimeout(runMs: number | undefined, deployedMs: number | undefined): void {
+  if (runMs === undefined || deployedMs === undefined || runMs <= deployedMs) return;
+  throw new UsageError(
+    `--timeout ${runMs / 1000} is above the deployed function's timeout of ${deployedMs / 1000} s`,
+    `pass --timeout ${deployedMs / 1000} or less, or redeploy with \`fanout deploy --timeout ${runMs / 1000}\``,
+  );
 }
 
 /** The store alone, for status, logs and teardown. */

@@ -3,7 +3,7 @@
  * outputs), with the region and the function checked before any chunk runs.
  */
 import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
-import { GetFunctionConfigurationCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { GetAccountSettingsCommand, GetFunctionConfigurationCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import type { EmulatorEndpoints } from "./emulator.js";
 import { credentialProblem, describeAwsError } from "./errors.js";
 import { ConfigError, UsageError } from "../../errors.js";
@@ -108,25 +108,51 @@ export function emulatedTarget(e: EmulatorEndpoints): AwsTarget {
   };
 }
 
-/** The deployed function's memory and architecture, as Lambda bills them. */
+/** The deployed function as preflight reads it: memory and architecture (how Lambda bills it), and its timeout. */
 export interface DeployedFunction {
   memoryMb?: number;
   arch?: "arm64" | "x86_64";
+  timeoutMs?: number;
+}
+
+function lambdaClientFor(t: AwsTarget): LambdaClient {
+  return new LambdaClient({
+    region: t.region,
+    ...(t.profile ? { profile: t.profile } : {}),
+    ...(t.credentials ? { credentials: t.credentials } : {}),
+    ...(t.lambdaEndpoint ? { endpoint: t.lambdaEndpoint } : {}),
+    maxAttempts: 1,
+  });
+}
+
+/**
+ * The account's unreserved concurrency (GetAccountSettings), which no run can exceed; undefined
+ * where the caller may not read it (AccessDenied) or the endpoint does not answer it: the
+ * adaptive limit then finds the ceiling from 429s alone.
+ */
+export async function accountConcurrency(t: AwsTarget): Promise<number | undefined> {
+  const lambda = lambdaClientFor(t);
+  try {
+    const out = await lambda.send(new GetAccountSettingsCommand({}));
+    const n = out.AccountLimit?.UnreservedConcurrentExecutions;
+    return n && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    lambda.destroy();
+  }
 }
 
 /** Fail fast, before any chunk runs, when the function is missing or the credentials are bad. */
-export async function preflight(t: AwsTarget): Promise<DeployedFunction> {
-  const lambda = new LambdaClient({
-    region: t.region,
-    ...(t.profile ? { profile: t.profile } : {}),
-    ...(t.lambdaEndpoint ? { endpoint: t.lambdaEndpoint } : {}),
-  });
+export async function preflight(t: AwsTarget): Promise<{ memoryMb?: number; timeoutMs?: number }> {
+  const lambda = lambdaClientFor(t);
   try {
     const cfg = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: t.functionName }));
     const arch = cfg.Architectures?.[0];
     return {
       ...(cfg.MemorySize ? { memoryMb: cfg.MemorySize } : {}),
       ...(arch === "arm64" || arch === "x86_64" ? { arch } : {}),
+      ...(cfg.Timeout ? { timeoutMs: cfg.Timeout * 1000 } : {}),
     };
   } catch (err) {
     const cred = credentialProblem(err);

@@ -1,10 +1,10 @@
-// How fanout reads AWS failures today, as pure functions: a missing or rejected credential,
-// a function error (the Invoke reply's FunctionError payload), an Invoke call that failed.
-// The next issue reworks this classification against AWS's documented behaviour; these pin
-// today's answers exactly, so every change there is a visible diff here.
+// How fanout reads AWS failures, as pure functions: a missing or rejected credential, a
+// function error (the Invoke reply's FunctionError payload, classed by Lambda's documented
+// errorType: research-aws.md §1, §2), an Invoke call that failed.
 import { describe, expect, it } from "vitest";
 import { ConfigError, InfraError } from "../../../dist/src/errors.js";
-import { classifyInvokeError, credentialProblem, describeAwsError, functionError } from "../../../dist/src/compute/aws/errors.js";
+import { AccessDeniedError } from "../../../dist/src/errors.js";
+import { classifyFunctionError, classifyInvokeError, credentialProblem, describeAwsError, functionError, isConnectionLoss } from "../../../dist/src/compute/aws/errors.js";
 
 /** An error shaped like the SDK's service exceptions: a name, a message, an HTTP status. */
 function sdkError(name: string, message: string, status?: number): Error {
@@ -51,29 +51,72 @@ describe("credentialProblem", () => {
   });
 });
 
+describe("classifyFunctionError (the exact table)", () => {
+  const payload = (errorType: string, errorMessage: string) => JSON.stringify({ errorType, errorMessage });
+  const table: [string, string][] = [
+    [payload("Sandbox.Timedout", "RequestId: f8 Error: Task timed out after 3.00 seconds"), "timeout"],
+    [JSON.stringify({ errorMessage: "2020-11-10T05:46:57.874Z 160788cd Task timed out after 3.07 seconds" }), "timeout"],
+    [payload("Runtime.ExitError", "RequestId: d8 Error: Runtime exited with error: signal: aborted"), "oom"],
+    [payload("Runtime.ExitError", "RequestId: d8 Error: Runtime exited with error: signal: aborted (core dumped)"), "oom"],
+    [payload("Runtime.ExitError", "RequestId: d8 Error: Runtime exited with error: signal: killed"), "oom"],
+    [payload("Runtime.OutOfMemory", "Runtime exited with error: signal: killed"), "oom"],
+    [payload("Runtime.ExitError", "RequestId: d8 Error: Runtime exited with error: exit status 137"), "crash"],
+    [payload("Runtime.ExitError", "RequestId: d8 Error: Runtime exited with error: signal: segmentation fault"), "crash"],
+    [payload("Runtime.ImportModuleError", "Error: Cannot find module 'index'"), "init"],
+    [payload("Runtime.HandlerNotFound", "index.handler is undefined or not exported"), "init"],
+    [payload("Runtime.UserCodeSyntaxError", "SyntaxError: Unexpected token"), "init"],
+    [payload("Function.ResponseSizeTooLarge", "Response payload size exceeded maximum allowed payload size (6291556 bytes)."), "too-large"],
+    [payload("TypeError", "stray boom"), "stray"],
+    [payload("Error", "connect timeout to the user's database"), "stray"],
+    [payload("Runtime.UnhandledPromiseRejection", "Error: boom"), "stray"],
+    [payload("Runtime.NodeJsExit", "The Lambda runtime client detected an unexpected Node.js exit code."), "crash"],
+    ["Unhandled", "crash"],
+  ];
+  for (const [p, expected] of table) {
+    it(`${p.slice(0, 70)} -> ${expected}`, () => expect(classifyFunctionError(p)).toBe(expected));
+  }
+});
+
 describe("functionError (the reply carried FunctionError)", () => {
   const task = { index: 4 };
   const payload = (errorType: string, errorMessage: string) => JSON.stringify({ errorType, errorMessage });
 
-  it("out of memory: oom, with the limit and the flag that sets it", () => {
-    const e = functionError(task, payload("Runtime.OutOfMemory", "Runtime exited with error: signal: killed"), 1024);
-    expect([e.kind, e.message]).toEqual(["oom", "worker ran out of memory (limit 1024 MB, set with --memory): Runtime.OutOfMemory: Runtime exited with error: signal: killed"]);
-    expect(functionError(task, payload("Error", "JavaScript heap out of memory"), 512).kind).toBe("oom");
-    expect(functionError(task, payload("Error", "Reached heap limit Allocation failed"), 512).kind).toBe("oom");
+  it("a V8 heap OOM (signal: aborted): oom, naming `fanout deploy --memory`", () => {
+    const e = functionError(task, payload("Runtime.ExitError", "RequestId: r1 Error: Runtime exited with error: signal: aborted"), 1769);
+    expect([e.kind, e.message]).toEqual(["oom", "worker ran out of memory (limit 1769 MB, set with `fanout deploy --memory`): Runtime.ExitError: RequestId: r1 Error: Runtime exited with error: signal: aborted"]);
   });
 
-  it("the platform's timeout: timeout", () => {
+  it("the platform's timeout: timeout; a message merely containing \"timeout\" is not one", () => {
     const e = functionError(task, payload("Sandbox.Timedout", "Task timed out after 900.00 seconds"), 1024);
     expect([e.kind, e.message]).toEqual(["timeout", "chunk 4: Lambda timed out: Sandbox.Timedout: Task timed out after 900.00 seconds"]);
+    expect(functionError(task, payload("Runtime.NodeJsExit", "socket timeout in the job"), 1024).kind).toBe("crash");
+  });
+
+  it("an init error: fatal, a ConfigError saying to redeploy (first line of the message only)", () => {
+    const e = functionError(task, payload("Runtime.ImportModuleError", "Error: Cannot find module 'index'\nRequire stack:\n- /var/runtime/index.mjs"), 1024);
+    expect(e.kind).toBe("crash");
+    expect(e.fatal).toBeInstanceOf(ConfigError);
+    expect([e.fatal!.message, e.fatal!.hint]).toEqual([
+      "the deployed worker function cannot start (Runtime.ImportModuleError: Error: Cannot find module 'index')",
+      "redeploy it with `npx fanout deploy` (same --stage and --region)",
+    ]);
   });
 
   it("anything else: crash; a payload that is not JSON is quoted as is", () => {
     const e = functionError(task, payload("Runtime.ExitError", "Runtime exited with error: exit status 1"), 1024);
-    expect([e.kind, e.message]).toEqual(["crash", "chunk 4: the worker function failed: Runtime.ExitError: Runtime exited with error: exit status 1"]);
+    expect([e.kind, e.message, e.fatal]).toEqual(["crash", "chunk 4: the worker function failed: Runtime.ExitError: Runtime exited with error: exit status 1", undefined]);
     const raw = functionError(task, "Unhandled", 1024);
-    expect([raw.kind, raw.message]).toEqual(["crash", "chunk 4: the worker function failed: Unhandled"]);
+    expect([raw.kind, raw.message]).toEqual(["crash", "chunk 4: the worker function failed: Error: Unhandled"]);
     const partial = functionError(task, JSON.stringify({ errorMessage: "boom" }), 1024);
     expect(partial.message).toBe("chunk 4: the worker function failed: Error: boom");
+  });
+});
+
+describe("isConnectionLoss (the request may have reached Lambda)", () => {
+  it("reset, broken pipe, socket hang up: yes; refused or a timeout: no", () => {
+    const coded = (code: string, message = code) => Object.assign(new Error(message), { code });
+    expect([coded("ECONNRESET"), coded("EPIPE"), new Error("socket hang up"), Object.assign(new Error("wrapped"), { cause: coded("ECONNRESET") })].map(isConnectionLoss)).toEqual([true, true, true, true]);
+    expect([coded("ECONNREFUSED"), sdkError("TimeoutError", "timed out"), undefined].map(isConnectionLoss)).toEqual([false, false, false]);
   });
 });
 
@@ -95,6 +138,15 @@ describe("classifyInvokeError (Invoke itself failed)", () => {
     const expected = ["crash", "Lambda function fanout-dev-worker not found in eu-west-1: deploy with `npx fanout deploy`"];
     expect(kindAndMessage(sdkError("ResourceNotFoundException", "Function not found"))).toEqual(expected);
     expect(kindAndMessage(sdkError("Unknown", "not found", 404))).toEqual(expected);
+  });
+
+  it("403 AccessDeniedException: fatal, an AccessDeniedError naming the action and resource", () => {
+    const arn = "arn:aws:lambda:eu-west-1:123456789012:function:fanout-dev-worker";
+    const e = classifyInvokeError(sdkError("AccessDeniedException", `User: arn:aws:iam::123456789012:user/x is not authorized to perform: lambda:InvokeFunction on resource: ${arn} because no identity-based policy allows the lambda:InvokeFunction action`, 403), target);
+    expect(e.fatal).toBeInstanceOf(AccessDeniedError);
+    expect([e.kind, e.fatal!.message, e.fatal!.hint, e.fatal!.exitCode]).toEqual(["crash", `AWS denied lambda:InvokeFunction on ${arn}`, `allow lambda:InvokeFunction on ${arn} in the IAM policy of the user or role that runs fanout`, 3]);
+    const bare = classifyInvokeError(sdkError("AccessDeniedException", "Access denied", 403), target);
+    expect(bare.fatal!.message).toBe("AWS denied lambda:InvokeFunction on function fanout-dev-worker (eu-west-1)");
   });
 
   it("a payload too large: serialize", () => {
