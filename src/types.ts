@@ -26,6 +26,13 @@ export interface TaskBase {
   inlineLimit: number;
   /** The S3 bucket of the run (Lambda); absent for the folder store. */
   bucket?: string;
+  /**
+   * Variables set in the worker's process.env while a chunk of this run runs (`defaults.env`,
+   * `--env`). They travel only in the task, never in the manifest, logs or report.
+   */
+  env?: Record<string, string>;
+  /** Variables the worker reads from a secret store with its own role: name to `ssm:/path` or `secretsmanager:<id>`. */
+  secrets?: Record<string, string>;
 }
 
 /**
@@ -74,6 +81,14 @@ interface ChunkTiming {
   coldStart: boolean;
 }
 
+/** The most memory a chunk attempt's worker held, sampled while it ran (MB). */
+export interface PeakMemory {
+  /** Resident set size: the process's high-water mark (VmHWM on Linux) while the chunk ran. */
+  peakRssMb: number;
+  /** V8 heap in use, the highest sample. */
+  peakHeapMb: number;
+}
+
 /** What a worker writes to the store for one chunk attempt, and (value permitting) replies. */
 export interface ResultEnvelope {
   v: 1;
@@ -89,6 +104,8 @@ export interface ResultEnvelope {
   worker: { platform: "local" | "lambda"; id: string; memoryMb?: number };
   /** sha256 of the job bundle that produced this envelope (a run resumed with --rebuild mixes builds). */
   bundleSha256?: string;
+  /** The worker's peak memory during the chunk. */
+  memory?: PeakMemory;
 }
 
 /**
@@ -117,6 +134,8 @@ export interface AttemptRecord {
   outcome: ChunkOutcome;
   /** This attempt's result is the one the run used. */
   won: boolean;
+  /** The worker's peak memory during the attempt, when it replied. */
+  memory?: PeakMemory;
 }
 
 export interface RunOptionsResolved {
@@ -167,6 +186,8 @@ export interface RunManifest {
   options: RunOptionsResolved;
   /** Every build that ran chunks, oldest first (absent in manifests written before rebuilds). */
   builds?: RunBuild[];
+  /** Names of the variables the run set in its workers (env and secrets); their values are never stored. */
+  env?: string[];
   /** Set while running. */
   client?: RunClient;
   summary?: RunSummary;
@@ -208,6 +229,8 @@ export interface RunSummary {
    * copies that lost or were cancelled (invocations billed for nothing on Lambda).
    */
   speculation?: { copies: number; won: number; lostMs: number };
+  /** Peak RSS of the attempts that replied, against the worker memory setting (MB). */
+  memory?: { p50Mb: number; p95Mb: number; maxMb: number; limitMb: number };
 }
 
 /** A snapshot of a run in flight, passed to `onProgress`. */

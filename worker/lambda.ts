@@ -3,6 +3,7 @@
  * sets up the process once per container and exports the handler.
  */
 import { makeS3Client, S3Store } from "../src/store/s3.js";
+import { ssmSecretReader } from "./aws-ssm.js";
 import { createLambdaHandler } from "./lambda-handler.js";
 import { guardProcess } from "./guard.js";
 import { captureConsole } from "./scope.js";
@@ -20,4 +21,4 @@ const client = makeS3Client({
   ...(endpoint ? { endpoint } : {}),
 });
 
-export const handler = createLambdaHandler((bucket) => new S3Store(client, bucket));
+export const handler = createLambdaHandler((bucket) => new S3Store(client, bucket), ssmSecretReader());

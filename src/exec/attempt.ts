@@ -47,6 +47,7 @@ export class Attempt implements InvokeOptions {
       record.startedAt = result.timing.startedAt;
       record.endedAt = result.timing.endedAt;
       record.coldStart = result.timing.coldStart;
+      if (result.memory) record.memory = result.memory;
       record.outcome = result.ok ? "ok" : (result.error?.kind ?? "user");
     }
     return result;
