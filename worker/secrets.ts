@@ -59,7 +59,11 @@ export async function varsOf(task: Task, read: SecretReader | undefined): Promis
   const got = await Promise.all(
     names.map((n) =>
       secretValue(secrets[n]!, read).catch((err: unknown) => {
-        if (err instanceof SecretError) err.message = `secret ${n} (${secrets[n]}): ${err.message}`;
+        if (err instanceof SecretError) {
+          err.message = `secret ${n} (${secrets[n]}): ${err.message}`;
+          // The frames are fanout's, not the job's: the message says it all.
+          err.stack = `${err.name}: ${err.message}`;
+        }
         throw err;
       }),
     ),
