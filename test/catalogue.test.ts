@@ -175,6 +175,7 @@ const rows: Row[] = [
   { title: "logs of a run id that does not exist", args: ["logs", BAD_RUN, "--store", STORE], exit: 2, line: new RegExp(`no run "${BAD_RUN}"`) },
   { title: "logs with no runs in the store", args: ["logs", "--store", EMPTY_STORE], exit: 2, line: /no runs in .* — start one with `fanout run <job>`, or point --store\/--backend at where your runs are/ },
   { title: "deploy with memory Lambda cannot have", args: ["deploy", "--memory", "64"], exit: 2, line: /--memory must be a whole number from 128 to 10240, got "64"/ },
+  { title: "deploy with a secrets prefix that is not a path", args: ["deploy", "--secrets", "myapp/*"], exit: 2, line: /^fanout: --secrets must be a parameter path prefix such as \/myapp, got "myapp\/\*" — e\.g\. --secrets \/myapp/ },
   { title: "deploy with an unknown architecture", args: ["deploy", "--arch", "mips"], exit: 2, line: /option '--arch <arch>' argument 'mips' is invalid/ },
   { title: "a malformed run id", args: ["logs", "yesterday", "--store", STORE], exit: 2, line: /"yesterday" is not a run id — run ids look like/ },
   { title: "gc with an age that is not a duration", args: ["gc", "--older-than", "7x", "--store", STORE], exit: 2, line: /^fanout: --older-than must be a duration like 30m, 12h or 7d, got "7x" — e\.g\. --older-than 7d$/ },

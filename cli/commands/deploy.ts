@@ -1,6 +1,6 @@
 // `fanout deploy`: the worker Lambda, run bucket and scoped role (serverless.yml) to AWS.
 import { Option, type Command } from "commander";
-import { ConfigError } from "../../src/errors.js";
+import { ConfigError, UsageError } from "../../src/errors.js";
 import { intInRange } from "../../src/options.js";
 import { flag } from "../common.js";
 
@@ -13,6 +13,7 @@ interface DeployFlags {
   /** arm64 or x86_64: commander checks the choice. */
   arch?: string;
   expireDays?: string;
+  secrets?: string;
 }
 
 export function registerDeploy(program: Command): void {
@@ -26,6 +27,7 @@ export function registerDeploy(program: Command): void {
     .option("--timeout <seconds>", "Lambda timeout, 1-900 s (default 900)")
     .addOption(new Option("--arch <arch>", "worker architecture (default arm64)").choices(["arm64", "x86_64"]))
     .option("--expire-days <days>", "run data in the bucket expires after this many days (default 7)")
+    .option("--secrets <prefix>", "let the workers read SSM parameters under this path (e.g. /myapp), and Secrets Manager secrets named myapp/...")
     .addHelpText("after", "\nExample:\n  $ npx fanout deploy --stage dev --region eu-west-1 --memory 1769\n")
     .action(deployAction);
 }
@@ -41,6 +43,13 @@ function deployParams(f: DeployFlags): string[] {
   if (timeout !== undefined) params.push(`--param=timeout=${timeout}`);
   if (f.arch) params.push(`--param=arch=${f.arch}`);
   if (days !== undefined) params.push(`--param=expireDays=${days}`);
+  if (f.secrets !== undefined) {
+    // A path, so the grant is exactly that subtree: no wildcards, no trailing "/".
+    if (!/^(\/[A-Za-z0-9_.-]+)+$/.test(f.secrets)) {
+      throw new UsageError(`--secrets must be a parameter path prefix such as /myapp, got "${f.secrets}"`, "e.g. --secrets /myapp (the workers may then read /myapp/... and secrets named myapp/...)");
+    }
+    params.push(`--param=secretsPrefix=${f.secrets}`, `--param=secretsName=${f.secrets.slice(1)}`);
+  }
   return params;
 }
 
