@@ -8,7 +8,7 @@ import type { Task } from "../src/types.js";
 import type { Vars } from "./env-scope.js";
 
 /** Where a secret lives: an SSM parameter name, or a Secrets Manager secret name or ARN. */
-export interface SecretRef {
+interface SecretRef {
   store: "ssm" | "secretsmanager";
   id: string;
 }
@@ -28,7 +28,7 @@ export class SecretError extends Error {
 }
 
 /** `ssm:/path` or `secretsmanager:<name or arn>`, as `--secret` takes it (checked by the client). */
-export function parseSecretRef(ref: string): SecretRef {
+function parseSecretRef(ref: string): SecretRef {
   const at = ref.indexOf(":");
   return { store: ref.slice(0, at) as SecretRef["store"], id: ref.slice(at + 1) };
 }
