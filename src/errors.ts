@@ -90,7 +90,7 @@ export class ChunkFailedError extends FanoutError {
   constructor(index: number, remote: RemoteError, attempts: number, ref: RunRef | string) {
     const r = typeof ref === "string" ? { runId: ref } : ref;
     super(`E_CHUNK_${remote.kind.toUpperCase()}`, `chunk ${index} failed: ${describeRemote(remote)}`, {
-      hint: hintFor(remote.kind, r, index),
+      hint: secretHint(remote.code, r) ?? hintFor(remote.kind, r, index),
       exitCode: 1,
     });
     this.index = index;
@@ -151,6 +151,14 @@ export function retryAfterMsOf(err: unknown): number | undefined {
 function describeRemote(e: RemoteError): string {
   const label = e.kind === "user" ? e.name : e.kind === "oom" ? "out of memory" : e.kind;
   return `${label}: ${e.message}`.replace(/\s*\n\s*/g, " ");
+}
+
+/** A worker that could not read a run's secret: set up the secret or the grant, then go on. */
+function secretHint(code: string | undefined, ref: RunRef): string | undefined {
+  const rest = `then run the rest with the same --env and --secret flags: ${resumeCmd(ref)}`;
+  if (code === "E_SECRET_NOT_FOUND") return `create it in the workers' region (\`aws ssm put-parameter --type SecureString\`) or fix --secret, ${rest}`;
+  if (code === "E_SECRET_DENIED") return `grant the workers' role its path with \`fanout deploy --secrets <prefix>\` (locally, your AWS identity needs ssm:GetParameter), ${rest}`;
+  return undefined;
 }
 
 function hintFor(kind: ErrorKind, ref: RunRef, index: number): string {

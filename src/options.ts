@@ -34,6 +34,16 @@ export interface CommonOptions {
   /** Worker processes of the local backend; default one per core. */
   processes?: number;
   aws?: AwsOptions;
+  /**
+   * Variables set in the workers' process.env while this run's chunks run, over the job's
+   * `defaults.env`. They travel in the tasks only: never in the manifest, logs or report.
+   */
+  env?: Record<string, string>;
+  /**
+   * Variables the workers read from a secret store with their own credentials (the Lambda
+   * role; locally yours): name to `ssm:/parameter/path` or `secretsmanager:<name or ARN>`.
+   */
+  secrets?: Record<string, string>;
   cwd?: string;
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
@@ -142,4 +152,52 @@ export function resolveOptions(
     speculate: opts.speculate ?? chunks >= DEFAULTS.speculateFrom,
     retryUserErrors: job.retryErrors ?? false,
   };
+}
+
+const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const SECRET_REF = /^(ssm:\/\S+|secretsmanager:\S+)$/;
+
+/** `NAME=value` of `--env`: the name and the value (which may hold "="). */
+export function parseEnvFlag(value: string): [string, string] {
+  const at = value.indexOf("=");
+  const name = value.slice(0, Math.max(0, at));
+  if (at < 0 || !VAR_NAME.test(name)) {
+    throw new UsageError(`--env must be NAME=value with NAME made of letters, digits and _, got ${shown(value)}`, "e.g. --env API_URL=https://api.example.com");
+  }
+  return [name, value.slice(at + 1)];
+}
+
+/** `NAME=ssm:/path` or `NAME=secretsmanager:<id>` of `--secret`. */
+export function parseSecretFlag(value: string): [string, string] {
+  const at = value.indexOf("=");
+  const name = value.slice(0, Math.max(0, at));
+  const ref = value.slice(at + 1);
+  if (at < 0 || !VAR_NAME.test(name) || !SECRET_REF.test(ref)) {
+    throw new UsageError(`--secret must be NAME=ssm:/parameter/path or NAME=secretsmanager:<name or ARN>, got ${shown(value)}`, "e.g. --secret API_KEY=ssm:/myapp/api-key");
+  }
+  return [name, ref];
+}
+
+/** What a run's workers set in process.env: the job's env under the caller's, and the secrets to read. */
+export interface RunVars {
+  env?: Record<string, string>;
+  secrets?: Record<string, string>;
+}
+
+/** The run's variables from the job's defaults and the options, each name and value checked. */
+export function runVars(opts: Pick<CommonOptions, "env" | "secrets">, job: JobDefaults): RunVars {
+  const env = { ...checkVars("env", job.env), ...checkVars("env", opts.env) };
+  const secrets = checkVars("secret", opts.secrets);
+  for (const [k, v] of Object.entries(secrets)) parseSecretFlag(`${k}=${v}`);
+  return { ...(Object.keys(env).length ? { env } : {}), ...(Object.keys(secrets).length ? { secrets } : {}) };
+}
+
+function checkVars(flag: string, vars: unknown): Record<string, string> {
+  if (vars === undefined) return {};
+  if (vars === null || typeof vars !== "object") throw new UsageError(`${flag} must be an object of NAME: "value" strings, got ${shown(vars)}`, `e.g. ${flag}: { API_URL: "https://api.example.com" }`);
+  for (const [k, v] of Object.entries(vars)) {
+    if (typeof v !== "string") throw new UsageError(`${flag} ${k} must be a string, got ${shown(v)}`, `e.g. ${flag}: { ${k}: "${String(v)}" }`);
+    if (flag === "env") parseEnvFlag(`${k}=${v}`);
+  }
+  return vars as Record<string, string>;
 }

@@ -18,6 +18,8 @@ export function taskOf(base: TaskBase, index: number, attempt: number, source: C
     source,
   };
   if (base.bucket !== undefined) task.bucket = base.bucket;
+  if (base.env !== undefined) task.env = base.env;
+  if (base.secrets !== undefined) task.secrets = base.secrets;
   return task;
 }
 
@@ -25,5 +27,7 @@ export function taskOf(base: TaskBase, index: number, attempt: number, source: C
 export function baseOf(t: TaskBase): TaskBase {
   const base: TaskBase = { v: 1, runId: t.runId, count: t.count, bundle: t.bundle, export: t.export, timeoutMs: t.timeoutMs, inlineLimit: t.inlineLimit };
   if (t.bucket !== undefined) base.bucket = t.bucket;
+  if (t.env !== undefined) base.env = t.env;
+  if (t.secrets !== undefined) base.secrets = t.secrets;
   return base;
 }

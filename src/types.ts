@@ -26,6 +26,13 @@ export interface TaskBase {
   inlineLimit: number;
   /** The S3 bucket of the run (Lambda); absent for the folder store. */
   bucket?: string;
+  /**
+   * Variables set in the worker's process.env while a chunk of this run runs (`defaults.env`,
+   * `--env`). They travel only in the task, never in the manifest, logs or report.
+   */
+  env?: Record<string, string>;
+  /** Variables the worker reads from a secret store with its own role: name to `ssm:/path` or `secretsmanager:<id>`. */
+  secrets?: Record<string, string>;
 }
 
 /**
@@ -81,6 +88,14 @@ interface ChunkTiming {
   initMs?: number;
 }
 
+/** The most memory a chunk attempt's worker held, sampled while it ran (MB). */
+export interface PeakMemory {
+  /** Resident set size: the process's high-water mark (VmHWM on Linux) while the chunk ran. */
+  peakRssMb: number;
+  /** V8 heap in use, the highest sample. */
+  peakHeapMb: number;
+}
+
 /** What a worker writes to the store for one chunk attempt, and (value permitting) replies. */
 export interface ResultEnvelope {
   v: 1;
@@ -96,6 +111,8 @@ export interface ResultEnvelope {
   worker: { platform: "local" | "lambda"; id: string; memoryMb?: number };
   /** sha256 of the job bundle that produced this envelope (a run resumed with --rebuild mixes builds). */
   bundleSha256?: string;
+  /** The worker's peak memory during the chunk. */
+  memory?: PeakMemory;
 }
 
 /**
@@ -127,6 +144,8 @@ export interface AttemptRecord {
   /** Lambda: the handler's own duration and, on a new environment, its INIT (see ChunkTiming). */
   handlerMs?: number;
   initMs?: number;
+  /** The worker's peak memory during the attempt, when it replied. */
+  memory?: PeakMemory;
 }
 
 export interface RunOptionsResolved {
@@ -177,6 +196,8 @@ export interface RunManifest {
   options: RunOptionsResolved;
   /** Every build that ran chunks, oldest first (absent in manifests written before rebuilds). */
   builds?: RunBuild[];
+  /** Names of the variables the run set in its workers (env and secrets); their values are never stored. */
+  env?: string[];
   /** Set while running. */
   client?: RunClient;
   summary?: RunSummary;
@@ -224,6 +245,8 @@ export interface RunSummary {
    * copies that lost or were cancelled (invocations billed for nothing on Lambda).
    */
   speculation?: { copies: number; won: number; lostMs: number };
+  /** Peak RSS of the attempts that replied, against the worker memory setting (MB). */
+  memory?: { p50Mb: number; p95Mb: number; maxMb: number; limitMb: number };
 }
 
 /** A snapshot of a run in flight, passed to `onProgress`. */

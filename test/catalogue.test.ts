@@ -9,6 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fanout, ROOT } from "./helpers/cli.js";
+import { startFakeSsm, type FakeSsm } from "./helpers/fake-ssm.js";
 
 const STORE = fs.mkdtempSync(path.join(os.tmpdir(), "fanout-catalogue-"));
 const EMPTY_HOME = fs.mkdtempSync(path.join(os.tmpdir(), "fanout-nohome-"));
@@ -31,7 +32,11 @@ let fakeAws: http.Server;
 let fakeAwsUrl = "";
 /** FANOUT_EMULATOR as `fanout emulate` printed it, for a stack that has since stopped. */
 let staleEmulator = "";
+/** A loopback SSM (the emulated stack has none): one parameter the worker may not read, the rest missing. */
+let fakeSsm: FakeSsm;
+const ssmEnv = () => ({ ...FAKE_KEYS, AWS_REGION: "us-east-1", AWS_ENDPOINT_URL_SSM: fakeSsm.url });
 beforeAll(async () => {
+  fakeSsm = await startFakeSsm({}, ["/other-team/api-key"]);
   const gone = http.createServer();
   await new Promise<void>((r) => gone.listen(0, "127.0.0.1", r));
   const port = (gone.address() as AddressInfo).port;
@@ -59,6 +64,7 @@ beforeAll(async () => {
 const observed: string[] = [];
 afterAll(() => {
   fakeAws?.close();
+  void fakeSsm?.close();
   fs.mkdirSync(path.join(ROOT, "test-results"), { recursive: true });
   fs.writeFileSync(path.join(ROOT, "test-results", "errors-observed.md"), observed.join("\n") + "\n");
   fs.rmSync(STORE, { recursive: true, force: true });
@@ -149,6 +155,22 @@ const rows: Row[] = [
     line: /cannot resume run \S+ with the new build: its chunks' inputs changed — results of different inputs cannot be mixed; start a new run without --resume/,
   },
   { title: "--rebuild without --resume", args: run("examples/primes.ts", "--rebuild"), exit: 2, line: /--rebuild only applies with --resume <runId> — add --resume <runId> to finish that run with the new build, or drop --rebuild/ },
+  { title: "--env malformed", args: run("examples/primes.ts", "--env", "API_URL"), exit: 2, line: /^fanout: --env must be NAME=value with NAME made of letters, digits and _, got "API_URL" — e\.g\. --env API_URL=https:\/\/api\.example\.com$/ },
+  { title: "--secret malformed", args: run("examples/primes.ts", "--secret", "API_KEY=/myapp/api-key"), exit: 2, line: /^fanout: --secret must be NAME=ssm:\/parameter\/path or NAME=secretsmanager:<name or ARN>, got "API_KEY=\/myapp\/api-key" — e\.g\. --secret API_KEY=ssm:\/myapp\/api-key$/ },
+  {
+    title: "secret not found",
+    args: run("examples/primes.ts", "--chunks", "2", "--secret", "API_KEY=ssm:/myapp/api-key"),
+    env: ssmEnv,
+    exit: 1,
+    line: /chunk 0 failed: SecretError: secret API_KEY \(ssm:\/myapp\/api-key\): not found as \/myapp\/api-key \(2 chunks failed; this is the first\) — create it in the workers' region/,
+  },
+  {
+    title: "secret not granted to the workers",
+    args: run("examples/primes.ts", "--chunks", "2", "--secret", "API_KEY=ssm:/other-team/api-key"),
+    env: ssmEnv,
+    exit: 1,
+    line: /chunk 0 failed: SecretError: secret API_KEY \(ssm:\/other-team\/api-key\): the worker's role may not read \/other-team\/api-key \(2 chunks failed; this is the first\) — grant the workers' role its path with `fanout deploy --secrets <prefix>`/,
+  },
   { title: "status of a run id that does not exist", args: ["status", BAD_RUN, "--store", STORE], exit: 2, line: new RegExp(`no run "${BAD_RUN}"`) },
   { title: "logs of a run id that does not exist", args: ["logs", BAD_RUN, "--store", STORE], exit: 2, line: new RegExp(`no run "${BAD_RUN}"`) },
   { title: "logs with no runs in the store", args: ["logs", "--store", EMPTY_STORE], exit: 2, line: /no runs in .* — start one with `fanout run <job>`, or point --store\/--backend at where your runs are/ },
@@ -165,6 +187,7 @@ const rows: Row[] = [
     exit: 2,
     line: /worker-policy-no-resource\.json has a statement \(#1\) without Effect, Action and Resource — each statement needs all three/,
   },
+  { title: "deploy with a secrets prefix that is not a path", args: ["deploy", "--secrets", "myapp/*"], exit: 2, line: /^fanout: --secrets must be a parameter path prefix such as \/myapp, got "myapp\/\*" — e\.g\. --secrets \/myapp/ },
   { title: "deploy with an unknown architecture", args: ["deploy", "--arch", "mips"], exit: 2, line: /option '--arch <arch>' argument 'mips' is invalid/ },
   { title: "a malformed run id", args: ["logs", "yesterday", "--store", STORE], exit: 2, line: /"yesterday" is not a run id — run ids look like/ },
   { title: "gc with an age that is not a duration", args: ["gc", "--older-than", "7x", "--store", STORE], exit: 2, line: /^fanout: --older-than must be a duration like 30m, 12h or 7d, got "7x" — e\.g\. --older-than 7d$/ },

@@ -12,6 +12,8 @@ type Resource = { Type: string; Properties: Record<string, any> };
 let template: { Resources: Record<string, Resource>; Outputs: Record<string, unknown> };
 let withPolicy: typeof template;
 let zipEntries: string[];
+/** The worker role's statements when packaged with `fanout deploy --secrets /myapp`'s params. */
+let secretStatements: any[];
 const out = fs.mkdtempSync(path.join(os.tmpdir(), "fanout-package-"));
 afterAll(() => fs.rmSync(out, { recursive: true, force: true }));
 
@@ -41,7 +43,17 @@ beforeAll(() => {
   withPolicy = packageWith(out2, deployParams({ stage: "pkgtest", workerPolicy: policyFile }, out));
   const unzip = spawnSync("python3", ["-c", "import zipfile,sys; print('\\n'.join(zipfile.ZipFile(sys.argv[1]).namelist()))", path.join(out, "fanout.zip")], { encoding: "utf8" });
   zipEntries = unzip.stdout.trim().split("\n");
-}, 120_000);
+  const withSecrets = path.join(out, "secrets");
+  const r2 = spawnSync(
+    process.execPath,
+    [path.join(ROOT, "node_modules/osls/bin/serverless.js"), "package", "--stage", "pkgtest", "--package", withSecrets, "--param=secretsPrefix=/myapp", "--param=secretsName=myapp"],
+    { cwd: ROOT, encoding: "utf8", env: { ...process.env, SLS_TELEMETRY_DISABLED: "1", NPM_CONFIG_UPDATE_NOTIFIER: "false" } },
+  );
+  expect(r2.status, r2.stderr + r2.stdout).toBe(0);
+  const t2 = JSON.parse(fs.readFileSync(path.join(withSecrets, "cloudformation-template-update-stack.json"), "utf8"));
+  expect(t2.Conditions.HasSecrets).toEqual({ "Fn::Not": [{ "Fn::Equals": ["/myapp", ""] }] });
+  secretStatements = t2.Resources.WorkerRole.Properties.Policies[0].PolicyDocument.Statement.filter((s: any) => s["Fn::If"]).map((s: any) => s["Fn::If"]);
+}, 240_000);
 
 const byType = (type: string) => Object.entries(template.Resources).filter(([, r]) => r.Type === type);
 
@@ -127,7 +139,8 @@ describe("serverless package: the CloudFormation template", () => {
     expect(roles.map(([id]) => id)).toEqual(["WorkerRole"]);
     const [, role] = roles[0]!;
     expect(role.Properties.ManagedPolicyArns ?? []).toEqual([]);
-    const statements = role.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement);
+    // A conditional grant (--secrets) is checked as the statement it would be.
+    const statements = role.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement).map((st: any) => (st["Fn::If"] ? st["Fn::If"][1] : st));
     for (const st of statements) {
       expect(st.Effect).toBe("Allow");
       const actions: string[] = [].concat(st.Action);
@@ -140,6 +153,24 @@ describe("serverless package: the CloudFormation template", () => {
     for (const st of s3) expect(JSON.stringify(st.Resource)).toMatch(/RunsBucket/);
     const logs = statements.filter((st: any) => [].concat(st.Action).some((a: string) => a.startsWith("logs:")));
     for (const st of logs) expect(JSON.stringify(st.Resource)).toMatch(/log-group:\/aws\/lambda\/fanout-\$\{sls:stage\}-worker|fanout-pkgtest-worker/);
+  });
+
+  it("without --secrets the role may read no parameter or secret; with --secrets /myapp exactly that prefix", () => {
+    const HasSecrets = template as unknown as { Conditions: { HasSecrets: unknown } };
+    expect(HasSecrets.Conditions.HasSecrets).toEqual({ "Fn::Not": [{ "Fn::Equals": ["", ""] }] });
+    // Each grant is present only under the condition, else AWS::NoValue.
+    expect(secretStatements.map(([cond, , none]: any[]) => [cond, none])).toEqual([
+      ["HasSecrets", { Ref: "AWS::NoValue" }],
+      ["HasSecrets", { Ref: "AWS::NoValue" }],
+    ]);
+    const [ssm, sm] = secretStatements.map((s: any[]) => s[1]);
+    expect(ssm.Action).toEqual(["ssm:GetParameter"]);
+    expect(ssm.Resource).toEqual([
+      { "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/myapp/*" },
+      { "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/aws/reference/secretsmanager/myapp/*" },
+    ]);
+    expect(sm.Action).toEqual(["secretsmanager:GetSecretValue"]);
+    expect(sm.Resource).toEqual({ "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:myapp/*" });
   });
 
   it("outputs the function name and bucket that `fanout run --backend aws` discovers", () => {

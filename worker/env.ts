@@ -1,5 +1,6 @@
 import type { ObjectStore } from "../src/store/types.js";
 import type { Task } from "../src/types.js";
+import type { SecretReader } from "./secrets.js";
 
 /** What a worker host (a local process, a Lambda container) gives the handler. */
 export interface WorkerEnv {
@@ -14,4 +15,6 @@ export interface WorkerEnv {
    * it (batched) before the reply leaves. The local worker uses it to write segments.
    */
   defer?: (task: Task, ok: boolean, body: string) => boolean;
+  /** Reads a run's secrets with this worker's credentials (SSM); absent, a run with secrets fails. */
+  readSecret?: SecretReader;
 }

@@ -6,11 +6,14 @@
 import { resolveChunk } from "../src/plan/source.js";
 import type { Reply, Task } from "../src/types.js";
 import { loadBundle, loadedModule } from "./bundle-cache.js";
-import { callChunk, resolveTarget, type CancelHandle, type Target } from "./call.js";
+import { callChunk, resolveTarget, type CancelHandle, type Outcome, type Target } from "./call.js";
 import { classify } from "./classify.js";
 import type { WorkerEnv } from "./env.js";
-import { storeAndReply } from "./reply.js";
+import { enterVars, redact, type Release, type Vars } from "./env-scope.js";
+import { Watch } from "./memory.js";
+import { storeAndReply, type Times } from "./reply.js";
 import { newScope, type ChunkScope } from "./scope.js";
+import { varsOf } from "./secrets.js";
 
 export interface RunTaskOptions {
   handle?: CancelHandle;
@@ -30,14 +33,14 @@ export function runTask(task: Task, env: WorkerEnv, opts: RunTaskOptions = {}): 
   const t0 = Date.now();
   const scope = newScope(task.index);
   const mod = loadedModule(task.bundle.sha256);
-  if (mod && task.source.kind === "inline") {
+  if (mod && task.source.kind === "inline" && !task.secrets) {
     let target: Target;
     try {
       target = resolveTarget(mod, task.export);
     } catch (err) {
       return storeAndReply(task, env, scope, { error: classify(err) }, { t0, startedAt: t0, cold: false });
     }
-    return start(task, env, opts, scope, target, task.source.value, t0, false);
+    return start(task, env, opts, scope, target, task.source.value, { t0, startedAt: t0, cold: false }, task.env);
   }
   return runLoading(task, env, opts, scope, t0);
 }
@@ -50,12 +53,14 @@ async function runLoading(task: Task, env: WorkerEnv, opts: RunTaskOptions, scop
     cold = loaded.cold;
     const target = resolveTarget(loaded.module, task.export);
     const chunk = await resolveChunk(task.source, env.store);
-    return await start(task, env, opts, scope, target, chunk, t0, cold);
+    const vars = await varsOf(task, env.readSecret);
+    return await start(task, env, opts, scope, target, chunk, { t0, startedAt: t0, cold }, vars);
   } catch (err) {
     return storeAndReply(task, env, scope, { error: classify(err) }, { t0, startedAt: t0, cold });
   }
 }
 
+/** Call the chunk inside its variables' scope (waiting for the process to be free of other sets). */
 function start(
   task: Task,
   env: WorkerEnv,
@@ -63,13 +68,47 @@ function start(
   scope: ChunkScope,
   target: Target,
   chunk: unknown,
-  t0: number,
-  cold: boolean,
+  times: Times,
+  vars: Vars,
 ): Reply | Promise<Reply> {
-  const startedAt = Date.now();
+  const entered = enterVars(vars);
+  if (entered instanceof Promise) return entered.then((release) => call(task, env, opts, scope, target, chunk, times, vars, release));
+  return call(task, env, opts, scope, target, chunk, times, vars, entered);
+}
+
+function call(
+  task: Task,
+  env: WorkerEnv,
+  opts: RunTaskOptions,
+  scope: ChunkScope,
+  target: Target,
+  chunk: unknown,
+  times: Times,
+  vars: Vars,
+  release: Release,
+): Reply | Promise<Reply> {
+  times.startedAt = Date.now();
   opts.onStart?.();
+  const watch = new Watch();
   const outcome = callChunk(target, chunk, task, scope, opts.handle);
-  const times = { t0, startedAt, cold };
-  if (outcome instanceof Promise) return outcome.then((o) => storeAndReply(task, env, scope, o, times));
-  return storeAndReply(task, env, scope, outcome, times);
+  const end = (o: Outcome): Reply | Promise<Reply> => {
+    release();
+    const memory = watch.stop();
+    if (vars) redactScope(scope, o, vars);
+    return storeAndReply(task, env, scope, o, times, memory);
+  };
+  if (outcome instanceof Promise) {
+    watch.follow();
+    return outcome.then(end);
+  }
+  return end(outcome);
+}
+
+/** The run's values out of what the chunk leaves behind: its log lines and its error. */
+function redactScope(scope: ChunkScope, o: Outcome, vars: Vars): void {
+  for (let i = 0; i < scope.logs.length; i++) scope.logs[i] = redact(scope.logs[i]!, vars);
+  if (o.error) {
+    o.error.message = redact(o.error.message, vars);
+    if (o.error.stack) o.error.stack = redact(o.error.stack, vars);
+  }
 }

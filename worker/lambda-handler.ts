@@ -11,6 +11,7 @@ import type { ObjectStore } from "../src/store/types.js";
 import type { Reply, Task } from "../src/types.js";
 import type { WorkerEnv } from "./env.js";
 import { runTask } from "./handler.js";
+import type { SecretReader } from "./secrets.js";
 import { defaultBundleCacheDir } from "../src/util/bundle-cache.js";
 
 export interface LambdaContext {
@@ -51,8 +52,11 @@ export function holdExit(exit: (code?: number) => never, inChunk: () => boolean,
   }) as (code?: number) => never;
 }
 
-/** `storeOf` makes the store of a bucket (S3 on Lambda); one is kept per bucket for the container's life. */
-export function createLambdaHandler(storeOf: (bucket: string) => ObjectStore): (event: Task, context?: LambdaContext) => Promise<Reply> {
+/**
+ * `storeOf` makes the store of a bucket (S3 on Lambda); one is kept per bucket for the
+ * container's life. `readSecret` reads a run's secrets with the function's role.
+ */
+export function createLambdaHandler(storeOf: (bucket: string) => ObjectStore, readSecret?: SecretReader): (event: Task, context?: LambdaContext) => Promise<Reply> {
   const stores = new Map<string, ObjectStore>();
   const storeFor = (bucket: string): ObjectStore => {
     let s = stores.get(bucket);
@@ -74,6 +78,7 @@ export function createLambdaHandler(storeOf: (bucket: string) => ObjectStore): (
       workerId: `${process.env.AWS_LAMBDA_LOG_STREAM_NAME ?? `pid-${process.pid}`}`,
       ...(memoryMb ? { memoryMb } : {}),
       cacheDir: defaultBundleCacheDir(),
+      ...(readSecret ? { readSecret } : {}),
     };
     const reply = runTask(task, env);
     if (reply instanceof Promise) {

@@ -3,6 +3,7 @@
  * sets up the process once per container and exports the handler.
  */
 import { makeS3Client, RESULT_PUT_RETRY, S3Store } from "../src/store/s3.js";
+import { ssmSecretReader } from "./aws-ssm.js";
 import { createLambdaHandler, holdExit } from "./lambda-handler.js";
 import { guardProcess } from "./guard.js";
 import { captureConsole, chunkScope } from "./scope.js";
@@ -22,4 +23,4 @@ const client = makeS3Client({
   retry: RESULT_PUT_RETRY,
 });
 
-export const handler = createLambdaHandler((bucket) => new S3Store(client, bucket));
+export const handler = createLambdaHandler((bucket) => new S3Store(client, bucket), ssmSecretReader());

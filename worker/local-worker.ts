@@ -10,6 +10,7 @@ import type { Reply, Task, TaskBase } from "../src/types.js";
 import type { CancelHandle } from "./call.js";
 import type { WorkerEnv } from "./env.js";
 import { runTask } from "./handler.js";
+import type { SecretReader } from "./secrets.js";
 import { SegmentWriter } from "./segment-writer.js";
 
 export interface LocalWorkerOptions {
@@ -19,6 +20,8 @@ export interface LocalWorkerOptions {
   /** Where bundles are cached when the store has no local file for them. */
   cacheDir: string;
   send: (msg: ToParent) => void;
+  /** Reads a run's secrets (with the caller's AWS credential chain). */
+  readSecret?: SecretReader;
 }
 
 const idOf = (t: { index: number; attempt: number }) => attemptKey(t.index, t.attempt);
@@ -52,6 +55,7 @@ export class LocalWorker {
       workerId: `local-${opts.pid}`,
       ...(opts.memoryMb ? { memoryMb: opts.memoryMb } : {}),
       cacheDir: opts.cacheDir,
+      ...(opts.readSecret ? { readSecret: opts.readSecret } : {}),
     };
   }
 

@@ -7,6 +7,7 @@ import { FolderStore } from "../src/store/folder.js";
 import { guardProcess } from "./guard.js";
 import { LocalWorker } from "./local-worker.js";
 import { captureConsole } from "./scope.js";
+import type { SecretReader } from "./secrets.js";
 import { defaultBundleCacheDir } from "../src/util/bundle-cache.js";
 
 const storeRoot = process.env.FANOUT_STORE_ROOT;
@@ -17,12 +18,16 @@ if (!storeRoot || !process.send) {
 
 const send = (msg: ToParent): void => void process.send!(msg);
 const memoryMb = Number(process.env.FANOUT_MEMORY_MB) || undefined;
+// The SDK loads only in a process that serves a run with secrets.
+let ssm: Promise<SecretReader> | undefined;
+const readSecret: SecretReader = async (ref) => (await (ssm ??= import("./aws-ssm.js").then((m) => m.ssmSecretReader())))(ref);
 const worker = new LocalWorker({
   store: new FolderStore(storeRoot),
   pid: process.pid,
   ...(memoryMb ? { memoryMb } : {}),
   cacheDir: defaultBundleCacheDir(),
   send,
+  readSecret,
 });
 
 // Remote stacks should name the user's TypeScript lines (job bundles carry inline source maps).

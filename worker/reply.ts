@@ -5,7 +5,7 @@
 import { toRemoteError } from "../src/errors.js";
 import { toJson } from "../src/serialize.js";
 import { keys } from "../src/store/keys.js";
-import type { RemoteError, Reply, ResultEnvelope, Task } from "../src/types.js";
+import type { PeakMemory, RemoteError, Reply, ResultEnvelope, Task } from "../src/types.js";
 import type { Outcome } from "./call.js";
 import { classify } from "./classify.js";
 import type { WorkerEnv } from "./env.js";
@@ -28,7 +28,7 @@ export interface Times {
 }
 
 /** Serialize, store (or hand to the batching writer), and shape the reply. */
-export function storeAndReply(task: Task, env: WorkerEnv, scope: ChunkScope, o: Outcome, times: Times): Reply | Promise<Reply> {
+export function storeAndReply(task: Task, env: WorkerEnv, scope: ChunkScope, o: Outcome, times: Times, memory?: PeakMemory): Reply | Promise<Reply> {
   let error = o.error;
   let valueJson: string | undefined;
   if (!error) {
@@ -40,6 +40,7 @@ export function storeAndReply(task: Task, env: WorkerEnv, scope: ChunkScope, o: 
   }
   const value = error ? undefined : o.value;
   const envelope = envelopeOf(task, env, scope, error, times);
+  if (memory) envelope.memory = memory;
   const bytes = valueJson?.length ?? 0;
   if (error?.kind === "transient" || error?.kind === "cancelled") return replyOf(envelope, value, bytes, task.inlineLimit);
   // The stored envelope is built by splicing the value's JSON in, so the value is serialized once.

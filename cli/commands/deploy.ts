@@ -19,6 +19,7 @@ export interface DeployFlags {
   expireDays?: string;
   /** A JSON file of IAM statements the job needs, added to the worker role. */
   workerPolicy?: string;
+  secrets?: string;
 }
 
 export function registerDeploy(program: Command): void {
@@ -36,6 +37,7 @@ export function registerDeploy(program: Command): void {
     .addOption(new Option("--arch <arch>", "worker architecture (default arm64)").choices(["arm64", "x86_64"]))
     .option("--expire-days <days>", "run data in the bucket expires after this many days (default 7)")
     .option("--worker-policy <file>", "JSON file of IAM statements the job needs (other AWS services), added to the worker role")
+    .option("--secrets <prefix>", "let the workers read SSM parameters under this path (e.g. /myapp), and Secrets Manager secrets named myapp/...")
     .addHelpText(
       "after",
       "\nExamples:\n  $ npx fanout deploy --stage dev --region eu-west-1 --memory 1769\n  $ npx fanout deploy --worker-policy policy.json   # {\"Statement\": [{\"Effect\": \"Allow\", \"Action\": \"ssm:GetParameter\", \"Resource\": \"arn:aws:ssm:...\"}]}\n",
@@ -54,6 +56,13 @@ function limitParams(f: DeployFlags): string[] {
   if (timeout !== undefined) params.push(`--param=timeout=${timeout}`);
   if (f.arch) params.push(`--param=arch=${f.arch}`);
   if (days !== undefined) params.push(`--param=expireDays=${days}`);
+  if (f.secrets !== undefined) {
+    // A path, so the grant is exactly that subtree: no wildcards, no trailing "/".
+    if (!/^(\/[A-Za-z0-9_.-]+)+$/.test(f.secrets)) {
+      throw new UsageError(`--secrets must be a parameter path prefix such as /myapp, got "${f.secrets}"`, "e.g. --secrets /myapp (the workers may then read /myapp/... and secrets named myapp/...)");
+    }
+    params.push(`--param=secretsPrefix=${f.secrets}`, `--param=secretsName=${f.secrets.slice(1)}`);
+  }
   return params;
 }
 

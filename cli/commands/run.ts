@@ -1,7 +1,9 @@
 // `fanout run <job>`: flags to RunOptions, progress on stderr, the result on stdout.
 import type { Command } from "commander";
-import { ChunkFailedError, FanoutError } from "../../src/errors.js";
-import { checkBackend, nonNegativeInt, positiveInt, positiveNumber, type BackendName } from "../../src/options.js";
+import { readFileSync } from "node:fs";
+import { parseEnv } from "node:util";
+import { ChunkFailedError, FanoutError, UsageError } from "../../src/errors.js";
+import { checkBackend, nonNegativeInt, parseEnvFlag, parseSecretFlag, positiveInt, positiveNumber, type BackendName } from "../../src/options.js";
 import type { RunOptions } from "../../src/run/types.js";
 import type { AttemptRecord, RunSummary } from "../../src/types.js";
 import { addBackendOptions, awsOptionsFrom, flag, writeStdout, type BackendFlags } from "../common.js";
@@ -14,6 +16,7 @@ Examples:
   $ fanout run job.ts --chunks 1000 --concurrency 200 --json > out.json
   $ fanout run job.ts --chunks 360 --backend aws --region eu-west-1 --memory 1769
   $ fanout run job.ts --resume 20261127T044612Z-k3j9xq
+  $ fanout run job.ts --env-file .env --env LOG_LEVEL=debug --secret API_KEY=ssm:/myapp/api-key
   $ fanout run job.ts --resume 20261127T044612Z-k3j9xq --rebuild   (after fixing a failed chunk's bug)
 
 Output:
@@ -43,6 +46,37 @@ interface RunFlags extends BackendFlags {
   quiet?: boolean;
   verbose?: boolean;
   report?: string;
+  env?: string[];
+  envFile?: string;
+  secret?: string[];
+}
+
+/** Commander's way to take a flag more than once. */
+const collect = (value: string, list: string[] = []): string[] => [...list, value];
+
+/** The variables of --env-file, then each --env over them. */
+function envFrom(flags: RunFlags): Record<string, string> | undefined {
+  let env: Record<string, string> | undefined;
+  if (flags.envFile) {
+    let text: string;
+    try {
+      text = readFileSync(flags.envFile, "utf8");
+    } catch {
+      throw new UsageError(`--env-file not found: ${flags.envFile}`, `check the path (it is resolved from ${process.cwd()})`);
+    }
+    env = { ...parseEnv(text) } as Record<string, string>;
+    for (const [k, v] of Object.entries(env)) parseEnvFlag(`${k}=${v}`);
+  }
+  for (const e of flags.env ?? []) {
+    const [k, v] = parseEnvFlag(e);
+    (env ??= {})[k] = v;
+  }
+  return env;
+}
+
+function secretsFrom(flags: RunFlags): Record<string, string> | undefined {
+  if (!flags.secret?.length) return undefined;
+  return Object.fromEntries(flags.secret.map(parseSecretFlag));
 }
 
 function runOptionsFrom(flags: RunFlags): RunOptions & { backend: BackendName } {
@@ -53,6 +87,8 @@ function runOptionsFrom(flags: RunFlags): RunOptions & { backend: BackendName } 
   const memory = flag(positiveInt, "memory", flags.memory);
   const processes = flag(positiveInt, "processes", flags.processes);
   const timeout = flag(positiveNumber, "timeout", flags.timeout);
+  const env = envFrom(flags);
+  const secrets = secretsFrom(flags);
   return {
     backend,
     ...(chunks !== undefined ? { chunks } : {}),
@@ -65,6 +101,8 @@ function runOptionsFrom(flags: RunFlags): RunOptions & { backend: BackendName } 
     ...(flags.store ? { store: flags.store } : {}),
     ...(flags.resume ? { resume: flags.resume } : {}),
     ...(flags.rebuild ? { rebuild: true } : {}),
+    ...(env ? { env } : {}),
+    ...(secrets ? { secrets } : {}),
     aws: awsOptionsFrom(flags),
   };
 }
@@ -83,6 +121,9 @@ export function registerRun(program: Command): void {
     .option("--processes <n>", "local worker processes (default: one per core)")
     .option("--resume <runId>", "continue a run: only chunks without a stored result run again")
     .option("--rebuild", "with --resume: run the rest with the job's new build (a fixed bug), keeping finished results")
+    .option("-e, --env <NAME=value>", "set a variable in the workers' process.env while each chunk runs (repeatable; over the job's defaults.env)", collect)
+    .option("--env-file <file>", "variables from a .env file, as --env (each --env overrides it)")
+    .option("--secret <NAME=ref>", "a variable the workers read with their own role: NAME=ssm:/parameter/path or NAME=secretsmanager:<name or ARN> (repeatable)", collect)
     .option("--json", "print { result, summary } as one JSON object on stdout")
     .option("--report <file.html>", "write a self-contained HTML report of the run")
     .option("-q, --quiet", "no progress or summary on stderr");

@@ -61,6 +61,8 @@ async function showRun(store: ObjectStore, runId: string, flags: StatusFlags): P
     ...(m.client ? { client: { host: m.client.host, pid: m.client.pid } } : {}),
     ...(m.summary ? { wallMs: m.summary.wallMs } : {}),
     builds,
+    // Names only: the values were never stored.
+    ...(m.env ? { env: m.env.map((n) => `${n}=***`) } : {}),
     resume: missing > 0 || m.status !== "succeeded" ? resumeCmd({ runId, jobPath: m.job.path, flags: followUpFlags(m.backend, flags.store) }) : undefined,
   };
   if (flags.json) return writeStdout(JSON.stringify(info) + "\n");
@@ -70,6 +72,7 @@ async function showRun(store: ObjectStore, runId: string, flags: StatusFlags): P
   ];
   if (status === "interrupted" && m.client) out.push(`  interrupted: its client (pid ${m.client.pid} on ${m.client.host}) is gone; last heard from ${m.updatedAt}`);
   if (buildsOf(m).length > 1) out.push(`  builds: ${builds.map((b) => `${b.chunks} chunk${b.chunks === 1 ? "" : "s"} by bundle ${b.bundleSha256.slice(0, 12)}`).join(" · ")}`);
+  if (info.env) out.push(`  env: ${info.env.join(" ")}`);
   if (m.error) out.push(`  error: ${m.error.index !== undefined ? `chunk ${m.error.index}: ` : ""}${m.error.name}: ${m.error.message}`);
   if (info.resume) out.push(`  resume: ${info.resume}`);
   return writeStdout(out.join("\n") + "\n");

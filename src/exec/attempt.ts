@@ -49,6 +49,7 @@ export class Attempt implements InvokeOptions {
       record.coldStart = result.timing.coldStart;
       if (result.timing.handlerMs !== undefined) record.handlerMs = result.timing.handlerMs;
       if (result.timing.initMs !== undefined) record.initMs = result.timing.initMs;
+      if (result.memory) record.memory = result.memory;
       record.outcome = result.ok ? "ok" : (result.error?.kind ?? "user");
     }
     return result;

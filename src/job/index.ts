@@ -30,6 +30,11 @@ export interface JobDefaults {
   retryErrors?: boolean;
   concurrency?: number;
   chunks?: number;
+  /**
+   * Variables set in the worker's `process.env` while each chunk runs (and restored after);
+   * `--env` and the `env` option override them by name. Not written to the manifest or logs.
+   */
+  env?: Record<string, string>;
 }
 
 /** A chunk of `range(...)`: the integers start..end-1. */

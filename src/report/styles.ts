@@ -51,6 +51,6 @@ ul.notes{margin:4px 0;padding-left:18px;color:var(--mut)}
 export const SCRIPT = `(function(){var t=document.getElementById("tip"),s=document.querySelector('[data-testid="timeline"]');if(!s||!t)return;
 function ms(v){return v===""?"-":(+v<1000?v+" ms":(v/1000).toFixed(2)+" s")}
 s.addEventListener("mousemove",function(e){var d=e.target&&e.target.dataset;if(!d||!d.outcome){t.hidden=true;return}
-t.textContent=d.count?("chunks "+d.index+"\\n"+d.count+" ok attempts"):("chunk "+d.index+" · attempt "+d.attempt+(d.spec?" (speculative)":"")+"\\n"+d.outcome+(d.kind!==d.outcome?" ("+d.kind+")":"")+(d.cold?" · cold start":"")+"\\nqueued "+ms(d.q)+" · ran "+ms(d.r)+" · total "+ms(d.t));
+t.textContent=d.count?("chunks "+d.index+"\\n"+d.count+" ok attempts"):("chunk "+d.index+" · attempt "+d.attempt+(d.spec?" (speculative)":"")+"\\n"+d.outcome+(d.kind!==d.outcome?" ("+d.kind+")":"")+(d.cold?" · cold start":"")+"\\nqueued "+ms(d.q)+" · ran "+ms(d.r)+" · total "+ms(d.t)+(d.mem?"\\npeak memory "+d.mem:""));
 t.hidden=false;t.style.left=Math.min(e.clientX+12,innerWidth-240)+"px";t.style.top=(e.clientY+12)+"px"});
 s.addEventListener("mouseleave",function(){t.hidden=true})})();`;

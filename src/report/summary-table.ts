@@ -35,6 +35,7 @@ export function renderSummaryTable(s: RunSummary, attempts: number): string {
     ["speculated", "speculative copies / won", `${s.speculated} / ${s.speculationWins}`, s.speculated],
     ["lostCopyMs", "time of speculative copies that lost", fmtMs(s.speculation?.lostMs ?? 0), s.speculation?.lostMs ?? 0],
     ["throttled", "throttled (429s) · in-flight limit found", s.throttle ? `${s.throttle.throttled} · ${s.throttle.limitFound} of ${s.throttle.ceiling}` : "0", s.throttle?.throttled ?? 0],
+    ["peakMemoryMb", "peak memory p50 / p95 / max (of setting)", s.memory ? `${s.memory.p50Mb} / ${s.memory.p95Mb} / ${s.memory.maxMb} MB (of ${s.memory.limitMb} MB)` : "—", s.memory?.maxMb ?? 0],
     // A run resumed with --rebuild mixes builds of the job: how many results each one made.
     ["builds", "chunk results by job build", (s.builds ?? []).map((b) => `${b.chunks} by bundle ${b.bundleSha256.slice(0, 12)}`).join(" · ") || "—", s.builds?.length ?? 1],
   ];

@@ -128,7 +128,7 @@ function addToBin(bins: Map<number, Bin>, g: number, a: AttemptRecord): void {
 function barRect(a: AttemptRecord, o: DisplayOutcome, xs: number, yy: number, w: number, hh: number): string {
   const q = a.startedAt !== undefined ? Math.max(0, a.startedAt - a.invokedAt) : undefined;
   const r = attemptRunMs(a);
-  return `<rect data-testid="bar" data-outcome="${o}" data-kind="${escapeHtml(a.outcome)}" data-index="${a.index}" data-attempt="${a.attempt}"${a.speculative ? ' data-spec="1"' : ""}${a.coldStart ? ' data-cold="1"' : ""} data-q="${q === undefined ? "" : Math.round(q)}" data-r="${Math.round(r)}" data-t="${Math.round(a.returnedAt - a.invokedAt)}" class="b ${o}" x="${n1(xs)}" y="${n2(yy)}" width="${n2(w)}" height="${n2(hh)}"/>`;
+  return `<rect data-testid="bar" data-outcome="${o}" data-kind="${escapeHtml(a.outcome)}" data-index="${a.index}" data-attempt="${a.attempt}"${a.speculative ? ' data-spec="1"' : ""}${a.coldStart ? ' data-cold="1"' : ""} data-q="${q === undefined ? "" : Math.round(q)}" data-r="${Math.round(r)}" data-t="${Math.round(a.returnedAt - a.invokedAt)}"${a.memory ? ` data-mem="${a.memory.peakRssMb} MB RSS · ${a.memory.peakHeapMb} MB heap"` : ""} class="b ${o}" x="${n1(xs)}" y="${n2(yy)}" width="${n2(w)}" height="${n2(hh)}"/>`;
 }
 
 function drawBins(bins: Map<number, Bin>, groupSize: number, rows: number, { TOP, H, x }: Frame): string[] {

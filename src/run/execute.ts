@@ -10,13 +10,14 @@ import { retrying } from "../store/retrying.js";
 import type { ObjectStore } from "../store/types.js";
 import { taskOf } from "../task.js";
 import type { ChunkSource, Reply, RunManifest, TaskBase, Task } from "../types.js";
+import type { RunVars } from "../options.js";
 import { followUpFlags, statusCmd, type RunRef } from "../util/follow-up.js";
 import { chunksPerBuild } from "./builds.js";
 import { recordFailures } from "./failures.js";
 import { finishManifest, startManifest } from "./manifest.js";
 import { readValue, valuesInOrder } from "./results.js";
 import type { RunOptions, RunResult } from "./types.js";
-import { summarize } from "./summary.js";
+import { memoryNotice, summarize } from "./summary.js";
 
 /** Results up to this size come back in the reply; larger ones are read from the store. */
 const INLINE_RESULT_BYTES = 256 * 1024;
@@ -32,6 +33,8 @@ export interface ExecuteRunParams {
   onValue?: (index: number, value: unknown) => void;
   /** This resume runs a new build of the job (`rebuild`). */
   rebuilt?: boolean;
+  /** Variables the workers set for each chunk; they travel in the tasks only. */
+  vars?: RunVars;
 }
 
 /** The shared second half of run() and map(): dispatch, collect in order, reduce, record. */
@@ -67,6 +70,8 @@ async function finishRun<O>(p: ExecuteRunParams, ref: RunRef, todo: number[], do
   const outcome = await dispatch(p, todo, done);
   const summary = summarize(manifest, p.backend, outcome, done.size, p.t0, manifest.options);
   summary.builds = chunksPerBuild(manifest, new Set([...done, ...outcome.values.keys(), ...outcome.stored]));
+  const roomy = memoryNotice(summary);
+  if (roomy) options.onNotice?.(roomy);
   /** What a failed or cancelled run hands to `--json` and `--report`. */
   const withRun = <E extends FanoutError>(err: E): E => {
     err.summary = summary;
@@ -127,6 +132,8 @@ function dispatch(p: ExecuteRunParams, todo: number[], done: Set<number>): Promi
     timeoutMs: opts.timeoutMs,
     inlineLimit: INLINE_RESULT_BYTES,
   };
+  if (p.vars?.env) base.env = p.vars.env;
+  if (p.vars?.secrets) base.secrets = p.vars.secrets;
   const tasks: Task[] = todo.map((index) => taskOf(base, index, 1, p.sources[index]!));
   return execute({
     backend,

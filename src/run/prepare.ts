@@ -8,7 +8,7 @@ import type { Backend, RunStore, StoreConfig } from "../compute/types.js";
 import { JobLoadError, RunNotFoundError, UsageError } from "../errors.js";
 import { notAFunction, notAJob } from "../job/check.js";
 import type { Job } from "../job/index.js";
-import { checkBackend, positiveInt, resolveOptions, type BackendName, type CommonOptions } from "../options.js";
+import { checkBackend, positiveInt, resolveOptions, runVars, type BackendName, type CommonOptions, type RunVars } from "../options.js";
 import { isRunId } from "../store/keys.js";
 import type { ObjectStore } from "../store/types.js";
 import type { RunOptionsResolved } from "../types.js";
@@ -23,6 +23,8 @@ export interface PreparedRun extends PlannedRun {
   store: ObjectStore;
   backend: Backend;
   reduce: Job["reduce"] | undefined;
+  /** What the workers set in process.env for each chunk (kept out of the manifest). */
+  vars: RunVars;
   /** Close the compute, then the store. */
   close(): Promise<void>;
 }
@@ -35,16 +37,18 @@ export async function prepareRun(file: string, options: RunOptions): Promise<Pre
   checkRunFlags(options);
   // Options are checked before anything is opened, so a bad flag costs nothing.
   const preliminary = resolveOptions(options, {});
+  runVars(options, {});
   return opened(await openRunStore(storeConfig(backend, cwd, options), preliminary.concurrency), options, async (site, openCompute) => {
     const stored = await storeAndImport(site.store, bundle);
     const job = loadJob(stored.mod, file);
+    const vars = runVars(options, job.defaults);
     // Memory comes from the flags and the job's defaults, not the plan: the local pool starts
     // now, while the chunks are planned and uploaded.
     const compute = await openCompute(resolveOptions(options, job.defaults));
     const planned = options.resume
       ? await resumeRun(site.store, { runId: options.resume, file, cwd, backend, bundle, stored, job }, options)
       : await newJobRun(site.store, { file, backend, bundle, stored }, job, { ...options, cwd });
-    return { ...planned, backend: compute, reduce: job.reduce };
+    return { ...withVarNames(planned, vars), backend: compute, reduce: job.reduce, vars };
   });
 }
 
@@ -54,14 +58,22 @@ export async function prepareMap(file: string, exportName: string, inputs: reado
   const bundle = await bundleJob(file, cwd);
   const backend = checkBackend(options.backend);
   const resolved = resolveOptions(options, {}, inputs.length);
+  const vars = runVars(options, {});
   return opened(await openRunStore(storeConfig(backend, cwd, options), resolved.concurrency), options, async (site, openCompute) => {
     const compute = await openCompute(resolved);
     const stored = await storeAndImport(site.store, bundle);
     const why = notAFunction(stored.mod[exportName], exportName, file);
     if (why) throw new JobLoadError(why.problem, why.fix);
     const planned = await newMapRun(site.store, { file, backend, bundle, stored }, exportName, inputs, resolved);
-    return { ...planned, backend: compute, reduce: undefined };
+    return { ...withVarNames(planned, vars), backend: compute, reduce: undefined, vars };
   });
+}
+
+/** The manifest names the variables the run sets; their values stay out of it. */
+function withVarNames(planned: PlannedRun, vars: RunVars): PlannedRun {
+  const names = [...Object.keys(vars.env ?? {}), ...Object.keys(vars.secrets ?? {})];
+  if (names.length) planned.manifest.env = names;
+  return planned;
 }
 
 /** Open the compute beside the store, with the run's resolved memory and concurrency. */

@@ -3,7 +3,7 @@ import type { Backend } from "../compute/types.js";
 import type { ExecuteOutcome } from "../exec/executor.js";
 import { attemptRunMs } from "../util/attempts.js";
 import { chunkStats } from "../util/stats.js";
-import type { RunManifest, RunOptionsResolved, RunSummary } from "../types.js";
+import type { AttemptRecord, RunManifest, RunOptionsResolved, RunSummary } from "../types.js";
 
 export function summarize(
   manifest: RunManifest,
@@ -40,5 +40,33 @@ export function summarize(
     chunkMs: chunkStats(times),
     ...(o.throttle.throttled ? { throttle: { throttled: o.throttle.throttled, limitFound: o.throttle.final, ceiling: o.throttle.ceiling } } : {}),
     ...(o.speculation.copies ? { speculation: o.speculation } : {}),
+    ...peakMemory(o.attempts, opts.memoryMb),
   };
+}
+
+/** Peak RSS over the attempts whose workers reported it, against the memory setting. */
+function peakMemory(attempts: readonly AttemptRecord[], limitMb: number): Pick<RunSummary, "memory"> {
+  const peaks: number[] = [];
+  for (const a of attempts) if (a.memory) peaks.push(a.memory.peakRssMb);
+  if (peaks.length === 0) return {};
+  const s = chunkStats(peaks);
+  return { memory: { p50Mb: s.p50, p95Mb: s.p95, maxMb: s.max, limitMb } };
+}
+
+/** Below this share of the memory setting at its peak, a run hears that less would do. */
+const MEMORY_ROOMY = 0.4;
+
+/**
+ * A notice for a run whose workers peaked under 40% of their memory: a setting with half as
+ * much headroom again above the peak (in 64 MB steps, Lambda's minimum 128 MB), and what it
+ * saves per second of chunk time, as Lambda bills memory times duration. Lambda gives CPU in
+ * proportion to memory, so a CPU-bound chunk may run longer: the notice says to measure.
+ */
+export function memoryNotice(s: RunSummary): string | undefined {
+  const m = s.memory;
+  if (!m || m.maxMb <= 0 || m.maxMb >= m.limitMb * MEMORY_ROOMY) return undefined;
+  const smaller = Math.max(128, Math.ceil((m.maxMb * 1.5) / 64) * 64);
+  if (smaller >= m.limitMb) return undefined;
+  const saves = Math.round((1 - smaller / m.limitMb) * 100);
+  return `memory: workers peaked at ${m.maxMb} MB of ${m.limitMb} MB (${Math.round((m.maxMb / m.limitMb) * 100)}%); --memory ${smaller} would bill ${saves}% less per chunk-second on Lambda (CPU shrinks with memory there: compare times before settling)`;
 }

@@ -31,12 +31,15 @@ const VALUE = 8;
  * (the parent knows them), so a no-op chunk costs a few bytes of JSON, not a few hundred.
  * [index, attempt, flags, startedAt, endedAt, loadMs, bytes, value?, extra?]
  */
-export type WireReply = [number, number, number, number, number, number, number, unknown?, { error?: RemoteError; logs?: string[] }?];
+export type WireReply = [number, number, number, number, number, number, number, unknown?, { error?: RemoteError; logs?: string[]; mem?: [rss: number, heap: number] }?];
 
 export function encodeReply(r: Reply): WireReply {
   const flags = (r.ok ? OK : 0) | (r.timing.coldStart ? COLD : 0) | (r.stored ? STORED : 0) | (r.value !== undefined ? VALUE : 0);
   const w: WireReply = [r.index, r.attempt, flags, r.timing.startedAt, r.timing.endedAt, r.timing.loadMs, r.bytes];
-  const extra = r.error || r.logs.length ? { ...(r.error ? { error: r.error } : {}), ...(r.logs.length ? { logs: r.logs } : {}) } : undefined;
+  const extra =
+    r.error || r.logs.length || r.memory
+      ? { ...(r.error ? { error: r.error } : {}), ...(r.logs.length ? { logs: r.logs } : {}), ...(r.memory ? { mem: [r.memory.peakRssMb, r.memory.peakHeapMb] as [number, number] } : {}) }
+      : undefined;
   if (r.value !== undefined || extra) w.push(r.value);
   if (extra) w.push(extra);
   return w;
@@ -60,5 +63,6 @@ export function decodeReply(w: WireReply, runId: string, worker: Reply["worker"]
   if (flags & VALUE) reply.value = value;
   if (flags & STORED) reply.stored = true;
   if (extra?.error) reply.error = extra.error;
+  if (extra?.mem) reply.memory = { peakRssMb: extra.mem[0], peakHeapMb: extra.mem[1] };
   return reply;
 }
