@@ -14,4 +14,8 @@ export interface WorkerEnv {
    * it (batched) before the reply leaves. The local worker uses it to write segments.
    */
   defer?: (task: Task, ok: boolean, body: string) => boolean;
+  /** Told of a running chunk's `ctx.progress` (the local worker sends it over IPC; Lambda writes it with the live log). */
+  progress?: (task: Task, fraction: number) => void;
+  /** How often a running chunk's new log lines go to the store (default LIVE_LOG_MS). */
+  liveLogMs?: number;
 }

@@ -9,6 +9,7 @@ import { loadBundle, loadedModule } from "./bundle-cache.js";
 import { callChunk, resolveTarget, type CancelHandle, type Target } from "./call.js";
 import { classify } from "./classify.js";
 import type { WorkerEnv } from "./env.js";
+import { followChunk } from "./live-log.js";
 import { storeAndReply } from "./reply.js";
 import { newScope, type ChunkScope } from "./scope.js";
 
@@ -68,8 +69,17 @@ function start(
 ): Reply | Promise<Reply> {
   const startedAt = Date.now();
   opts.onStart?.();
+  const { progress } = env;
+  if (progress) scope.onProgress = (f) => progress(task, f);
   const outcome = callChunk(target, chunk, task, scope, opts.handle);
   const times = { t0, startedAt, cold };
-  if (outcome instanceof Promise) return outcome.then((o) => storeAndReply(task, env, scope, o, times));
+  if (outcome instanceof Promise) {
+    // Only a chunk that waits can outlive a flush interval: its lines go to the store as it runs.
+    const stopLive = followChunk(task, env, scope);
+    return outcome.then((o) => {
+      stopLive();
+      return storeAndReply(task, env, scope, o, times);
+    });
+  }
   return storeAndReply(task, env, scope, outcome, times);
 }
