@@ -16,6 +16,4 @@ export interface WorkerEnv {
   defer?: (task: Task, ok: boolean, body: string) => boolean;
   /** Told of a running chunk's `ctx.progress` (the local worker sends it over IPC; Lambda writes it with the live log). */
   progress?: (task: Task, fraction: number) => void;
-  /** How often a running chunk's new log lines go to the store (default LIVE_LOG_MS). */
-  liveLogMs?: number;
 }

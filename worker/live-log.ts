@@ -10,7 +10,7 @@ import type { WorkerEnv } from "./env.js";
 import type { ChunkScope } from "./scope.js";
 
 /** How often a running chunk's new lines are written. */
-export const LIVE_LOG_MS = 2000;
+const LIVE_LOG_MS = 2000;
 /** How often the shared timer looks at the running chunks. */
 const TICK_MS = 250;
 
@@ -51,7 +51,7 @@ export function followChunk(task: Task, env: WorkerEnv, scope: ChunkScope): () =
 function tick(): void {
   const now = Date.now();
   for (const live of running) {
-    if (!live.writing && now - live.lastFlush >= (live.env.liveLogMs ?? LIVE_LOG_MS)) void flush(live, now);
+    if (!live.writing && now - live.lastFlush >= LIVE_LOG_MS) void flush(live, now);
   }
 }
 

@@ -35,7 +35,7 @@ export interface Lease {
 }
 
 /** The run already has a live driver. */
-export function driverRefused(ref: RunRef, held: LeaseRecord): FanoutError {
+function driverRefused(ref: RunRef, held: LeaseRecord): FanoutError {
   return new FanoutError(
     "E_DRIVER_LIVE",
     `run ${ref.runId} already has a driver (pid ${held.holder.pid} on ${held.holder.host}, lease generation ${held.generation})`,
