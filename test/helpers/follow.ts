@@ -1,12 +1,14 @@
 import { spawn } from "node:child_process";
-import { BIN, fanout, ROOT } from "./cli.js";
+import { BIN, ROOT } from "./cli.js";
 import { runIdIn } from "./tmp.js";
 
-/** What `fanout logs -f` printed during a run of test/fixtures/live-lines.ts, and what the store held when "begin 0" showed. */
+/** What `fanout logs -f` printed during a run of test/fixtures/live-lines.ts, and when. */
 export interface Followed {
   lines: string[];
-  /** `fanout status --json` of the run, taken right after "begin 0" appeared. */
-  statusAtBegin: { done: number; status: string };
+  /** When "begin 0" reached this process (ms since the epoch). */
+  beginSeenAt: number;
+  /** When chunk 0's map returned, by its own clock (the same machine's). */
+  chunk0EndedAt: number;
   runCode: number | null;
   followCode: number | null;
 }
@@ -15,6 +17,8 @@ export interface Followed {
 export async function followLiveLines(args: string[], env: Record<string, string> = {}): Promise<Followed> {
   const runner = spawn(process.execPath, [BIN, "run", "test/fixtures/live-lines.ts", "--no-speculate", ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let runErr = "";
+  let runOut = "";
+  runner.stdout.setEncoding("utf8").on("data", (s: string) => (runOut += s));
   const runExit = new Promise<number | null>((r) => runner.on("close", (code) => r(code)));
   const runId = await new Promise<string>((resolve, reject) => {
     runner.stderr.setEncoding("utf8").on("data", (s: string) => {
@@ -25,11 +29,13 @@ export async function followLiveLines(args: string[], env: Record<string, string
   });
   const follower = spawn(process.execPath, [BIN, "logs", runId, "0", "-f", ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
-  let statusAtBegin: Promise<Followed["statusAtBegin"]> | undefined;
+  let beginSeenAt = 0;
   follower.stdout.setEncoding("utf8").on("data", (s: string) => {
     out += s;
-    statusAtBegin ??= out.includes("begin 0") ? fanout(["status", runId, "--json", ...args], { env }).then((r) => JSON.parse(r.stdout)) : undefined;
+    if (!beginSeenAt && out.includes("begin 0")) beginSeenAt = Date.now();
   });
   const followCode = await new Promise<number | null>((r) => follower.on("close", (code) => r(code)));
-  return { lines: out.split("\n").filter(Boolean), statusAtBegin: await statusAtBegin!, runCode: await runExit, followCode };
+  const runCode = await runExit;
+  const ended = JSON.parse(runOut) as number[];
+  return { lines: out.split("\n").filter(Boolean), beginSeenAt, chunk0EndedAt: ended[0]!, runCode, followCode };
 }
