@@ -3,8 +3,10 @@
 // runs, so start-up and --help stay fast (test/cli-io.test.ts checks).
 import * as fs from "node:fs";
 import { Command, CommanderError } from "commander";
+import { registerAttach } from "./commands/attach.js";
 import { registerBench } from "./commands/bench.js";
 import { registerDeploy } from "./commands/deploy.js";
+import { registerDrive } from "./commands/drive.js";
 import { registerEmulate } from "./commands/emulate.js";
 import { registerGc } from "./commands/gc.js";
 import { registerLogs } from "./commands/logs.js";
@@ -52,7 +54,7 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run with --help for usage)")
     .configureHelp({ sortSubcommands: false })
     .addHelpText("after", EXAMPLES);
-  for (const register of [registerRun, registerStatus, registerLogs, registerGc, registerBench, registerDeploy, registerTeardown, registerEmulate]) register(program);
+  for (const register of [registerRun, registerAttach, registerStatus, registerLogs, registerGc, registerBench, registerDeploy, registerTeardown, registerEmulate, registerDrive]) register(program);
   return program;
 }
 

@@ -6,7 +6,9 @@ import { fmtMs } from "../src/util/format.js";
 export function progressLine(p: Progress): string {
   const eta = p.etaSec === undefined ? "" : ` · ETA ${fmtMs(p.etaSec * 1000)}`;
   const extra = [p.retries ? `${p.retries} retried` : "", p.speculated ? `${p.speculated} speculated` : "", p.limit !== undefined ? `throttled: limit ${p.limit}` : ""].filter(Boolean).join(" · ");
-  return `${p.done}/${p.total} done · ${p.running} running · ${p.failed} failed · ${p.rate.toFixed(p.rate < 10 ? 1 : 0)}/s${eta}${extra ? ` · ${extra}` : ""}`;
+  // Running chunks' ctx.progress shows as a fraction of a chunk: movement before the first one ends.
+  const done = p.partial ? (p.done + p.partial).toFixed(1) : String(p.done);
+  return `${done}/${p.total} done · ${p.running} running · ${p.failed} failed · ${p.rate.toFixed(p.rate < 10 ? 1 : 0)}/s${eta}${extra ? ` · ${extra}` : ""}`;
 }
 
 /**

@@ -200,6 +200,8 @@ export interface RunManifest {
   env?: string[];
   /** Set while running. */
   client?: RunClient;
+  /** Started with `--detach` / `submit()`: a background driver runs it, `attach` follows it. */
+  detached?: boolean;
   summary?: RunSummary;
   error?: RemoteError & { index?: number };
 }
@@ -265,4 +267,15 @@ export interface Progress {
   elapsedMs: number;
   /** The in-flight limit, when throttling has held it below --concurrency. */
   limit?: number;
+  /** Chunks' worth of work done by chunks still running, from their `ctx.progress` (0 to `running`). */
+  partial?: number;
+}
+
+/** One flush of a running attempt's live log (`keys.livePart`): its new lines, and its progress. */
+export interface LivePart {
+  lines: string[];
+  /** The latest `ctx.progress` fraction, when the chunk reported one. */
+  progress?: number;
+  /** When the worker wrote the part (ms since the epoch). */
+  at: number;
 }

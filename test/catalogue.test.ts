@@ -98,6 +98,13 @@ async function failedRunThenInputChanged(): Promise<string[]> {
   return run(job, "--resume", runId, "--rebuild");
 }
 
+/** A detached run whose driver is still running (two chunks of 5 s): resuming it is a second driver. */
+async function liveDetachedRun(): Promise<string[]> {
+  const started = await fanout(run("test/fixtures/live-lines.ts", "--detach"));
+  const runId = started.stdout.trim();
+  return run("test/fixtures/live-lines.ts", "--resume", runId);
+}
+
 const rows: Row[] = [
   { title: "job file missing", args: run("nope.ts"), exit: 2, line: /job file not found: nope\.ts — check the path/ },
   { title: "job path is a folder", args: run("test/fixtures"), exit: 2, line: /job path is not a file: test\/fixtures/ },
@@ -190,6 +197,15 @@ const rows: Row[] = [
   { title: "deploy with a secrets prefix that is not a path", args: ["deploy", "--secrets", "myapp/*"], exit: 2, line: /^fanout: --secrets must be a parameter path prefix such as \/myapp, got "myapp\/\*" — e\.g\. --secrets \/myapp/ },
   { title: "deploy with an unknown architecture", args: ["deploy", "--arch", "mips"], exit: 2, line: /option '--arch <arch>' argument 'mips' is invalid/ },
   { title: "a malformed run id", args: ["logs", "yesterday", "--store", STORE], exit: 2, line: /"yesterday" is not a run id — run ids look like/ },
+  { title: "attach to an unknown run", args: ["attach", BAD_RUN, "-q", "--store", STORE], exit: 2, line: new RegExp(`no run "${BAD_RUN}" in .* — list runs with \`fanout status\``) },
+  {
+    title: "a second driver refused",
+    args: ["run", "job.ts", "--resume", "20261127T052008Z-crzkti"],
+    setup: liveDetachedRun,
+    exit: 2,
+    line: /^fanout: run \S+ already has a driver \(pid \d+ on .+, lease generation 1\) — follow it with `fanout attach \S+ --store \S+`, or wait until it stops$/,
+  },
+  { title: "--detach with --resume", args: run("examples/primes.ts", "--detach", "--resume", BAD_RUN), exit: 2, line: /^fanout: --detach starts a new run — to go on with run \S+ in the background, `fanout attach \S+` restarts its driver if it is gone$/ },
   { title: "gc with an age that is not a duration", args: ["gc", "--older-than", "7x", "--store", STORE], exit: 2, line: /^fanout: --older-than must be a duration like 30m, 12h or 7d, got "7x" — e\.g\. --older-than 7d$/ },
 ];
 

@@ -47,7 +47,17 @@ function contextFor(task: Task, scope: ChunkScope, lazy: LazyAbort): ChunkContex
       return lazy.ac.signal;
     },
     log: (...args: unknown[]) => appendLog(scope, format(...args)),
+    progress: (fraction: number) => setProgress(scope, fraction),
   };
+}
+
+/** A fraction clipped to 0..1 (NaN and non-numbers are ignored), kept on the scope and passed on. */
+function setProgress(scope: ChunkScope, fraction: number): void {
+  if (typeof fraction !== "number" || Number.isNaN(fraction)) return;
+  const f = Math.min(1, Math.max(0, fraction));
+  if (f === scope.progress) return;
+  scope.progress = f;
+  scope.onProgress?.(f);
 }
 
 const ignoreLateFailure = () => {};

@@ -17,4 +17,6 @@ export interface WorkerEnv {
   defer?: (task: Task, ok: boolean, body: string) => boolean;
   /** Reads a run's secrets with this worker's credentials (SSM); absent, a run with secrets fails. */
   readSecret?: SecretReader;
+  /** Told of a running chunk's `ctx.progress` (the local worker sends it over IPC; Lambda writes it with the live log). */
+  progress?: (task: Task, fraction: number) => void;
 }

@@ -12,6 +12,7 @@ import type { WorkerEnv } from "./env.js";
 import { enterVars, redact, type Release, type Vars } from "./env-scope.js";
 import { Watch } from "./memory.js";
 import { storeAndReply, type Times } from "./reply.js";
+import { followChunk } from "./live-log.js";
 import { newScope, type ChunkScope } from "./scope.js";
 import { varsOf } from "./secrets.js";
 
@@ -89,6 +90,8 @@ function call(
 ): Reply | Promise<Reply> {
   times.startedAt = Date.now();
   opts.onStart?.();
+  const { progress } = env;
+  if (progress) scope.onProgress = (f) => progress(task, f);
   const watch = new Watch();
   const outcome = callChunk(target, chunk, task, scope, opts.handle);
   const end = (o: Outcome): Reply | Promise<Reply> => {
@@ -99,7 +102,12 @@ function call(
   };
   if (outcome instanceof Promise) {
     watch.follow();
-    return outcome.then(end);
+    // Only a chunk that waits can outlive a flush interval: its lines go to the store as it runs.
+    const stopLive = followChunk(task, env, scope, vars ? (line) => redact(line, vars) : undefined);
+    return outcome.then((o) => {
+      stopLive();
+      return end(o);
+    });
   }
   return end(outcome);
 }

@@ -24,6 +24,9 @@ export interface LocalWorkerOptions {
   readSecret?: SecretReader;
 }
 
+/** How often a process sends its chunks' progress to the parent. */
+const PROGRESS_MS = 200;
+
 const idOf = (t: { index: number; attempt: number }) => attemptKey(t.index, t.attempt);
 
 export class LocalWorker {
@@ -35,6 +38,9 @@ export class LocalWorker {
   private readonly cancels = new Map<number, CancelHandle>();
   private outbox: Reply[] = [];
   private started: number[] = [];
+  /** Progress reported since the last progress message, by attempt id (the latest wins). */
+  private progress = new Map<number, number>();
+  private progressScheduled = false;
   private flushScheduled = false;
   private draining = false;
   /** A segment write is in flight: finished results pile up for the next one. */
@@ -56,7 +62,21 @@ export class LocalWorker {
       ...(opts.memoryMb ? { memoryMb: opts.memoryMb } : {}),
       cacheDir: opts.cacheDir,
       ...(opts.readSecret ? { readSecret: opts.readSecret } : {}),
+      progress: (task, fraction) => this.onProgress(idOf(task), fraction),
     };
+  }
+
+  /** ctx.progress from a chunk: sent at most every PROGRESS_MS, one message for all chunks. */
+  private onProgress(id: number, fraction: number): void {
+    this.progress.set(id, fraction);
+    if (this.progressScheduled) return;
+    this.progressScheduled = true;
+    setTimeout(() => {
+      this.progressScheduled = false;
+      const items = [...this.progress];
+      this.progress.clear();
+      this.send({ t: "progress", items });
+    }, PROGRESS_MS).unref();
   }
 
   onMessage(msg: ToWorker): void {

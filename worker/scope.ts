@@ -13,6 +13,10 @@ export interface ChunkScope {
   endedAt?: number;
   /** Fails the chunk from outside its await chain (an error thrown in a stray callback). */
   fail?: (err: unknown) => void;
+  /** The latest `ctx.progress` fraction (0..1), if the chunk reported one. */
+  progress?: number;
+  /** Told of each `ctx.progress` call (the local worker sends it to the parent). */
+  onProgress?: (fraction: number) => void;
 }
 
 export const chunkScope = new AsyncLocalStorage<ChunkScope>();

@@ -6,6 +6,7 @@ import { RunResults } from "../../src/store/results.js";
 import type { ObjectStore } from "../../src/store/types.js";
 import type { ResultEnvelope } from "../../src/types.js";
 import { fmtMs } from "../../src/util/format.js";
+import { followLogs } from "./logs-follow.js";
 import { addBackendOptions, checkRunId, withStore, writeStdout, type BackendFlags } from "../common.js";
 
 export function registerLogs(program: Command): void {
@@ -13,11 +14,12 @@ export function registerLogs(program: Command): void {
     .command("logs")
     .description("print the captured log lines and errors of a run's chunks")
     .argument("[runId]", "the run id (default: the latest run)")
-    .argument("[chunk]", "only this chunk index");
+    .argument("[chunk]", "only this chunk index")
+    .option("-f, --follow", "print running chunks' lines as they are written, until the run ends");
   addBackendOptions(logs).action(logsAction);
 }
 
-async function logsAction(runIdArg: string | undefined, chunk: string | undefined, flags: BackendFlags): Promise<void> {
+async function logsAction(runIdArg: string | undefined, chunk: string | undefined, flags: BackendFlags & { follow?: boolean }): Promise<void> {
   if (runIdArg !== undefined) checkRunId(runIdArg);
   const only = chunk === undefined ? undefined : chunkIndex(chunk, runIdArg ?? "<runId>");
   await withStore(flags, async (store) => {
@@ -30,6 +32,7 @@ async function logsAction(runIdArg: string | undefined, chunk: string | undefine
     const { readManifest } = await import("../../src/run/manifest.js");
     const m = await readManifest(store, runId);
     if (only !== undefined && only >= m.chunks) throw new UsageError(`run ${runId} has chunks 0 to ${m.chunks - 1}, not ${only}`, "name a chunk index in that range");
+    if (flags.follow) return followLogs(store, runId, only);
     await writeStdout(chunkLogs(await envelopesOf(store, runId, only), runId, only).join("\n") + "\n");
   });
 }

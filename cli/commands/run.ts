@@ -49,6 +49,7 @@ interface RunFlags extends BackendFlags {
   env?: string[];
   envFile?: string;
   secret?: string[];
+  detach?: boolean;
 }
 
 /** Commander's way to take a flag more than once. */
@@ -126,11 +127,13 @@ export function registerRun(program: Command): void {
     .option("--secret <NAME=ref>", "a variable the workers read with their own role: NAME=ssm:/parameter/path or NAME=secretsmanager:<name or ARN> (repeatable)", collect)
     .option("--json", "print { result, summary } as one JSON object on stdout")
     .option("--report <file.html>", "write a self-contained HTML report of the run")
-    .option("-q, --quiet", "no progress or summary on stderr");
+    .option("-q, --quiet", "no progress or summary on stderr")
+    .option("--detach", "start the run in a background process and exit at once; follow it with `fanout attach <runId>`");
   addBackendOptions(runCmd).addHelpText("after", EXAMPLES_RUN).action(runAction);
 }
 
 async function runAction(job: string, flags: RunFlags): Promise<void> {
+  if (flags.detach) return detachAction(job, flags);
   const view = new ProgressView(!flags.quiet);
   const ac = new AbortController();
   let interrupts = 0;
@@ -153,24 +156,44 @@ async function runAction(job: string, flags: RunFlags): Promise<void> {
       onNotice: (line) => view.notice(line),
     });
     view.stop(true);
-    if (flags.report) await writeReportOf(flags.report, res);
-    if (!flags.quiet) for (const l of summaryLines(res.summary)) say(l);
-    const out = flags.json ? { result: res.result, summary: res.summary } : res.result;
-    await writeStdout(JSON.stringify(out === undefined ? null : out, null, flags.json ? 0 : 2) + "\n");
+    await showResult(res, flags);
   } catch (err) {
     view.stop(false);
-    const ran = err instanceof FanoutError && err.summary ? { summary: err.summary, attempts: err.attemptLog ?? [] } : undefined;
-    if (err instanceof ChunkFailedError && ran && !flags.quiet) {
-      for (const l of summaryLines(ran.summary)) say(l);
-    }
-    // A failed or cancelled run is when its report and its JSON are wanted most.
-    if (flags.report && ran) await writeReportOf(flags.report, ran);
-    if (flags.json) await writeStdout(JSON.stringify({ error: errorJson(err), summary: ran?.summary ?? null }) + "\n");
+    await showFailure(err, flags);
     throw err;
   } finally {
     process.off("SIGINT", onSigint);
     process.off("SIGTERM", onSigint);
   }
+}
+
+/** `--detach`: plan and upload here, hand the run to a background driver, print how to attach. */
+async function detachAction(job: string, flags: RunFlags): Promise<void> {
+  const opts = runOptionsFrom(flags);
+  const { submit } = await import("../../src/run/detach.js");
+  const { attachCmd, followUpFlags } = await import("../../src/util/follow-up.js");
+  const { runId } = await submit(job, { ...opts, onNotice: (line) => !flags.quiet && say(line) });
+  if (!flags.quiet) say(`attach: ${attachCmd({ runId, flags: followUpFlags(opts.backend, flags.store) })}`);
+  await writeStdout((flags.json ? JSON.stringify({ runId }) : runId) + "\n");
+}
+
+/** A finished run's report, summary and result, as `run` and `attach` print them. */
+export async function showResult(res: { result: unknown; summary: RunSummary; attempts: AttemptRecord[] }, flags: { report?: string; quiet?: boolean; json?: boolean }): Promise<void> {
+  if (flags.report) await writeReportOf(flags.report, res);
+  if (!flags.quiet) for (const l of summaryLines(res.summary)) say(l);
+  const out = flags.json ? { result: res.result, summary: res.summary } : res.result;
+  await writeStdout(JSON.stringify(out === undefined ? null : out, null, flags.json ? 0 : 2) + "\n");
+}
+
+/** A failed or cancelled run's summary, report and JSON, before its error line. */
+export async function showFailure(err: unknown, flags: { report?: string; quiet?: boolean; json?: boolean }): Promise<void> {
+  const ran = err instanceof FanoutError && err.summary ? { summary: err.summary, attempts: err.attemptLog ?? [] } : undefined;
+  if (err instanceof ChunkFailedError && ran && !flags.quiet) {
+    for (const l of summaryLines(ran.summary)) say(l);
+  }
+  // A failed or cancelled run is when its report and its JSON are wanted most.
+  if (flags.report && ran) await writeReportOf(flags.report, ran);
+  if (flags.json) await writeStdout(JSON.stringify({ error: errorJson(err), summary: ran?.summary ?? null }) + "\n");
 }
 
 async function writeReportOf(file: string, ran: { summary: RunSummary; attempts: AttemptRecord[] }): Promise<void> {

@@ -32,9 +32,9 @@ async function listRuns(store: ObjectStore, flags: StatusFlags): Promise<void> {
   const manifests = (await store.list("runs/")).filter((k) => k.endsWith("/manifest.json"));
   const rows: RunManifest[] = [];
   for (const k of manifests) rows.push(JSON.parse((await store.get(k)).toString("utf8")) as RunManifest);
-  if (flags.json) return writeStdout(JSON.stringify(rows.map((m) => ({ runId: m.runId, status: shownStatus(m), chunks: m.chunks, job: m.job.path, createdAt: m.createdAt }))) + "\n");
+  if (flags.json) return writeStdout(JSON.stringify(rows.map((m) => ({ runId: m.runId, status: shownStatus(m), chunks: m.chunks, job: m.job.path, createdAt: m.createdAt, ...(m.detached ? { detached: true } : {}) }))) + "\n");
   if (rows.length === 0) return writeStdout(`no runs in ${store.location}\n`);
-  const lines = rows.map((m) => `${m.runId}  ${shownStatus(m).padEnd(11)}  ${String(m.chunks).padStart(6)} chunks  ${m.job.path}`);
+  const lines = rows.map((m) => `${m.runId}  ${shownStatus(m).padEnd(11)}  ${String(m.chunks).padStart(6)} chunks  ${m.job.path}${m.detached ? "  (detached)" : ""}`);
   return writeStdout(lines.join("\n") + "\n");
 }
 
@@ -59,6 +59,7 @@ async function showRun(store: ObjectStore, runId: string, flags: StatusFlags): P
     createdAt: m.createdAt,
     updatedAt: m.updatedAt,
     ...(m.client ? { client: { host: m.client.host, pid: m.client.pid } } : {}),
+    ...(m.detached ? { detached: true } : {}),
     ...(m.summary ? { wallMs: m.summary.wallMs } : {}),
     builds,
     // Names only: the values were never stored.

@@ -127,7 +127,7 @@ async function mapChunks(j: Job, sources: readonly ChunkSource[], store: ObjectS
   for (const index of ran) {
     const chunk = await resolveChunk(sources[index]!, store);
     const ac = new AbortController();
-    const ctx: ChunkContext = { index, count: sources.length, attempt: 1, runId: "sequential", signal: ac.signal, log: () => {} };
+    const ctx: ChunkContext = { index, count: sources.length, attempt: 1, runId: "sequential", signal: ac.signal, log: () => {}, progress: () => {} };
     const s = performance.now();
     const value = await j.map(chunk, ctx);
     chunkMs.push(performance.now() - s);

@@ -16,6 +16,8 @@ export interface InvokeOptions {
   isolate?: boolean;
   /** Called by the backend when the worker actually starts the chunk (queued time is not run time). */
   started?(): void;
+  /** Called by the backend with the chunk's latest `ctx.progress` fraction while it runs. */
+  progress?(fraction: number): void;
 }
 
 /**

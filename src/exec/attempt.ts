@@ -9,6 +9,8 @@ import type { AttemptRecord, Reply, Task } from "../types.js";
 export class Attempt implements InvokeOptions {
   cancel?: (() => void) | undefined;
   readonly record: AttemptRecord;
+  /** The chunk's latest `ctx.progress` while this attempt runs (0 until it reports). */
+  fraction = 0;
   constructor(
     readonly task: Task,
     speculative: boolean,
@@ -29,6 +31,10 @@ export class Attempt implements InvokeOptions {
   /** Client time at which the attempt was handed to the backend: where its round trip starts. */
   get invokedAt(): number {
     return this.record.invokedAt;
+  }
+
+  progress(fraction: number): void {
+    this.fraction = fraction;
   }
 
   /** Invokes the backend; resolves with its reply or an InfraError, never throws, and fills in the record. */

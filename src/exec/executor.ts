@@ -90,7 +90,18 @@ class Execution {
     this.gate = new ConcurrencyGate(this.throttle.limit);
     this.retry = { ...DEFAULT_RETRY_SETTINGS, ...params.tuning?.retry, retries: params.retries, retryUserErrors: params.retryUserErrors };
     this.maxFailures = params.maxFailures ?? Infinity;
-    this.progress = makeProgressReporter(params, this.out, () => this.live.size, () => this.throttle.limit);
+    this.progress = makeProgressReporter(params, this.out, () => this.live.size, () => this.throttle.limit, () => this.partial());
+  }
+
+  /** Chunks' worth of work done by running chunks, by their ctx.progress (the furthest attempt of each). */
+  private partial(): number {
+    let sum = 0;
+    for (const s of this.live) {
+      let best = 0;
+      for (const a of s.running) if (a.fraction > best) best = a.fraction;
+      sum += best;
+    }
+    return sum;
   }
 
   /** Runs every task through the gate, then waits out speculative copies still in flight. */

@@ -12,7 +12,7 @@ export function etaOf(done: number, left: number, elapsedMs: number): { etaSec?:
 }
 
 /** Progress for onProgress: on each finished chunk (at most every 100 ms) and every 250 ms. */
-export function makeProgressReporter(params: ExecuteParams, out: ExecuteOutcome, running: () => number, limit: () => number) {
+export function makeProgressReporter(params: ExecuteParams, out: ExecuteOutcome, running: () => number, limit: () => number, partial: () => number) {
   let last = 0;
   const snapshot = (): Progress => {
     const now = Date.now();
@@ -21,6 +21,7 @@ export function makeProgressReporter(params: ExecuteParams, out: ExecuteOutcome,
     const rate = elapsedMs > 0 ? (done * 1000) / elapsedMs : 0;
     const left = params.total - params.skipped - done - out.failures.size;
     const inFlightLimit = limit();
+    const part = partial();
     return {
       total: params.total,
       done: done + params.skipped,
@@ -33,6 +34,7 @@ export function makeProgressReporter(params: ExecuteParams, out: ExecuteOutcome,
       ...etaOf(done, left, elapsedMs),
       elapsedMs,
       ...(inFlightLimit < params.concurrency ? { limit: inFlightLimit } : {}),
+      ...(part > 0 ? { partial: part } : {}),
     };
   };
   const emit = () => params.onProgress?.(snapshot());

@@ -16,6 +16,11 @@ export interface ChunkContext {
   readonly signal: AbortSignal;
   /** A line kept with this chunk's result; `fanout logs <runId> <chunk>` prints them. */
   log(...args: unknown[]): void;
+  /**
+   * How far this chunk is, from 0 to 1: the progress display counts running chunks by it, so
+   * a run of long chunks shows movement before the first one ends. Cheap to call often.
+   */
+  progress(fraction: number): void;
 }
 
 /** Settings a job carries with it; flags and run options override them. */

@@ -11,9 +11,10 @@ import type { ObjectStore } from "../store/types.js";
 import { taskOf } from "../task.js";
 import type { ChunkSource, Reply, RunManifest, TaskBase, Task } from "../types.js";
 import type { RunVars } from "../options.js";
-import { followUpFlags, statusCmd, type RunRef } from "../util/follow-up.js";
+import { attachCmd, followUpFlags, statusCmd, type RunRef } from "../util/follow-up.js";
 import { chunksPerBuild } from "./builds.js";
 import { recordFailures } from "./failures.js";
+import { takeLease, type Lease } from "./lease.js";
 import { finishManifest, startManifest } from "./manifest.js";
 import { readValue, valuesInOrder } from "./results.js";
 import type { RunOptions, RunResult } from "./types.js";
@@ -35,6 +36,8 @@ export interface ExecuteRunParams {
   rebuilt?: boolean;
   /** Variables the workers set for each chunk; they travel in the tasks only. */
   vars?: RunVars;
+  /** false: dispatch only, no values read back and no reduce (a detached run's driver). */
+  collect?: boolean;
 }
 
 /** The shared second half of run() and map(): dispatch, collect in order, reduce, record. */
@@ -56,16 +59,24 @@ export async function executeRun<O>(p: ExecuteRunParams): Promise<RunResult<O>> 
     ...(manifest.job.export === "default" ? { jobPath: manifest.job.path } : {}),
     flags: followUpFlags(backend.name, options.store),
   };
-  const heartbeat = await startManifest(store, manifest);
+  // One driver per run: a resume (or a detached run's driver) is refused while another lives.
+  const taken = new AbortController();
+  const lease = await takeLease(store, ref, () => taken.abort(new Error("another driver took the run over")), !options.resume);
+  const signal = options.signal ? AbortSignal.any([options.signal, taken.signal]) : taken.signal;
   try {
-    return await finishRun<O>(p, ref, todo, done, heartbeat);
+    const heartbeat = await startManifest(store, manifest);
+    try {
+      return await finishRun<O>({ ...p, options: { ...options, signal } }, ref, todo, done, heartbeat, lease);
+    } finally {
+      await heartbeat.stop();
+    }
   } finally {
-    await heartbeat.stop();
+    await lease.release();
   }
 }
 
 /** Run the chunks still to do, then record how the run ended (the heartbeat stops first). */
-async function finishRun<O>(p: ExecuteRunParams, ref: RunRef, todo: number[], done: Set<number>, heartbeat: { stop(): Promise<void> }): Promise<RunResult<O>> {
+async function finishRun<O>(p: ExecuteRunParams, ref: RunRef, todo: number[], done: Set<number>, heartbeat: { stop(): Promise<void> }, lease: Lease): Promise<RunResult<O>> {
   const { store, manifest, options } = p;
   const outcome = await dispatch(p, todo, done);
   const summary = summarize(manifest, p.backend, outcome, done.size, p.t0, manifest.options);
@@ -80,6 +91,8 @@ async function finishRun<O>(p: ExecuteRunParams, ref: RunRef, todo: number[], do
   };
   const end = async (status: RunManifest["status"], error?: RunManifest["error"]) => {
     await heartbeat.stop();
+    // Taken over: the run's manifest is the new driver's to write.
+    if (lease.lost) throw withRun(takenOver(ref));
     summary.status = status;
     await finishManifest(store, manifest, status, summary, error);
   };
@@ -100,6 +113,11 @@ async function finishRun<O>(p: ExecuteRunParams, ref: RunRef, todo: number[], do
     const err = withRun(new ChunkFailedError(first.index, first.remote, first.attempts, ref));
     err.failedChunks = outcome.failures.size;
     throw err;
+  }
+  // A detached run's driver leaves collecting and reduce to `attach`.
+  if (p.collect === false) {
+    await end("succeeded");
+    return { runId: manifest.runId, result: undefined as O, summary, attempts: outcome.attempts };
   }
   const values = await valuesInOrder(new RunResults(store, manifest.runId), manifest.chunks, outcome.values);
   let result: unknown = values;
@@ -159,7 +177,15 @@ function dispatch(p: ExecuteRunParams, todo: number[], done: Set<number>): Promi
   });
 }
 
-function reduceError(err: unknown, message: string, ref: RunRef): FanoutError {
+function takenOver(ref: RunRef): FanoutError {
+  return new FanoutError("E_DRIVER_TAKEN_OVER", `run ${ref.runId} was taken over by another driver; this one stopped`, {
+    hint: `follow it with \`${attachCmd(ref)}\``,
+    exitCode: 1,
+  });
+}
+
+/** reduce threw: the results are kept; say how to see them. */
+export function reduceError(err: unknown, message: string, ref: RunRef): FanoutError {
   return new FanoutError("E_REDUCE", `reduce threw: ${message}`, {
     hint: `every chunk result is kept in the store (\`${statusCmd(ref)}\`); fix reduce and run again`,
     exitCode: 1,

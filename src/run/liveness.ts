@@ -38,9 +38,14 @@ export type ShownStatus = RunManifest["status"] | "interrupted";
  */
 export function shownStatus(m: RunManifest, now = Date.now()): ShownStatus {
   if (m.status !== "running" || !m.client) return m.status;
-  const { host, pid, heartbeatMs } = m.client;
-  if (host === os.hostname()) return isAlive(pid) ? "running" : "interrupted";
-  return now - Date.parse(m.updatedAt) > MISSED_BEATS * heartbeatMs ? "interrupted" : "running";
+  return clientGone(m.client, m.updatedAt, now) ? "interrupted" : "running";
+}
+
+/** A client is gone when its process is dead on this host, or its heartbeat (last at `beatAt`) stopped on another. */
+export function clientGone(client: RunClient, beatAt: string, now = Date.now()): boolean {
+  const { host, pid, heartbeatMs } = client;
+  if (host === os.hostname()) return !isAlive(pid);
+  return now - Date.parse(beatAt) > MISSED_BEATS * heartbeatMs;
 }
 
 function isAlive(pid: number): boolean {

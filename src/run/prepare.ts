@@ -111,12 +111,12 @@ async function opened(
   }
 }
 
-function storeConfig(backend: BackendName, cwd: string, options: CommonOptions): StoreConfig {
+export function storeConfig(backend: BackendName, cwd: string, options: CommonOptions): StoreConfig {
   return { backend, cwd, ...(options.store ? { store: options.store } : {}), ...(options.aws ? { aws: options.aws } : {}) };
 }
 
 /** Flags of run() that are wrong whatever the job says. */
-function checkRunFlags(options: RunOptions): void {
+export function checkRunFlags(options: RunOptions): void {
   if (options.chunks !== undefined) positiveInt("chunks", options.chunks);
   if (options.rebuild && options.resume === undefined) {
     throw new UsageError("--rebuild only applies with --resume <runId>", "add --resume <runId> to finish that run with the new build, or drop --rebuild");
@@ -127,7 +127,7 @@ function checkRunFlags(options: RunOptions): void {
 }
 
 /** The job a module's default export defines, or a JobLoadError saying why it is not one. */
-function loadJob(mod: Record<string, unknown>, file: string): Job {
+export function loadJob(mod: Record<string, unknown>, file: string): Job {
   const why = notAJob(mod.default, file);
   if (why) throw new JobLoadError(why.problem, why.fix);
   return mod.default as Job;

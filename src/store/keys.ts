@@ -7,6 +7,10 @@
  *   runs/<runId>/payloads.jsonl          every chunk's ChunkSource, one line each
  *   runs/<runId>/results/<index>.json    ResultEnvelope of the attempt that succeeded
  *   runs/<runId>/failures/<index>.json   ResultEnvelope of the last failed attempt
+ *   runs/<runId>/live/<index>-<attempt>/<part>.json  a running attempt's new log lines and progress,
+ *                                        one numbered part per flush (S3 cannot append)
+ *   runs/<runId>/lease                   the run's driver: generation and heartbeat (one driver per run)
+ *   runs/<runId>/driver.log              stdout and stderr of a detached run's driver process
  */
 export const keys = {
   bundle: (sha256: string) => `bundles/${sha256}.mjs`,
@@ -18,7 +22,18 @@ export const keys = {
   result: (runId: string, index: number) => `runs/${runId}/results/${index}.json`,
   failuresPrefix: (runId: string) => `runs/${runId}/failures/`,
   failure: (runId: string, index: number) => `runs/${runId}/failures/${index}.json`,
+  livePrefix: (runId: string) => `runs/${runId}/live/`,
+  /** Parts are zero-padded so that listing returns them in order. */
+  livePart: (runId: string, index: number, attempt: number, part: number) => `runs/${runId}/live/${index}-${attempt}/${String(part).padStart(6, "0")}.json`,
+  lease: (runId: string) => `runs/${runId}/lease`,
+  driverLog: (runId: string) => `runs/${runId}/driver.log`,
 };
+
+/** The chunk index, attempt and part number named by a live log part's key. */
+export function livePartOf(key: string): { index: number; attempt: number; part: number } | undefined {
+  const m = /\/live\/(\d+)-(\d+)\/(\d+)\.json$/.exec(key);
+  return m ? { index: Number(m[1]), attempt: Number(m[2]), part: Number(m[3]) } : undefined;
+}
 
 /** The chunk index named by a results/ or failures/ key. */
 export function indexOfKey(key: string): number {

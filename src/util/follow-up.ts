@@ -36,3 +36,7 @@ export function logsCmd(ref: RunRef, index?: number): string {
 export function statusCmd(ref: RunRef): string {
   return `fanout status ${ref.runId}${ref.flags ?? ""}`;
 }
+
+export function attachCmd(ref: RunRef): string {
+  return `fanout attach ${ref.runId}${ref.flags ?? ""}`;
+}

@@ -208,6 +208,8 @@ export class LocalBackend implements Backend {
         } else p.resolve(reply);
       }
       this.retireIfIdle(proc);
+    } else if (msg.t === "progress") {
+      for (const [id, fraction] of msg.items) proc.pending.get(id)?.opts.progress?.(fraction);
     } else if (msg.t === "started") {
       for (const id of msg.ids) {
         const p = proc.pending.get(id);

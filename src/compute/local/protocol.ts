@@ -15,6 +15,8 @@ export type ToParent =
   | { t: "ready"; pid: number }
   | { t: "started"; ids: number[] }
   | { t: "done"; replies: WireReply[] }
+  /** Running chunks' latest `ctx.progress`, by attempt id (see attemptKey). */
+  | { t: "progress"; items: [id: number, fraction: number][] }
   | { t: "beat" };
 
 /** An attempt's id on the wire and in maps: a number, since a string per chunk is garbage. */

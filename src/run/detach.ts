@@ -1,0 +1,128 @@
+/**
+ * Detached runs: `submit` plans and uploads a run as `run` does, then hands it to a driver in
+ * a background process of its own (`fanout drive`, detached, its output in the store) and
+ * returns once that driver holds the run's lease. The driver runs fanout's own executor from
+ * the manifest and payloads, and leaves reduce to `attach`.
+ */
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import type { Backend } from "../compute/types.js";
+import { openRunStore, openStore } from "../compute/open.js";
+import { FanoutError, UsageError } from "../errors.js";
+import { checkBackend, resolveOptions, type AwsOptions, type BackendName, type CommonOptions } from "../options.js";
+import { sourcesFromPayloads } from "../plan/plan.js";
+import { keys } from "../store/keys.js";
+import type { ObjectStore } from "../store/types.js";
+import { bundleJob } from "./bundle.js";
+import { executeRun } from "./execute.js";
+import { storeAndImport } from "./import-bundle.js";
+import { liveLease } from "./lease.js";
+import { readManifest } from "./manifest.js";
+import { newJobRun } from "./new-run.js";
+import { checkRunFlags, loadJob, storeConfig } from "./prepare.js";
+import type { RunOptions } from "./types.js";
+
+/** fanout's own CLI, which the driver process runs (`fanout drive <runId>`). */
+const BIN = fileURLToPath(new URL("../../../bin/fanout.js", import.meta.url));
+/** How long submit waits for the driver to take the run's lease. */
+const DRIVER_START_MS = 30_000;
+
+/**
+ * Start a run in the background and return its id at once: the job is bundled, planned and
+ * uploaded here, then a detached driver process runs it (it outlives this process and the
+ * terminal). Follow it, and get its result, with `attach(runId)`.
+ */
+export async function submit(job: string | URL, options: RunOptions = {}): Promise<{ runId: string }> {
+  const file = typeof job === "string" ? job : fileURLToPath(job);
+  const cwd = options.cwd ?? process.cwd();
+  if (options.resume !== undefined) {
+    throw new UsageError("--detach starts a new run", `to go on with run ${options.resume} in the background, \`fanout attach ${options.resume}\` restarts its driver if it is gone`);
+  }
+  checkRunFlags(options);
+  const bundle = await bundleJob(file, cwd);
+  const backend = checkBackend(options.backend);
+  resolveOptions(options, {});
+  const opened = await openStore(storeConfig(backend, cwd, options));
+  try {
+    const stored = await storeAndImport(opened.store, bundle);
+    const planned = await newJobRun(opened.store, { file, backend, bundle, stored }, loadJob(stored.mod, file), { ...options, cwd });
+    const { manifest } = planned;
+    manifest.detached = true;
+    await opened.store.put(keys.manifest(manifest.runId), JSON.stringify(manifest, null, 2));
+    const pid = await startDriver(opened.store, manifest.runId, { ...options, backend, cwd });
+    options.onNotice?.(`run ${manifest.runId}: ${manifest.chunks} chunks on ${backend}, driven in the background by pid ${pid}`);
+    return { runId: manifest.runId };
+  } finally {
+    await opened.close();
+  }
+}
+
+/**
+ * Spawn a detached driver for the run and wait until it holds the run's lease; its pid. Its
+ * stdout and stderr go to `runs/<id>/driver.log` in a folder store (else a temp file).
+ */
+export async function startDriver(store: ObjectStore, runId: string, options: CommonOptions & { backend: BackendName; cwd: string }): Promise<number> {
+  const logFile = store.localPath?.(keys.driverLog(runId)) ?? path.join(os.tmpdir(), `fanout-driver-${runId}.log`);
+  fs.mkdirSync(path.dirname(logFile), { recursive: true });
+  const fd = fs.openSync(logFile, "a");
+  const args = [BIN, "drive", runId, "--backend", options.backend, ...storeFlags(options), ...awsFlags(options.aws ?? {})];
+  const child = spawn(process.execPath, args, { cwd: options.cwd, detached: true, stdio: ["ignore", fd, fd], env: process.env });
+  fs.closeSync(fd);
+  let exited: number | null | undefined;
+  child.on("exit", (code) => (exited = code));
+  child.on("error", () => (exited = -1));
+  // Not waited for: it must outlive this process.
+  child.unref();
+  for (const t0 = Date.now(); Date.now() - t0 < DRIVER_START_MS; await sleep(100)) {
+    const lease = await liveLease(store, runId);
+    if (lease?.holder.pid === child.pid) return child.pid!;
+    if (exited !== undefined) break;
+  }
+  const tail = fs.existsSync(logFile) ? fs.readFileSync(logFile, "utf8").trim().split("\n").slice(-3).join(" / ") : "";
+  throw new FanoutError("E_DRIVER_START", `the background driver of run ${runId} did not start${tail ? `: ${tail}` : ""}`, {
+    hint: `see ${logFile}`,
+    exitCode: 1,
+  });
+}
+
+function storeFlags(options: CommonOptions & { cwd: string }): string[] {
+  return options.store !== undefined ? ["--store", path.resolve(options.cwd, options.store)] : [];
+}
+
+function awsFlags(aws: AwsOptions): string[] {
+  const out: string[] = [];
+  if (aws.region) out.push("--region", aws.region);
+  if (aws.profile) out.push("--profile", aws.profile);
+  if (aws.stage) out.push("--stage", aws.stage);
+  if (aws.functionName) out.push("--function", aws.functionName);
+  if (aws.bucket) out.push("--bucket", aws.bucket);
+  return out;
+}
+
+/**
+ * The driver's work (`fanout drive <runId>`): take the run's lease, run the chunks without a
+ * result with the manifest's options, and record how the run ended. No reduce: `attach` does it.
+ */
+export async function driveRun(runId: string, options: CommonOptions = {}): Promise<void> {
+  const cwd = options.cwd ?? process.cwd();
+  const backend = checkBackend(options.backend);
+  const site = await openRunStore(storeConfig(backend, cwd, options), resolveOptions(options, {}).concurrency);
+  let compute: Backend | undefined;
+  try {
+    const manifest = await readManifest(site.store, runId);
+    if (manifest.status !== "running") return;
+    const sources = sourcesFromPayloads(await site.store.get(manifest.payloadsKey), manifest.payloadsKey);
+    compute = await site.openCompute({ memoryMb: manifest.options.memoryMb, concurrency: manifest.options.concurrency, ...(options.processes ? { processes: options.processes } : {}) });
+    await executeRun({ store: site.store, backend: compute, manifest, sources, reduce: undefined, t0: Date.now(), options: { ...options, cwd, resume: runId }, collect: false });
+  } finally {
+    try {
+      await compute?.close();
+    } finally {
+      await site.close();
+    }
+  }
+}
