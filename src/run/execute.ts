@@ -3,15 +3,18 @@
  * the values in order, reduce, and record how the run ended.
  */
 import type { Backend } from "../compute/types.js";
-import { ChunkFailedError, FanoutError, RunAbortedError, toRemoteError } from "../errors.js";
+import { ChunkFailedError, FanoutError, RunAbortedError, toRemoteError, TooManyFailuresError } from "../errors.js";
 import { execute, type ExecuteOutcome } from "../exec/executor.js";
 import { RunResults } from "../store/results.js";
 import { retrying } from "../store/retrying.js";
 import type { ObjectStore } from "../store/types.js";
 import { taskOf } from "../task.js";
+import type { ReduceInfo } from "../job/index.js";
+import { allowedFailures } from "../options.js";
 import type { ChunkSource, Reply, RunManifest, TaskBase, Task } from "../types.js";
 import { followUpFlags, statusCmd, type RunRef } from "../util/follow-up.js";
 import { chunksPerBuild } from "./builds.js";
+import { watchRunCancel, type RunCancel } from "./cancel.js";
 import { recordFailures } from "./failures.js";
 import { finishManifest, startManifest } from "./manifest.js";
 import { readValue, valuesInOrder } from "./results.js";
@@ -26,7 +29,7 @@ export interface ExecuteRunParams {
   backend: Backend;
   manifest: RunManifest;
   sources: ChunkSource[];
-  reduce: ((results: unknown[]) => unknown) | undefined;
+  reduce: ((results: unknown[], info: ReduceInfo) => unknown) | undefined;
   t0: number;
   options: RunOptions;
   onValue?: (index: number, value: unknown) => void;
@@ -49,18 +52,22 @@ export async function executeRun<O>(p: ExecuteRunParams): Promise<RunResult<O>> 
     ...(manifest.job.export === "default" ? { jobPath: manifest.job.path } : {}),
     flags: followUpFlags(backend.name, options.store),
   };
+  if (options.maxFailures !== undefined) manifest.options.maxFailures = allowedFailures(options.maxFailures, manifest.chunks);
+  const cancel = await watchRunCancel(store, runId, options.signal);
   const heartbeat = await startManifest(store, manifest);
   try {
-    return await finishRun<O>(p, ref, todo, done, heartbeat);
+    return await finishRun<O>(p, ref, todo, done, heartbeat, cancel);
   } finally {
     await heartbeat.stop();
+    await cancel.close();
   }
 }
 
 /** Run the chunks still to do, then record how the run ended (the heartbeat stops first). */
-async function finishRun<O>(p: ExecuteRunParams, ref: RunRef, todo: number[], done: Set<number>, heartbeat: { stop(): Promise<void> }): Promise<RunResult<O>> {
-  const { store, manifest, options } = p;
-  const outcome = await dispatch(p, todo, done);
+async function finishRun<O>(p: ExecuteRunParams, ref: RunRef, todo: number[], done: Set<number>, heartbeat: { stop(): Promise<void> }, cancel: RunCancel): Promise<RunResult<O>> {
+  const { store, manifest } = p;
+  const { signal } = cancel;
+  const outcome = await dispatch(p, todo, done, cancel);
   const summary = summarize(manifest, p.backend.name, outcome, done.size, p.t0, manifest.options);
   summary.builds = chunksPerBuild(manifest, new Set([...done, ...outcome.values.keys(), ...outcome.stored]));
   /** What a failed or cancelled run hands to `--json` and `--report`. */
@@ -74,24 +81,33 @@ async function finishRun<O>(p: ExecuteRunParams, ref: RunRef, todo: number[], do
     summary.status = status;
     await finishManifest(store, manifest, status, summary, error);
   };
-  if (outcome.stopped === "aborted" || (options.signal?.aborted && outcome.failures.size === 0 && outcome.values.size + outcome.stored.size < todo.length)) {
+  if (outcome.stopped === "aborted" || (signal.aborted && outcome.failures.size === 0 && outcome.values.size + outcome.stored.size < todo.length)) {
     await end("aborted");
-    throw withRun(new RunAbortedError(ref, options.signal?.reason));
+    throw withRun(new RunAbortedError(ref, signal.reason));
   }
-  if (outcome.failures.size > 0) {
+  const failed = [...outcome.failures.keys()].sort((a, b) => a - b);
+  const allowed = manifest.options.maxFailures;
+  if (failed.length > 0) {
     await recordFailures(store, manifest.runId, outcome);
-    const first = [...outcome.failures.values()].sort((a, b) => a.index - b.index)[0]!;
-    await end("failed", { ...first.remote, index: first.index });
-    // Made again here, where the job and flags are known, so its hint is a working command.
-    const err = withRun(new ChunkFailedError(first.index, first.remote, first.attempts, ref));
-    err.failedChunks = outcome.failures.size;
-    throw err;
+    summary.failedChunks = failed;
+    if (allowed === undefined || failed.length > allowed) {
+      const first = outcome.failures.get(failed[0]!)!;
+      await end("failed", { ...first.remote, index: first.index });
+      // Made again here, where the job and flags are known, so its hint is a working command.
+      const err = withRun(
+        allowed === undefined
+          ? new ChunkFailedError(first.index, first.remote, first.attempts, ref)
+          : new TooManyFailuresError(first.index, first.remote, first.attempts, ref, allowed),
+      );
+      err.failedChunks = failed.length;
+      throw err;
+    }
   }
-  const values = await valuesInOrder(new RunResults(store, manifest.runId), manifest.chunks, outcome.values);
+  const values = await valuesInOrder(new RunResults(store, manifest.runId), manifest.chunks, outcome.values, new Set(failed));
   let result: unknown = values;
   if (p.reduce) {
     try {
-      result = await p.reduce(values);
+      result = await p.reduce(values, { failed });
     } catch (err) {
       const remote = toRemoteError(err);
       await end("failed", remote);
@@ -100,12 +116,12 @@ async function finishRun<O>(p: ExecuteRunParams, ref: RunRef, todo: number[], do
   }
   summary.wallMs = Date.now() - p.t0;
   summary.speedup = summary.wallMs > 0 ? summary.sumChunkMs / summary.wallMs : 0;
-  await end("succeeded");
+  await end(failed.length ? "partial" : "succeeded");
   return { runId: manifest.runId, result: result as O, summary, attempts: outcome.attempts };
 }
 
 /** One task per chunk still to do, run by the executor with the run's options. */
-function dispatch(p: ExecuteRunParams, todo: number[], done: Set<number>): Promise<ExecuteOutcome> {
+function dispatch(p: ExecuteRunParams, todo: number[], done: Set<number>, cancel: RunCancel): Promise<ExecuteOutcome> {
   const { backend, manifest, options } = p;
   const opts = manifest.options;
   const results = new RunResults(p.store, manifest.runId);
@@ -129,8 +145,10 @@ function dispatch(p: ExecuteRunParams, todo: number[], done: Set<number>): Promi
     retries: opts.retries,
     retryUserErrors: opts.retryUserErrors,
     speculate: opts.speculate,
-    maxFailures: 10,
-    ...(options.signal ? { signal: options.signal } : {}),
+    // Dispatch stops at the first failure past what --max-failures allows; without it, at 10.
+    maxFailures: opts.maxFailures === undefined ? 10 : opts.maxFailures + 1,
+    signal: cancel.signal,
+    onStopAttempt: cancel.stopAttempt,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(p.onValue
       ? {

@@ -36,5 +36,6 @@ export function summarize(
     chunkMs: chunkStats(times),
     ...(o.throttle.throttled ? { throttle: { throttled: o.throttle.throttled, limitFound: o.throttle.final, ceiling: o.throttle.ceiling } } : {}),
     ...(o.speculation.copies ? { speculation: o.speculation } : {}),
+    ...(o.stoppedEarly ? { stoppedEarly: o.stoppedEarly } : {}),
   };
 }

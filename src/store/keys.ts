@@ -7,6 +7,11 @@
  *   runs/<runId>/payloads.jsonl          every chunk's ChunkSource, one line each
  *   runs/<runId>/results/<index>.json    ResultEnvelope of the attempt that succeeded
  *   runs/<runId>/failures/<index>.json   ResultEnvelope of the last failed attempt
+ *   runs/<runId>/cancel/run              empty: the whole run is cancelled (workers stop their chunks)
+ *   runs/<runId>/cancel/<index>-<attempt> empty: that attempt's result is no longer wanted
+ *
+ * The run's cancel marker sits inside cancel/ rather than at runs/<runId>/cancel, since the
+ * folder store cannot hold a file and a folder of the same name.
  */
 export const keys = {
   bundle: (sha256: string) => `bundles/${sha256}.mjs`,
@@ -18,6 +23,9 @@ export const keys = {
   result: (runId: string, index: number) => `runs/${runId}/results/${index}.json`,
   failuresPrefix: (runId: string) => `runs/${runId}/failures/`,
   failure: (runId: string, index: number) => `runs/${runId}/failures/${index}.json`,
+  cancelPrefix: (runId: string) => `runs/${runId}/cancel/`,
+  cancelRun: (runId: string) => `runs/${runId}/cancel/run`,
+  cancelAttempt: (runId: string, index: number, attempt: number) => `runs/${runId}/cancel/${index}-${attempt}`,
 };
 
 /** The chunk index named by a results/ or failures/ key. */
