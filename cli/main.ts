@@ -4,6 +4,7 @@
 import * as fs from "node:fs";
 import { Command, CommanderError } from "commander";
 import { registerBench } from "./commands/bench.js";
+import { registerCancel } from "./commands/cancel.js";
 import { registerDeploy } from "./commands/deploy.js";
 import { registerEmulate } from "./commands/emulate.js";
 import { registerGc } from "./commands/gc.js";
@@ -52,7 +53,7 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run with --help for usage)")
     .configureHelp({ sortSubcommands: false })
     .addHelpText("after", EXAMPLES);
-  for (const register of [registerRun, registerStatus, registerLogs, registerGc, registerBench, registerDeploy, registerTeardown, registerEmulate]) register(program);
+  for (const register of [registerRun, registerStatus, registerCancel, registerLogs, registerGc, registerBench, registerDeploy, registerTeardown, registerEmulate]) register(program);
   return program;
 }
 

@@ -68,7 +68,7 @@ function start(
 ): Reply | Promise<Reply> {
   const startedAt = Date.now();
   opts.onStart?.();
-  const outcome = callChunk(target, chunk, task, scope, opts.handle);
+  const outcome = callChunk(target, chunk, task, scope, opts.handle, env.store);
   const times = { t0, startedAt, cold };
   if (outcome instanceof Promise) return outcome.then((o) => storeAndReply(task, env, scope, o, times));
   return storeAndReply(task, env, scope, outcome, times);

@@ -1,9 +1,10 @@
 // `fanout run <job>`: flags to RunOptions, progress on stderr, the result on stdout.
 import type { Command } from "commander";
 import { ChunkFailedError, FanoutError } from "../../src/errors.js";
-import { checkBackend, nonNegativeInt, positiveInt, positiveNumber, type BackendName } from "../../src/options.js";
+import { allowedFailures, checkBackend, nonNegativeInt, positiveInt, positiveNumber, type BackendName, type MaxFailures } from "../../src/options.js";
 import type { RunOptions } from "../../src/run/types.js";
 import type { AttemptRecord, RunSummary } from "../../src/types.js";
+import { followUpFlags, logsCmd, resumeCmd, type RunRef } from "../../src/util/follow-up.js";
 import { addBackendOptions, awsOptionsFrom, flag, writeStdout, type BackendFlags } from "../common.js";
 import { errorJson } from "../errors.js";
 import { ProgressView, say, summaryLines } from "../render.js";
@@ -15,6 +16,7 @@ Examples:
   $ fanout run job.ts --chunks 360 --backend aws --region eu-west-1 --memory 1769
   $ fanout run job.ts --resume 20261127T044612Z-k3j9xq
   $ fanout run job.ts --resume 20261127T044612Z-k3j9xq --rebuild   (after fixing a failed chunk's bug)
+  $ fanout run job.ts --chunks 1000 --max-failures 1%   (finish with up to 10 gaps; exit 4 if any)
 
 Output:
   The result (reduce's value, or the array of map results) is printed as JSON on stdout.
@@ -24,7 +26,9 @@ Output:
 
 Exit status:
   0 success · 1 a chunk or reduce failed · 2 bad input (flags, job file, run id)
-  3 missing setup (AWS credentials, stack not deployed) · 130 cancelled (Ctrl-C)
+  3 missing setup (AWS credentials, stack not deployed) · 4 partial: some chunks failed,
+  no more than --max-failures allows (the result is printed; stderr names them)
+  130 cancelled (Ctrl-C, or \`fanout cancel <runId>\` from elsewhere)
   Finished chunks are always kept in the store; --resume <runId> runs only the rest, and
   --resume <runId> --rebuild runs the rest with the job as it is now (same input and chunks).
   --report is written for every run that started, failed and cancelled ones too.`;
@@ -39,6 +43,7 @@ interface RunFlags extends BackendFlags {
   processes?: string;
   resume?: string;
   rebuild?: boolean;
+  maxFailures?: string;
   json?: boolean;
   quiet?: boolean;
   verbose?: boolean;
@@ -53,6 +58,7 @@ function runOptionsFrom(flags: RunFlags): RunOptions & { backend: BackendName } 
   const memory = flag(positiveInt, "memory", flags.memory);
   const processes = flag(positiveInt, "processes", flags.processes);
   const timeout = flag(positiveNumber, "timeout", flags.timeout);
+  if (flags.maxFailures !== undefined) allowedFailures(flags.maxFailures);
   return {
     backend,
     ...(chunks !== undefined ? { chunks } : {}),
@@ -65,6 +71,7 @@ function runOptionsFrom(flags: RunFlags): RunOptions & { backend: BackendName } 
     ...(flags.store ? { store: flags.store } : {}),
     ...(flags.resume ? { resume: flags.resume } : {}),
     ...(flags.rebuild ? { rebuild: true } : {}),
+    ...(flags.maxFailures !== undefined ? { maxFailures: flags.maxFailures.trim() as MaxFailures } : {}),
     aws: awsOptionsFrom(flags),
   };
 }
@@ -83,6 +90,7 @@ export function registerRun(program: Command): void {
     .option("--processes <n>", "local worker processes (default: one per core)")
     .option("--resume <runId>", "continue a run: only chunks without a stored result run again")
     .option("--rebuild", "with --resume: run the rest with the job's new build (a fixed bug), keeping finished results")
+    .option("--max-failures <n|p%>", "finish the run though up to n chunks (or p% of them) fail: status partial, exit 4, reduce sees the gaps")
     .option("--json", "print { result, summary } as one JSON object on stdout")
     .option("--report <file.html>", "write a self-contained HTML report of the run")
     .option("-q, --quiet", "no progress or summary on stderr");
@@ -101,6 +109,7 @@ async function runAction(job: string, flags: RunFlags): Promise<void> {
   };
   process.on("SIGINT", onSigint);
   process.on("SIGTERM", onSigint);
+  let partial: RunSummary | undefined;
   try {
     const opts = runOptionsFrom(flags);
     await view.start(`fanout: bundling ${job}`);
@@ -116,6 +125,7 @@ async function runAction(job: string, flags: RunFlags): Promise<void> {
     if (!flags.quiet) for (const l of summaryLines(res.summary)) say(l);
     const out = flags.json ? { result: res.result, summary: res.summary } : res.result;
     await writeStdout(JSON.stringify(out === undefined ? null : out, null, flags.json ? 0 : 2) + "\n");
+    partial = res.summary.status === "partial" ? res.summary : undefined;
   } catch (err) {
     view.stop(false);
     const ran = err instanceof FanoutError && err.summary ? { summary: err.summary, attempts: err.attemptLog ?? [] } : undefined;
@@ -130,6 +140,18 @@ async function runAction(job: string, flags: RunFlags): Promise<void> {
     process.off("SIGINT", onSigint);
     process.off("SIGTERM", onSigint);
   }
+  // After the result is out: main prints this one line naming the gaps, and exits 4.
+  if (partial) throw partialRun(partial, { runId: partial.runId, jobPath: job, flags: followUpFlags(partial.backend, flags.store) });
+}
+
+/** A run that finished with gaps --max-failures allowed: the chunks that failed and how to run them again. */
+function partialRun(s: RunSummary, ref: RunRef): FanoutError {
+  const failed = s.failedChunks ?? [];
+  const shown = failed.length > 10 ? `${failed.slice(0, 10).join(", ")}, …` : failed.join(", ");
+  return new FanoutError("E_PARTIAL", `run ${s.runId} finished partial: ${failed.length} of ${s.chunks} chunks failed (${shown}); the result leaves them out`, {
+    hint: `see \`${logsCmd(ref, failed[0])}\`; run only the failed chunks again with: ${resumeCmd(ref)}`,
+    exitCode: 4,
+  });
 }
 
 async function writeReportOf(file: string, ran: { summary: RunSummary; attempts: AttemptRecord[] }): Promise<void> {

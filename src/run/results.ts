@@ -24,7 +24,8 @@ async function readValuesInto(results: RunResults, indices: number[], values: un
  * store; chunks in `failed` (a partial run) stay `undefined`.
  */
 export async function valuesInOrder(results: RunResults, chunks: number, replied: ReadonlyMap<number, unknown>, failed: ReadonlySet<number>): Promise<unknown[]> {
-  const values = new Array<unknown>(chunks);
+  // Filled, not holes: a reduce's map or flatMap would skip a hole where a gap should show.
+  const values = new Array<unknown>(chunks).fill(undefined);
   for (const [index, value] of replied) values[index] = value;
   const toRead: number[] = [];
   for (let i = 0; i < chunks; i++) if (!replied.has(i) && !failed.has(i)) toRead.push(i);
