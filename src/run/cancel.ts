@@ -34,7 +34,7 @@ export async function watchRunCancel(store: ObjectStore, runId: string, outer: A
   const ac = new AbortController();
   const writes = new Set<Promise<void>>();
   const mark = (key: string) => {
-    const w = retrying(() => store.put(key, ""), 3)
+    const w = retrying(() => store.put(key, markerBody()), 3)
       .catch(() => {}) // a worker not told runs to its deadline, as before: not worth failing the run
       .finally(() => writes.delete(w));
     writes.add(w);
@@ -71,5 +71,8 @@ export async function watchRunCancel(store: ObjectStore, runId: string, outer: A
  * worker stops its chunk within about a second.
  */
 export async function requestCancel(store: ObjectStore, runId: string): Promise<void> {
-  await retrying(() => store.put(keys.cancelRun(runId), ""));
+  await retrying(() => store.put(keys.cancelRun(runId), markerBody()));
 }
+
+/** What a marker holds: only its presence matters, but when it was written helps whoever looks. (Not empty: the SDK warns on an empty PutObject body.) */
+const markerBody = () => JSON.stringify({ cancelledAt: new Date().toISOString() });

@@ -7,8 +7,8 @@
  *   runs/<runId>/payloads.jsonl          every chunk's ChunkSource, one line each
  *   runs/<runId>/results/<index>.json    ResultEnvelope of the attempt that succeeded
  *   runs/<runId>/failures/<index>.json   ResultEnvelope of the last failed attempt
- *   runs/<runId>/cancel/run              empty: the whole run is cancelled (workers stop their chunks)
- *   runs/<runId>/cancel/<index>-<attempt> empty: that attempt's result is no longer wanted
+ *   runs/<runId>/cancel/run              marker: the whole run is cancelled (workers stop their chunks)
+ *   runs/<runId>/cancel/<index>-<attempt> marker: that attempt's result is no longer wanted
  *
  * The run's cancel marker sits inside cancel/ rather than at runs/<runId>/cancel, since the
  * folder store cannot hold a file and a folder of the same name.
