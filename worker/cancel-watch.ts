@@ -13,7 +13,7 @@ import type { ObjectStore } from "../src/store/types.js";
 import type { Task } from "../src/types.js";
 
 /** When to start looking and how often; tests may shorten them. */
-export interface CancelWatchSettings {
+interface CancelWatchSettings {
   /** A chunk is first checked after running this long... */
   afterMs: number;
   /** ...and then this long after each check ends. */
