@@ -23,7 +23,7 @@ async function readValuesInto(results: RunResults, indices: number[], values: un
  * Every chunk's value in chunk order: those that came back in replies, the rest read from the
  * store; chunks in `failed` (a partial run) stay `undefined`.
  */
-export async function valuesInOrder(results: RunResults, chunks: number, replied: ReadonlyMap<number, unknown>, failed: ReadonlySet<number>): Promise<unknown[]> {
+export async function valuesInOrder(results: RunResults, chunks: number, replied: ReadonlyMap<number, unknown>, failed: ReadonlySet<number> = new Set()): Promise<unknown[]> {
   // Filled, not holes: a reduce's map or flatMap would skip a hole where a gap should show.
   const values = new Array<unknown>(chunks).fill(undefined);
   for (const [index, value] of replied) values[index] = value;
