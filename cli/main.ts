@@ -5,6 +5,7 @@ import * as fs from "node:fs";
 import { Command, CommanderError } from "commander";
 import { registerAttach } from "./commands/attach.js";
 import { registerBench } from "./commands/bench.js";
+import { registerCancel } from "./commands/cancel.js";
 import { registerDeploy } from "./commands/deploy.js";
 import { registerDrive } from "./commands/drive.js";
 import { registerEmulate } from "./commands/emulate.js";
@@ -54,7 +55,7 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run with --help for usage)")
     .configureHelp({ sortSubcommands: false })
     .addHelpText("after", EXAMPLES);
-  for (const register of [registerRun, registerAttach, registerStatus, registerLogs, registerGc, registerBench, registerDeploy, registerTeardown, registerEmulate, registerDrive]) register(program);
+  for (const register of [registerRun, registerAttach, registerStatus, registerCancel, registerLogs, registerGc, registerBench, registerDeploy, registerTeardown, registerEmulate, registerDrive]) register(program);
   return program;
 }
 

@@ -108,6 +108,7 @@ function platformLines(s: RunSummary): string[] {
   const parts: string[] = [];
   if (s.throttle) parts.push(`throttled ${s.throttle.throttled}x · in-flight limit found ${s.throttle.limitFound} of ${s.throttle.ceiling}`);
   if (s.speculation) parts.push(`speculative copies ${s.speculation.copies} (${s.speculation.won} won) · time of lost copies ${fmtMs(s.speculation.lostMs)}`);
+  if (s.stoppedEarly) parts.push(`attempts stopped early ${s.stoppedEarly}`);
   return parts.length ? [`  ${parts.join(" · ")}`] : [];
 }
 

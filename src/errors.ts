@@ -100,6 +100,18 @@ export class ChunkFailedError extends FanoutError {
   }
 }
 
+/**
+ * More chunks failed for good than `maxFailures` (`--max-failures`) allows: the run fails as
+ * it would without the option, naming its first failed chunk.
+ */
+export class TooManyFailuresError extends ChunkFailedError {
+  override name = "TooManyFailuresError";
+  constructor(index: number, remote: RemoteError, attempts: number, ref: RunRef, allowed: number) {
+    super(index, remote, attempts, ref);
+    this.message = `more chunks failed than --max-failures ${allowed} allows; ${this.message}`;
+  }
+}
+
 /** The run was cancelled through its AbortSignal (or Ctrl-C). */
 export class RunAbortedError extends FanoutError {
   override name = "RunAbortedError";

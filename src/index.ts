@@ -3,13 +3,13 @@
  * on AWS Lambda, with payloads and results in object storage.
  */
 export { defineJob, range, lines, items, isJob } from "./job/index.js";
-export type { Job, JobSpec, JobDefaults, ChunkContext, Input, InputSpec, RangeChunk, ChunkOf } from "./job/index.js";
+export type { Job, JobSpec, JobDefaults, ChunkContext, ReduceInfo, Input, InputSpec, RangeChunk, ChunkOf } from "./job/index.js";
 export { run, map, mapIter } from "./run/run.js";
 export { readManifest } from "./run/manifest.js";
 export { submit } from "./run/detach.js";
 export { attach, type AttachOptions } from "./run/attach.js";
 export type { RunOptions, RunResult, MapOptions, MapItem, JobOutput } from "./run/types.js";
-export type { AwsOptions, BackendName, CommonOptions } from "./options.js";
+export type { AwsOptions, BackendName, CommonOptions, MaxFailures } from "./options.js";
 export {
   FanoutError,
   UsageError,

@@ -132,6 +132,21 @@ export function checkBackend(value: unknown): BackendName {
   return value === undefined ? "local" : oneOf("backend", value, BACKENDS);
 }
 
+/** `--max-failures`: a number of chunks, or a percentage of the run's chunks such as "1%". */
+export type MaxFailures = number | `${number}%`;
+
+/**
+ * How many chunks may fail for good in a run of `chunks` while it still finishes as partial
+ * (a percentage rounds down). Checks the value too: called with no chunks, it only checks.
+ */
+export function allowedFailures(value: unknown, chunks = 0): number {
+  const m = typeof value === "string" ? /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(value) : null;
+  if (m && Number(m[1]) <= 100) return Math.floor((chunks * Number(m[1])) / 100);
+  const n = asNumber(value);
+  if (typeof n === "number" && Number.isInteger(n) && n >= 0) return n;
+  throw new UsageError(`--max-failures must be a number of chunks or a percentage, got ${shown(value)}`, "e.g. --max-failures 5 or --max-failures 1%");
+}
+
 /** Merge flags over job defaults over fanout's defaults, checking each value once. */
 export function resolveOptions(
   opts: CommonOptions & { chunks?: number },

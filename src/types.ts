@@ -156,10 +156,18 @@ export interface RunOptionsResolved {
   memoryMb: number;
   speculate: boolean;
   retryUserErrors: boolean;
+  /** Chunks that may fail for good while the run still finishes, as `partial` (`--max-failures`). */
+  maxFailures?: number;
 }
 
 /** Where a run stands, in its manifest and summary. */
-export type RunStatus = "running" | "succeeded" | "failed" | "aborted";
+export type RunStatus =
+  | "running"
+  | "succeeded"
+  /** Finished with some chunks failed, no more than `--max-failures` allows; reduce saw the gaps. */
+  | "partial"
+  | "failed"
+  | "aborted";
 
 /** One build of the job that ran chunks of a run: the first, then one per `--resume --rebuild`. */
 export interface RunBuild {
@@ -249,6 +257,13 @@ export interface RunSummary {
   speculation?: { copies: number; won: number; lostMs: number };
   /** Peak RSS of the attempts that replied, against the worker memory setting (MB). */
   memory?: { p50Mb: number; p95Mb: number; maxMb: number; limitMb: number };
+  /** The chunks that failed for good, in order (a `partial` run: `--resume` runs them again). */
+  failedChunks?: number[];
+  /**
+   * Attempts stopped while running because their result was no longer wanted: a cancelled run,
+   * or a straggler whose copy won. Each was told to stop (its worker aborts `ctx.signal`).
+   */
+  stoppedEarly?: number;
 }
 
 /** A snapshot of a run in flight, passed to `onProgress`. */

@@ -105,6 +105,13 @@ async function liveDetachedRun(): Promise<string[]> {
   return run("test/fixtures/live-lines.ts", "--resume", runId);
 }
 
+/** A run that finished (succeeded): `fanout cancel` of it has nothing to stop. */
+async function finishedRun(): Promise<string[]> {
+  const first = await fanout(run("examples/primes.ts", "--chunks", "2", "--json"));
+  const runId = JSON.parse(first.stdout).summary.runId as string;
+  return ["cancel", runId, "--store", STORE];
+}
+
 const rows: Row[] = [
   { title: "job file missing", args: run("nope.ts"), exit: 2, line: /job file not found: nope\.ts — check the path/ },
   { title: "job path is a folder", args: run("test/fixtures"), exit: 2, line: /job path is not a file: test\/fixtures/ },
@@ -206,6 +213,15 @@ const rows: Row[] = [
     line: /^fanout: run \S+ already has a driver \(pid \d+ on .+, lease generation 1\) — follow it with `fanout attach \S+ --store \S+`, or wait until it stops$/,
   },
   { title: "--detach with --resume", args: run("examples/primes.ts", "--detach", "--resume", BAD_RUN), exit: 2, line: /^fanout: --detach starts a new run — to go on with run \S+ in the background, `fanout attach \S+` restarts its driver if it is gone$/ },
+  { title: "--max-failures invalid", args: run("examples/primes.ts", "--max-failures", "some"), exit: 2, line: /^fanout: --max-failures must be a number of chunks or a percentage, got "some" — e\.g\. --max-failures 5 or --max-failures 1%$/ },
+  {
+    title: "more chunks failed than --max-failures allows",
+    args: run("test/fixtures/partial.ts", "--chunks", "10", "--max-failures", "1"),
+    env: () => ({ FANOUT_FAIL_CHUNKS: "2,5" }),
+    exit: 1,
+    line: /^fanout: more chunks failed than --max-failures 1 allows; chunk 2 failed: Error: chunk 2 fails on purpose .*\(2 chunks failed; this is the first\) — see `fanout logs \S+ 2 --store \S+` \(stack with --verbose\); fix the job, then run the rest, keeping other results: fanout run test\/fixtures\/partial\.ts --resume \S+ --rebuild --store \S+$/,
+  },
+  { title: "cancel of a finished run", args: ["cancel", "20261127T052008Z-crzkti"], setup: finishedRun, exit: 2, line: /^fanout: run \S+ already finished \(succeeded\): there is nothing to cancel — `fanout status \S+ --store \S+` shows how it ended$/ },
   { title: "gc with an age that is not a duration", args: ["gc", "--older-than", "7x", "--store", STORE], exit: 2, line: /^fanout: --older-than must be a duration like 30m, 12h or 7d, got "7x" — e\.g\. --older-than 7d$/ },
 ];
 

@@ -9,6 +9,7 @@ import { ROOT } from "./helpers/cli.js";
 //   good.ts       correct jobs, with their inferred types pinned (must compile)
 //   bad.ts        mistakes, each under @ts-expect-error (an unused one is an error)
 //   job-output.ts the JobOutput<typeof job> helper
+//   reduce-info.ts reduce's { failed } argument and maxFailures (partial runs)
 //   canary/       an unused @ts-expect-error, which must fail: proof the mechanism works
 const TSC = path.join(ROOT, "node_modules/typescript/bin/tsc");
 const FIXTURES = path.join(ROOT, "test/fixtures/types");
@@ -42,7 +43,7 @@ describe("type checks of defineJob and the library API", () => {
     // Any diagnostic in a file other than the ones checked below is a broken fixture or API.
     const others = main.output
       .split("\n")
-      .filter((l) => l.trim() && !/test\/fixtures\/types\/(good|bad|job-output)\.ts\(/.test(l));
+      .filter((l) => l.trim() && !/test\/fixtures\/types\/(good|bad|job-output|reduce-info)\.ts\(/.test(l));
     expect(others).toEqual([]);
   });
 
@@ -56,6 +57,10 @@ describe("type checks of defineJob and the library API", () => {
 
   it("JobOutput<typeof job> is the job's output type (job-output.ts)", () => {
     expect(diagnosticsOf(main.output, "job-output.ts")).toEqual([]);
+  });
+
+  it("reduce gets { failed } as ReduceInfo, maxFailures takes a count or a percentage (reduce-info.ts)", () => {
+    expect(diagnosticsOf(main.output, "reduce-info.ts")).toEqual([]);
   });
 
   it("tsc exits 0 on the whole fixture project", () => {

@@ -5,7 +5,9 @@
 import { format } from "node:util";
 import { notAFunction, notAJob } from "../src/job/check.js";
 import { isJob, type ChunkContext } from "../src/job/index.js";
+import type { ObjectStore } from "../src/store/types.js";
 import type { RemoteError, Task } from "../src/types.js";
+import { watchCancel } from "./cancel-watch.js";
 import { ChunkCancelledError, ChunkScopeError, ChunkTimeoutError, classify } from "./classify.js";
 import { appendLog, chunkScope, type ChunkScope } from "./scope.js";
 
@@ -62,8 +64,11 @@ function setProgress(scope: ChunkScope, fraction: number): void {
 
 const ignoreLateFailure = () => {};
 
-/** Call the chunk's function. A synchronous result comes back as is, without a promise. */
-export function callChunk(target: Target, chunk: unknown, task: Task, scope: ChunkScope, handle: CancelHandle | undefined): Outcome | Promise<Outcome> {
+/**
+ * Call the chunk's function. A synchronous result comes back as is, without a promise. A chunk
+ * still running after a second watches `store` for its cancel markers (worker/cancel-watch.ts).
+ */
+export function callChunk(target: Target, chunk: unknown, task: Task, scope: ChunkScope, handle: CancelHandle | undefined, store: ObjectStore): Outcome | Promise<Outcome> {
   const lazy: LazyAbort = {};
   const ctx = contextFor(task, scope, lazy);
   // An error from a stray callback after the chunk finished has no one left to fail.
@@ -79,18 +84,20 @@ export function callChunk(target: Target, chunk: unknown, task: Task, scope: Chu
     scope.endedAt = Date.now();
     return { value: result };
   }
-  return race(result as PromiseLike<unknown>, task, scope, handle, lazy);
+  return race(result as PromiseLike<unknown>, task, scope, handle, lazy, store);
 }
 
 /** The first of: the chunk's promise settles, the deadline passes, the caller cancels, a stray callback throws. */
-function race(result: PromiseLike<unknown>, task: Task, scope: ChunkScope, handle: CancelHandle | undefined, lazy: LazyAbort): Promise<Outcome> {
+function race(result: PromiseLike<unknown>, task: Task, scope: ChunkScope, handle: CancelHandle | undefined, lazy: LazyAbort, store: ObjectStore): Promise<Outcome> {
   return new Promise<Outcome>((resolve) => {
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
+    let endWatch: (() => void) | undefined;
     const settle = (o: Outcome) => {
       if (settled) return;
       settled = true;
       if (timer) clearTimeout(timer);
+      endWatch?.();
       if (handle) handle.cancel = undefined;
       scope.fail = ignoreLateFailure;
       resolve(o);
@@ -105,6 +112,7 @@ function race(result: PromiseLike<unknown>, task: Task, scope: ChunkScope, handl
       scope.endedAt ??= Date.now();
       settle({ error: classify(new ChunkScopeError(err)) });
     };
+    endWatch = watchCancel(store, task, (why) => abort(new ChunkCancelledError(why)));
     if (task.timeoutMs > 0) {
       timer = setTimeout(() => abort(new ChunkTimeoutError(`chunk ${task.index} timed out after ${task.timeoutMs / 1000} s (worker side)`)), task.timeoutMs);
     }

@@ -93,7 +93,7 @@ function call(
   const { progress } = env;
   if (progress) scope.onProgress = (f) => progress(task, f);
   const watch = new Watch();
-  const outcome = callChunk(target, chunk, task, scope, opts.handle);
+  const outcome = callChunk(target, chunk, task, scope, opts.handle, env.store);
   const end = (o: Outcome): Reply | Promise<Reply> => {
     release();
     const memory = watch.stop();

@@ -3,9 +3,10 @@ import type { Command } from "commander";
 import { readFileSync } from "node:fs";
 import { parseEnv } from "node:util";
 import { ChunkFailedError, FanoutError, UsageError } from "../../src/errors.js";
-import { checkBackend, nonNegativeInt, parseEnvFlag, parseSecretFlag, positiveInt, positiveNumber, type BackendName } from "../../src/options.js";
+import { allowedFailures, checkBackend, nonNegativeInt, parseEnvFlag, parseSecretFlag, positiveInt, positiveNumber, type BackendName, type MaxFailures } from "../../src/options.js";
 import type { RunOptions } from "../../src/run/types.js";
 import type { AttemptRecord, RunSummary } from "../../src/types.js";
+import { followUpFlags, logsCmd, resumeCmd, type RunRef } from "../../src/util/follow-up.js";
 import { addBackendOptions, awsOptionsFrom, flag, writeStdout, type BackendFlags } from "../common.js";
 import { errorJson } from "../errors.js";
 import { ProgressView, say, summaryLines } from "../render.js";
@@ -18,6 +19,7 @@ Examples:
   $ fanout run job.ts --resume 20261127T044612Z-k3j9xq
   $ fanout run job.ts --env-file .env --env LOG_LEVEL=debug --secret API_KEY=ssm:/myapp/api-key
   $ fanout run job.ts --resume 20261127T044612Z-k3j9xq --rebuild   (after fixing a failed chunk's bug)
+  $ fanout run job.ts --chunks 1000 --max-failures 1%   (finish with up to 10 gaps; exit 4 if any)
 
 Output:
   The result (reduce's value, or the array of map results) is printed as JSON on stdout.
@@ -27,7 +29,9 @@ Output:
 
 Exit status:
   0 success · 1 a chunk or reduce failed · 2 bad input (flags, job file, run id)
-  3 missing setup (AWS credentials, stack not deployed) · 130 cancelled (Ctrl-C)
+  3 missing setup (AWS credentials, stack not deployed) · 4 partial: some chunks failed,
+  no more than --max-failures allows (the result is printed; stderr names them)
+  130 cancelled (Ctrl-C, or \`fanout cancel <runId>\` from elsewhere)
   Finished chunks are always kept in the store; --resume <runId> runs only the rest, and
   --resume <runId> --rebuild runs the rest with the job as it is now (same input and chunks).
   --report is written for every run that started, failed and cancelled ones too.`;
@@ -42,6 +46,7 @@ interface RunFlags extends BackendFlags {
   processes?: string;
   resume?: string;
   rebuild?: boolean;
+  maxFailures?: string;
   json?: boolean;
   quiet?: boolean;
   verbose?: boolean;
@@ -90,6 +95,7 @@ function runOptionsFrom(flags: RunFlags): RunOptions & { backend: BackendName } 
   const timeout = flag(positiveNumber, "timeout", flags.timeout);
   const env = envFrom(flags);
   const secrets = secretsFrom(flags);
+  if (flags.maxFailures !== undefined) allowedFailures(flags.maxFailures);
   return {
     backend,
     ...(chunks !== undefined ? { chunks } : {}),
@@ -104,6 +110,7 @@ function runOptionsFrom(flags: RunFlags): RunOptions & { backend: BackendName } 
     ...(flags.rebuild ? { rebuild: true } : {}),
     ...(env ? { env } : {}),
     ...(secrets ? { secrets } : {}),
+    ...(flags.maxFailures !== undefined ? { maxFailures: flags.maxFailures.trim() as MaxFailures } : {}),
     aws: awsOptionsFrom(flags),
   };
 }
@@ -125,6 +132,7 @@ export function registerRun(program: Command): void {
     .option("-e, --env <NAME=value>", "set a variable in the workers' process.env while each chunk runs (repeatable; over the job's defaults.env)", collect)
     .option("--env-file <file>", "variables from a .env file, as --env (each --env overrides it)")
     .option("--secret <NAME=ref>", "a variable the workers read with their own role: NAME=ssm:/parameter/path or NAME=secretsmanager:<name or ARN> (repeatable)", collect)
+    .option("--max-failures <n|p%>", "finish the run though up to n chunks (or p% of them) fail: status partial, exit 4, reduce sees the gaps")
     .option("--json", "print { result, summary } as one JSON object on stdout")
     .option("--report <file.html>", "write a self-contained HTML report of the run")
     .option("-q, --quiet", "no progress or summary on stderr")
@@ -145,6 +153,7 @@ async function runAction(job: string, flags: RunFlags): Promise<void> {
   };
   process.on("SIGINT", onSigint);
   process.on("SIGTERM", onSigint);
+  let partial: RunSummary | undefined;
   try {
     const opts = runOptionsFrom(flags);
     await view.start(`fanout: bundling ${job}`);
@@ -157,6 +166,7 @@ async function runAction(job: string, flags: RunFlags): Promise<void> {
     });
     view.stop(true);
     await showResult(res, flags);
+    partial = res.summary.status === "partial" ? res.summary : undefined;
   } catch (err) {
     view.stop(false);
     await showFailure(err, flags);
@@ -165,6 +175,18 @@ async function runAction(job: string, flags: RunFlags): Promise<void> {
     process.off("SIGINT", onSigint);
     process.off("SIGTERM", onSigint);
   }
+  // After the result is out: main prints this one line naming the gaps, and exits 4.
+  if (partial) throw partialRun(partial, { runId: partial.runId, jobPath: job, flags: followUpFlags(partial.backend, flags.store) });
+}
+
+/** A run that finished with gaps --max-failures allowed: the chunks that failed and how to run them again. */
+function partialRun(s: RunSummary, ref: RunRef): FanoutError {
+  const failed = s.failedChunks ?? [];
+  const shown = failed.length > 10 ? `${failed.slice(0, 10).join(", ")}, …` : failed.join(", ");
+  return new FanoutError("E_PARTIAL", `run ${s.runId} finished partial: ${failed.length} of ${s.chunks} chunks failed (${shown}); the result leaves them out`, {
+    hint: `see \`${logsCmd(ref, failed[0])}\`; run only the failed chunks again with: ${resumeCmd(ref)}`,
+    exitCode: 4,
+  });
 }
 
 /** `--detach`: plan and upload here, hand the run to a background driver, print how to attach. */

@@ -97,7 +97,7 @@ export async function runSequential(job: string | URL, opts: SequentialOptions =
     let result: unknown;
     try {
       mapped = await mapChunks(j, sources, store, ran);
-      result = sampled ? undefined : j.reduce ? await j.reduce(mapped.values) : mapped.values;
+      result = sampled ? undefined : j.reduce ? await j.reduce(mapped.values, { failed: [] }) : mapped.values;
     } finally {
       restore();
     }

@@ -85,6 +85,7 @@ class Execution {
       endedAt: 0,
       throttle: { throttled: 0, lowest: params.concurrency, final: params.concurrency, ceiling: params.concurrency },
       speculation: { copies: 0, won: 0, lostMs: 0 },
+      stoppedEarly: 0,
     };
     this.throttle = new ThrottleController(params.concurrency, this.out.startedAt, { ...DEFAULT_THROTTLE_SETTINGS, ...params.tuning?.throttle });
     this.gate = new ConcurrencyGate(this.throttle.limit);
@@ -116,7 +117,8 @@ class Execution {
 
   abort(): void {
     this.stop("aborted");
-    for (const s of this.live) for (const a of s.running) a.cancel?.();
+    // The run's own cancel marker tells remote workers (see ExecuteParams.signal); no per-attempt one.
+    for (const s of this.live) this.stopRunning(s, false);
   }
 
   finish(): void {
@@ -217,7 +219,7 @@ class Execution {
     this.finishedTimes.add(record.returnedAt - record.invokedAt);
     if (reply.stored) this.out.stored.add(s.task.index);
     else this.out.values.set(s.task.index, reply.value);
-    for (const a of s.running) a.cancel?.();
+    this.stopRunning(s, true);
     this.params.onResult?.(s.task.index, reply);
     this.progress.tick();
   }
@@ -225,7 +227,7 @@ class Execution {
   private fail(s: ChunkState, error: RemoteError): void {
     s.done = true;
     this.out.failures.set(s.task.index, new ChunkFailedError(s.task.index, error, s.lastAttempt, this.params.runId));
-    for (const a of s.running) a.cancel?.();
+    this.stopRunning(s, true);
     this.progress.tick();
     if (this.out.failures.size >= this.maxFailures) this.stop("too-many-failures");
   }
@@ -234,7 +236,19 @@ class Execution {
   private halt(err: FanoutError): void {
     this.out.fatal ??= err;
     this.stop("fatal");
-    for (const s of this.live) for (const a of s.running) a.cancel?.();
+    for (const s of this.live) this.stopRunning(s, false);
+  }
+
+  /**
+   * Cancels the chunk's attempts still in flight: the backend drops them on the client, and
+   * `onStopAttempt` (when `tell`) lets a remote worker know, which the cancel alone cannot reach.
+   */
+  private stopRunning(s: ChunkState, tell: boolean): void {
+    for (const a of s.running) {
+      this.out.stoppedEarly++;
+      if (tell) this.params.onStopAttempt?.(a.task.index, a.task.attempt);
+      a.cancel?.();
+    }
   }
 
   private stop(why: "aborted" | "too-many-failures" | "fatal"): void {

@@ -24,6 +24,11 @@ export interface ExecuteParams {
   onResult?: (index: number, reply: Reply) => void;
   /** Stop dispatching after this many chunks failed for good (the rest stay resumable). */
   maxFailures?: number;
+  /**
+   * An attempt still running is no longer wanted (its chunk was won by another attempt, or
+   * failed for good): the caller tells its worker to stop (a cancel marker in the store).
+   */
+  onStopAttempt?: (index: number, attempt: number) => void;
   /** Overrides of the fixed budgets, backoff curves and straggler rule (tests use short delays). */
   tuning?: {
     retry?: Partial<Omit<RetrySettings, "retries" | "retryUserErrors">>;
@@ -50,6 +55,8 @@ export interface ExecuteOutcome {
   throttle: ThrottleFigures;
   /** Straggler copies: made, won, and client time of those that did not win (see copyCost). */
   speculation: { copies: number; won: number; lostMs: number };
+  /** Attempts cancelled while in flight: losers of a race with their copy, and all of them on abort. */
+  stoppedEarly: number;
   /** Why dispatch stopped early, if it did. */
   stopped?: "aborted" | "too-many-failures" | "fatal";
   /** The error that stopped the run for every chunk alike (see InfraError.fatal). */

@@ -23,6 +23,15 @@ export interface ChunkContext {
   progress(fraction: number): void;
 }
 
+/**
+ * What `reduce` gets besides the results. With `--max-failures` a run may finish with some
+ * chunks failed: their places in `results` hold `undefined`, and `failed` lists them.
+ */
+export interface ReduceInfo {
+  /** Indexes of the chunks that failed for good, in order; empty when every chunk succeeded. */
+  readonly failed: readonly number[];
+}
+
 /** Settings a job carries with it; flags and run options override them. */
 export interface JobDefaults {
   /** Worker memory in MB (Lambda memory; the V8 heap cap locally). */
@@ -110,7 +119,7 @@ export interface Job<C = unknown, R = unknown, O = R[]> {
   readonly __fanout: typeof JOB_BRAND;
   readonly input: InputSpec;
   readonly map: (chunk: C, ctx: ChunkContext) => R | Promise<R>;
-  readonly reduce?: (results: R[]) => O | Promise<O>;
+  readonly reduce?: (results: R[], info: ReduceInfo) => O | Promise<O>;
   readonly defaults: JobDefaults;
 }
 
@@ -118,7 +127,7 @@ export interface Job<C = unknown, R = unknown, O = R[]> {
 export interface JobSpec<I extends JobInput, R, O> {
   input: I;
   map: (chunk: ChunkOf<I>, ctx: ChunkContext) => R;
-  reduce?: (results: Awaited<R>[]) => O;
+  reduce?: (results: Awaited<R>[], info: ReduceInfo) => O;
   defaults?: JobDefaults;
 }
 

@@ -3,16 +3,19 @@
  * the values in order, reduce, and record how the run ended.
  */
 import type { Backend } from "../compute/types.js";
-import { ChunkFailedError, FanoutError, RunAbortedError, toRemoteError } from "../errors.js";
+import { ChunkFailedError, FanoutError, RunAbortedError, toRemoteError, TooManyFailuresError } from "../errors.js";
 import { execute, type ExecuteOutcome } from "../exec/executor.js";
 import { RunResults } from "../store/results.js";
 import { retrying } from "../store/retrying.js";
 import type { ObjectStore } from "../store/types.js";
 import { taskOf } from "../task.js";
+import type { ReduceInfo } from "../job/index.js";
+import { allowedFailures } from "../options.js";
 import type { ChunkSource, Reply, RunManifest, TaskBase, Task } from "../types.js";
 import type { RunVars } from "../options.js";
 import { attachCmd, followUpFlags, statusCmd, type RunRef } from "../util/follow-up.js";
 import { chunksPerBuild } from "./builds.js";
+import { watchRunCancel, type RunCancel } from "./cancel.js";
 import { recordFailures } from "./failures.js";
 import { takeLease, type Lease } from "./lease.js";
 import { finishManifest, startManifest } from "./manifest.js";
@@ -28,7 +31,7 @@ export interface ExecuteRunParams {
   backend: Backend;
   manifest: RunManifest;
   sources: ChunkSource[];
-  reduce: ((results: unknown[]) => unknown) | undefined;
+  reduce: ((results: unknown[], info: ReduceInfo) => unknown) | undefined;
   t0: number;
   options: RunOptions;
   onValue?: (index: number, value: unknown) => void;
@@ -59,16 +62,20 @@ export async function executeRun<O>(p: ExecuteRunParams): Promise<RunResult<O>> 
     ...(manifest.job.export === "default" ? { jobPath: manifest.job.path } : {}),
     flags: followUpFlags(backend.name, options.store),
   };
+  if (options.maxFailures !== undefined) manifest.options.maxFailures = allowedFailures(options.maxFailures, manifest.chunks);
   // One driver per run: a resume (or a detached run's driver) is refused while another lives.
   const taken = new AbortController();
   const lease = await takeLease(store, ref, () => taken.abort(new Error("another driver took the run over")), !options.resume);
-  const signal = options.signal ? AbortSignal.any([options.signal, taken.signal]) : taken.signal;
   try {
+    // The caller's signal (Ctrl-C, fanout cancel) also tells the workers; a takeover only stops this driver.
+    const cancel = await watchRunCancel(store, runId, options.signal);
+    const signal = AbortSignal.any([cancel.signal, taken.signal]);
     const heartbeat = await startManifest(store, manifest);
     try {
-      return await finishRun<O>({ ...p, options: { ...options, signal } }, ref, todo, done, heartbeat, lease);
+      return await finishRun<O>(p, ref, todo, done, heartbeat, { cancel, lease, signal });
     } finally {
       await heartbeat.stop();
+      await cancel.close();
     }
   } finally {
     await lease.release();
@@ -76,9 +83,17 @@ export async function executeRun<O>(p: ExecuteRunParams): Promise<RunResult<O>> 
 }
 
 /** Run the chunks still to do, then record how the run ended (the heartbeat stops first). */
-async function finishRun<O>(p: ExecuteRunParams, ref: RunRef, todo: number[], done: Set<number>, heartbeat: { stop(): Promise<void> }, lease: Lease): Promise<RunResult<O>> {
+/** How a run in flight can be stopped: its cancel markers, its driver's lease, and both as one signal. */
+interface Stopping {
+  cancel: RunCancel;
+  lease: Lease;
+  signal: AbortSignal;
+}
+
+async function finishRun<O>(p: ExecuteRunParams, ref: RunRef, todo: number[], done: Set<number>, heartbeat: { stop(): Promise<void> }, stopping: Stopping): Promise<RunResult<O>> {
   const { store, manifest, options } = p;
-  const outcome = await dispatch(p, todo, done);
+  const { signal, lease } = stopping;
+  const outcome = await dispatch(p, todo, done, stopping);
   const summary = summarize(manifest, p.backend, outcome, done.size, p.t0, manifest.options);
   summary.builds = chunksPerBuild(manifest, new Set([...done, ...outcome.values.keys(), ...outcome.stored]));
   const roomy = memoryNotice(summary);
@@ -96,34 +111,27 @@ async function finishRun<O>(p: ExecuteRunParams, ref: RunRef, todo: number[], do
     summary.status = status;
     await finishManifest(store, manifest, status, summary, error);
   };
-  if (outcome.stopped === "aborted" || (options.signal?.aborted && outcome.failures.size === 0 && outcome.values.size + outcome.stored.size < todo.length)) {
-    await end("aborted");
-    throw withRun(new RunAbortedError(ref, options.signal?.reason));
-  }
-  if (outcome.fatal) {
-    // Every chunk would fail alike (access denied, a function that cannot start): nothing to blame a chunk for.
-    await end("failed", toRemoteError(outcome.fatal, "crash"));
-    throw withRun(outcome.fatal);
-  }
-  if (outcome.failures.size > 0) {
+  const failed = [...outcome.failures.keys()].sort((a, b) => a - b);
+  const aborted = outcome.stopped === "aborted" || (signal.aborted && failed.length === 0 && outcome.values.size + outcome.stored.size < todo.length);
+  if (!aborted && failed.length > 0) {
     await recordFailures(store, manifest.runId, outcome);
-    const first = [...outcome.failures.values()].sort((a, b) => a.index - b.index)[0]!;
-    await end("failed", { ...first.remote, index: first.index });
-    // Made again here, where the job and flags are known, so its hint is a working command.
-    const err = withRun(new ChunkFailedError(first.index, first.remote, first.attempts, ref));
-    err.failedChunks = outcome.failures.size;
-    throw err;
+    summary.failedChunks = failed;
+  }
+  const stop = aborted ? { status: "aborted" as const, error: undefined, err: new RunAbortedError(ref, signal.reason) } : whyFailed(outcome, failed, manifest.options.maxFailures, ref);
+  if (stop) {
+    await end(stop.status, stop.error);
+    throw withRun(stop.err);
   }
   // A detached run's driver leaves collecting and reduce to `attach`.
   if (p.collect === false) {
-    await end("succeeded");
+    await end(failed.length ? "partial" : "succeeded");
     return { runId: manifest.runId, result: undefined as O, summary, attempts: outcome.attempts };
   }
-  const values = await valuesInOrder(new RunResults(store, manifest.runId), manifest.chunks, outcome.values);
+  const values = await valuesInOrder(new RunResults(store, manifest.runId), manifest.chunks, outcome.values, new Set(failed));
   let result: unknown = values;
   if (p.reduce) {
     try {
-      result = await p.reduce(values);
+      result = await p.reduce(values, { failed });
     } catch (err) {
       const remote = toRemoteError(err);
       await end("failed", remote);
@@ -132,12 +140,29 @@ async function finishRun<O>(p: ExecuteRunParams, ref: RunRef, todo: number[], do
   }
   summary.wallMs = Date.now() - p.t0;
   summary.speedup = summary.wallMs > 0 ? summary.sumChunkMs / summary.wallMs : 0;
-  await end("succeeded");
+  await end(failed.length ? "partial" : "succeeded");
   return { runId: manifest.runId, result: result as O, summary, attempts: outcome.attempts };
 }
 
+/** A run that cannot go on to reduce: every chunk would fail alike, or more chunks failed than allowed. */
+function whyFailed(outcome: ExecuteOutcome, failed: number[], allowed: number | undefined, ref: RunRef): { status: "failed"; error: RunManifest["error"]; err: FanoutError } | undefined {
+  if (outcome.fatal) {
+    // Access denied, a function that cannot start: nothing to blame a chunk for.
+    return { status: "failed", error: toRemoteError(outcome.fatal, "crash"), err: outcome.fatal };
+  }
+  if (failed.length === 0 || (allowed !== undefined && failed.length <= allowed)) return undefined;
+  const first = outcome.failures.get(failed[0]!)!;
+  // Made again here, where the job and flags are known, so its hint is a working command.
+  const err =
+    allowed === undefined
+      ? new ChunkFailedError(first.index, first.remote, first.attempts, ref)
+      : new TooManyFailuresError(first.index, first.remote, first.attempts, ref, allowed);
+  err.failedChunks = failed.length;
+  return { status: "failed", error: { ...first.remote, index: first.index }, err };
+}
+
 /** One task per chunk still to do, run by the executor with the run's options. */
-function dispatch(p: ExecuteRunParams, todo: number[], done: Set<number>): Promise<ExecuteOutcome> {
+function dispatch(p: ExecuteRunParams, todo: number[], done: Set<number>, stopping: Stopping): Promise<ExecuteOutcome> {
   const { backend, manifest, options } = p;
   const opts = manifest.options;
   const results = new RunResults(p.store, manifest.runId);
@@ -163,8 +188,10 @@ function dispatch(p: ExecuteRunParams, todo: number[], done: Set<number>): Promi
     retries: opts.retries,
     retryUserErrors: opts.retryUserErrors,
     speculate: opts.speculate,
-    maxFailures: 10,
-    ...(options.signal ? { signal: options.signal } : {}),
+    // Dispatch stops at the first failure past what --max-failures allows; without it, at 10.
+    maxFailures: opts.maxFailures === undefined ? 10 : opts.maxFailures + 1,
+    signal: stopping.signal,
+    onStopAttempt: stopping.cancel.stopAttempt,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(p.onValue
       ? {

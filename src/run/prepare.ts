@@ -8,7 +8,7 @@ import type { Backend, RunStore, StoreConfig } from "../compute/types.js";
 import { JobLoadError, RunNotFoundError, UsageError } from "../errors.js";
 import { notAFunction, notAJob } from "../job/check.js";
 import type { Job } from "../job/index.js";
-import { checkBackend, positiveInt, resolveOptions, runVars, type BackendName, type CommonOptions, type RunVars } from "../options.js";
+import { allowedFailures, checkBackend, positiveInt, resolveOptions, runVars, type BackendName, type CommonOptions, type RunVars } from "../options.js";
 import { isRunId } from "../store/keys.js";
 import type { ObjectStore } from "../store/types.js";
 import type { RunOptionsResolved } from "../types.js";
@@ -118,6 +118,7 @@ export function storeConfig(backend: BackendName, cwd: string, options: CommonOp
 /** Flags of run() that are wrong whatever the job says. */
 export function checkRunFlags(options: RunOptions): void {
   if (options.chunks !== undefined) positiveInt("chunks", options.chunks);
+  if (options.maxFailures !== undefined) allowedFailures(options.maxFailures);
   if (options.rebuild && options.resume === undefined) {
     throw new UsageError("--rebuild only applies with --resume <runId>", "add --resume <runId> to finish that run with the new build, or drop --rebuild");
   }

@@ -19,12 +19,16 @@ async function readValuesInto(results: RunResults, indices: number[], values: un
   await Promise.all(indices.map((i) => limit(async () => (values[i] = await readValue(results, i)))));
 }
 
-/** Every chunk's value in chunk order: those that came back in replies, the rest read from the store. */
-export async function valuesInOrder(results: RunResults, chunks: number, replied: ReadonlyMap<number, unknown>): Promise<unknown[]> {
-  const values = new Array<unknown>(chunks);
+/**
+ * Every chunk's value in chunk order: those that came back in replies, the rest read from the
+ * store; chunks in `failed` (a partial run) stay `undefined`.
+ */
+export async function valuesInOrder(results: RunResults, chunks: number, replied: ReadonlyMap<number, unknown>, failed: ReadonlySet<number> = new Set()): Promise<unknown[]> {
+  // Filled, not holes: a reduce's map or flatMap would skip a hole where a gap should show.
+  const values = new Array<unknown>(chunks).fill(undefined);
   for (const [index, value] of replied) values[index] = value;
   const toRead: number[] = [];
-  for (let i = 0; i < chunks; i++) if (!replied.has(i)) toRead.push(i);
+  for (let i = 0; i < chunks; i++) if (!replied.has(i) && !failed.has(i)) toRead.push(i);
   await readValuesInto(results, toRead, values);
   return values;
 }

@@ -41,6 +41,7 @@ export function summarize(
     ...(o.throttle.throttled ? { throttle: { throttled: o.throttle.throttled, limitFound: o.throttle.final, ceiling: o.throttle.ceiling } } : {}),
     ...(o.speculation.copies ? { speculation: o.speculation } : {}),
     ...peakMemory(o.attempts, opts.memoryMb),
+    ...(o.stoppedEarly ? { stoppedEarly: o.stoppedEarly } : {}),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { Job } from "../job/index.js";
-import type { CommonOptions } from "../options.js";
+import type { CommonOptions, MaxFailures } from "../options.js";
 import type { AttemptRecord, RunSummary } from "../types.js";
 
 /** Options of `run`: the common ones, the number of chunks, and resuming a run. */
@@ -12,6 +12,13 @@ export interface RunOptions extends CommonOptions {
    * build changed (a fixed bug). Finished results are kept; the input and chunk plan must not change.
    */
   rebuild?: boolean;
+  /**
+   * Let the run finish when at most this many chunks fail for good (a number, or a share of
+   * the chunks such as "1%"): its status is then `partial`, `summary.failedChunks` lists the
+   * failures, and reduce sees `undefined` in their places. A later `resume` runs only those.
+   * Without it, the run fails once any chunk fails (dispatch stops after 10 failures).
+   */
+  maxFailures?: MaxFailures;
 }
 
 /** What `run` returns: the reduced result, the run's summary, and every attempt. */

@@ -11,6 +11,11 @@
  *                                        one numbered part per flush (S3 cannot append)
  *   runs/<runId>/lease                   the run's driver: generation and heartbeat (one driver per run)
  *   runs/<runId>/driver.log              stdout and stderr of a detached run's driver process
+ *   runs/<runId>/cancel/run              marker: the whole run is cancelled (workers stop their chunks)
+ *   runs/<runId>/cancel/<index>-<attempt> marker: that attempt's result is no longer wanted
+ *
+ * The run's cancel marker sits inside cancel/ rather than at runs/<runId>/cancel, since the
+ * folder store cannot hold a file and a folder of the same name.
  */
 export const keys = {
   bundle: (sha256: string) => `bundles/${sha256}.mjs`,
@@ -27,6 +32,9 @@ export const keys = {
   livePart: (runId: string, index: number, attempt: number, part: number) => `runs/${runId}/live/${index}-${attempt}/${String(part).padStart(6, "0")}.json`,
   lease: (runId: string) => `runs/${runId}/lease`,
   driverLog: (runId: string) => `runs/${runId}/driver.log`,
+  cancelPrefix: (runId: string) => `runs/${runId}/cancel/`,
+  cancelRun: (runId: string) => `runs/${runId}/cancel/run`,
+  cancelAttempt: (runId: string, index: number, attempt: number) => `runs/${runId}/cancel/${index}-${attempt}`,
 };
 
 /** The chunk index, attempt and part number named by a live log part's key. */

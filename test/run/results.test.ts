@@ -37,4 +37,12 @@ describe("valuesInOrder", () => {
       hint: "resume the run to compute it again",
     });
   });
+
+  it("chunks that failed (a partial run) are read from nowhere and stay undefined in their places, not holes", async () => {
+    const store = new FolderStore(`${DIR}/c`);
+    await store.put(keys.result(RUN, 0), envelope(0, 10));
+    const values = await valuesInOrder(new RunResults(store, RUN), 3, new Map([[2, 12]]), new Set([1]));
+    expect(values).toEqual([10, undefined, 12]);
+    expect(1 in values).toBe(true);
+  });
 });

@@ -1,0 +1,75 @@
+// Partial results (--max-failures / maxFailures): a run with a few failed chunks finishes as
+// `partial` when the option allows it, reduce sees the gaps, and a resume runs only those.
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ChunkFailedError, run } from "fanout";
+import { fanout, ROOT } from "./helpers/cli.js";
+
+const STORE = fs.mkdtempSync(path.join(os.tmpdir(), "fanout-partial-"));
+afterAll(() => fs.rmSync(STORE, { recursive: true, force: true }));
+
+const JOB = "test/fixtures/partial.ts";
+/** Sum of 0..99 split into 10 chunks of 10: chunk i holds 10i..10i+9. */
+const chunkSum = (i: number) => 100 * i + 45;
+const ALL = 4950;
+
+function withEnv<T>(env: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+  const old = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
+  return fn().finally(() => {
+    for (const [k, v] of Object.entries(old)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  });
+}
+
+describe("partial results", () => {
+  it("CLI: --max-failures 2 with chunks 3 and 7 failing prints the result without them, exit 4, a line naming them; --resume runs only those", async () => {
+    const first = await fanout(["run", JOB, "--chunks", "10", "--max-failures", "2", "--store", STORE, "--json", "-q"], { env: { FANOUT_FAIL_CHUNKS: "3,7" } });
+    expect(first.code).toBe(4);
+    const out = JSON.parse(first.stdout);
+    expect(out.result).toEqual({ sum: ALL - chunkSum(3) - chunkSum(7), failed: [3, 7], gaps: [3, 7] });
+    expect(out.summary.status).toBe("partial");
+    expect(out.summary.failedChunks).toEqual([3, 7]);
+    expect(out.summary.succeeded).toBe(8);
+    const runId = out.summary.runId as string;
+    const lines = first.stderr.split("\n").filter(Boolean);
+    expect(lines).toEqual([
+      `fanout: run ${runId} finished partial: 2 of 10 chunks failed (3, 7); the result leaves them out — see \`fanout logs ${runId} 3 --store ${STORE}\`; run only the failed chunks again with: fanout run ${JOB} --resume ${runId} --store ${STORE}`,
+    ]);
+    const manifest = JSON.parse(fs.readFileSync(path.join(STORE, "runs", runId, "manifest.json"), "utf8"));
+    expect(manifest.status).toBe("partial");
+
+    // The failing chunks are fixed (the variable is gone): the resume runs chunks 3 and 7 only.
+    const resumed = await fanout(["run", JOB, "--resume", runId, "--store", STORE, "--json", "-q"]);
+    expect(resumed.code).toBe(0);
+    const done = JSON.parse(resumed.stdout);
+    expect(done.result).toEqual({ sum: ALL, failed: [], gaps: [] });
+    expect(done.summary.status).toBe("succeeded");
+    expect(done.summary.skipped).toBe(8);
+  }, 60_000);
+
+  it("library: maxFailures \"20%\" of 10 chunks allows 2; reduce gets undefined in the failed places and { failed }", async () => {
+    const r = await withEnv({ FANOUT_FAIL_CHUNKS: "0,9" }, () => run<{ sum: number; failed: number[]; gaps: number[] }>(JOB, { store: STORE, cwd: ROOT, chunks: 10, maxFailures: "20%" }));
+    expect(r.summary.status).toBe("partial");
+    expect(r.result).toEqual({ sum: ALL - chunkSum(0) - chunkSum(9), failed: [0, 9], gaps: [0, 9] });
+    expect(r.summary.failedChunks).toEqual([0, 9]);
+  }, 60_000);
+
+  it("more failures than allowed: the run fails as without the option (exit 1), naming the limit", async () => {
+    const res = await fanout(["run", JOB, "--chunks", "10", "--max-failures", "1", "--store", STORE, "-q"], { env: { FANOUT_FAIL_CHUNKS: "2,5" } });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/^fanout: more chunks failed than --max-failures 1 allows; chunk 2 failed: Error: chunk 2 fails on purpose/);
+    expect(res.stdout).toBe("");
+  }, 60_000);
+
+  it("without the option a single failure fails the run, as before", async () => {
+    const err = await withEnv({ FANOUT_FAIL_CHUNKS: "4" }, () => run(JOB, { store: STORE, cwd: ROOT, chunks: 10 })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ChunkFailedError);
+    expect((err as ChunkFailedError).summary?.status).toBe("failed");
+    expect((err as ChunkFailedError).summary?.failedChunks).toEqual([4]);
+  }, 60_000);
+});
