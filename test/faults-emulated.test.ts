@@ -137,7 +137,9 @@ describe("fault injection on the emulated AWS stack", () => {
       expect(outage).toBeDefined();
       expect(r.result).toBe((48 * 47) / 2);
       countedOnce(r, 48);
-      expect(r.attempts.some((a) => a.outcome === "transient")).toBe(true);
+      // The workers' result PUTs ride the outage out with the SDK's adaptive retry (issue 10):
+      // S3 trouble is retried where it happened, and no chunk is computed twice.
+      expect(r.attempts.length).toBe(48);
     } finally {
       process.env.FANOUT_SLOW_MS = old.ms ?? "";
       process.env.FANOUT_SLOW_COUNT = old.n ?? "";
