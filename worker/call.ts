@@ -5,6 +5,7 @@
 import { format } from "node:util";
 import { notAFunction, notAJob } from "../src/job/check.js";
 import { isJob, type ChunkContext } from "../src/job/index.js";
+import { readObject } from "../src/plan/objects.js";
 import type { RemoteError, Task } from "../src/types.js";
 import { ChunkCancelledError, ChunkScopeError, ChunkTimeoutError, classify } from "./classify.js";
 import { appendLog, chunkScope, type ChunkScope } from "./scope.js";
@@ -47,8 +48,10 @@ function contextFor(task: Task, scope: ChunkScope, lazy: LazyAbort): ChunkContex
       return lazy.ac.signal;
     },
     log: (...args: unknown[]) => appendLog(scope, format(...args)),
+    read: readObject,
   };
 }
+
 
 const ignoreLateFailure = () => {};
 

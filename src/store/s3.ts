@@ -21,6 +21,8 @@ export interface S3ClientOptions {
   credentials?: S3ClientConfig["credentials"];
   /** Sockets per host: the SDK's default of 50 silently caps concurrency. */
   maxSockets?: number;
+  /** Follow a bucket to its own region (user buckets may live anywhere). */
+  followRegionRedirects?: boolean;
 }
 
 /** One place that builds S3 clients, so every client gets the same endpoint handling. */
@@ -29,6 +31,7 @@ export function makeS3Client(o: S3ClientOptions): S3Client {
   return new S3Client({
     ...(o.region ? { region: o.region } : {}),
     ...(o.credentials ? { credentials: o.credentials } : {}),
+    ...(o.followRegionRedirects ? { followRegionRedirects: true } : {}),
     ...(o.endpoint
       ? {
           endpoint: o.endpoint,
