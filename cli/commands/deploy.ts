@@ -1,6 +1,6 @@
 // `fanout deploy`: the worker Lambda, run bucket and scoped role (serverless.yml) to AWS.
 import { Option, type Command } from "commander";
-import { ConfigError } from "../../src/errors.js";
+import { ConfigError, UsageError } from "../../src/errors.js";
 import { intInRange } from "../../src/options.js";
 import { flag } from "../common.js";
 
@@ -13,6 +13,20 @@ interface DeployFlags {
   /** arm64 or x86_64: commander checks the choice. */
   arch?: string;
   expireDays?: string;
+  read: string[];
+  write: string[];
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/** A --read/--write grant: s3://bucket or s3://bucket/prefix, a prefix taken literally (IAM would read * and ? as wildcards). */
+function grantUrl(flagName: string, url: string): string {
+  const m = /^s3:\/\/([^/]+)(\/.*)?$/.exec(url);
+  if (!m || !BUCKET.test(m[1]!) || /[*?,]/.test(m[2] ?? "")) {
+    throw new UsageError(`--${flagName} "${url}" is not an s3://bucket/prefix URL`, `e.g. --${flagName} s3://my-bucket/logs/2024/ (a literal prefix: no *, ? or commas)`);
+  }
+  return url;
 }
 
 export function registerDeploy(program: Command): void {
@@ -26,7 +40,9 @@ export function registerDeploy(program: Command): void {
     .option("--timeout <seconds>", "Lambda timeout, 1-900 s (default 900)")
     .addOption(new Option("--arch <arch>", "worker architecture (default arm64)").choices(["arm64", "x86_64"]))
     .option("--expire-days <days>", "run data in the bucket expires after this many days (default 7)")
-    .addHelpText("after", "\nExample:\n  $ npx fanout deploy --stage dev --region eu-west-1 --memory 1769\n")
+    .option("--read <s3url>", "let the workers read s3://bucket/prefix (GetObject, ListBucket on that prefix only); repeatable", collect, [])
+    .option("--write <s3url>", "let the workers write under s3://bucket/prefix (PutObject on that prefix only); repeatable", collect, [])
+    .addHelpText("after", "\nExamples:\n  $ npx fanout deploy --stage dev --region eu-west-1 --memory 1769\n  $ npx fanout deploy --read s3://in-bucket/logs/ --write s3://out-bucket/results/\n")
     .action(deployAction);
 }
 
@@ -41,6 +57,9 @@ function deployParams(f: DeployFlags): string[] {
   if (timeout !== undefined) params.push(`--param=timeout=${timeout}`);
   if (f.arch) params.push(`--param=arch=${f.arch}`);
   if (days !== undefined) params.push(`--param=expireDays=${days}`);
+  // serverless-grants.cjs turns these into the worker role's prefix-scoped statements.
+  if (f.read.length) params.push(`--param=read=${f.read.map((u) => grantUrl("read", u)).join(",")}`);
+  if (f.write.length) params.push(`--param=write=${f.write.map((u) => grantUrl("write", u)).join(",")}`);
   return params;
 }
 
