@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startS3rver, stopS3rver, type EmulatedS3 } from "../dist/src/compute/aws/s3rver.js";
 import { fanout, ROOT } from "./helpers/cli.js";
 
 const STORE = fs.mkdtempSync(path.join(os.tmpdir(), "fanout-catalogue-"));
@@ -31,7 +32,11 @@ let fakeAws: http.Server;
 let fakeAwsUrl = "";
 /** FANOUT_EMULATOR as `fanout emulate` printed it, for a stack that has since stopped. */
 let staleEmulator = "";
+/** An S3 endpoint holding one empty bucket, for s3:// inputs (AWS_ENDPOINT_URL_S3). */
+let userS3: EmulatedS3 | undefined;
+const S3_INPUT_ENV = () => ({ AWS_ENDPOINT_URL_S3: userS3!.endpoint, AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER", AWS_REGION: "us-east-1" });
 beforeAll(async () => {
+  userS3 = await startS3rver(path.join(STORE, "user-s3"), "fanout-catalogue-in");
   const gone = http.createServer();
   await new Promise<void>((r) => gone.listen(0, "127.0.0.1", r));
   const port = (gone.address() as AddressInfo).port;
@@ -54,11 +59,12 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => fakeAws.listen(0, "127.0.0.1", r));
   fakeAwsUrl = `http://127.0.0.1:${(fakeAws.address() as AddressInfo).port}`;
-});
+}, 60_000);
 
 const observed: string[] = [];
-afterAll(() => {
+afterAll(async () => {
   fakeAws?.close();
+  if (userS3) await stopS3rver(userS3);
   fs.mkdirSync(path.join(ROOT, "test-results"), { recursive: true });
   fs.writeFileSync(path.join(ROOT, "test-results", "errors-observed.md"), observed.join("\n") + "\n");
   fs.rmSync(STORE, { recursive: true, force: true });
@@ -155,6 +161,9 @@ const rows: Row[] = [
   { title: "deploy with memory Lambda cannot have", args: ["deploy", "--memory", "64"], exit: 2, line: /--memory must be a whole number from 128 to 10240, got "64"/ },
   { title: "deploy with an unknown architecture", args: ["deploy", "--arch", "mips"], exit: 2, line: /option '--arch <arch>' argument 'mips' is invalid/ },
   { title: "a malformed run id", args: ["logs", "yesterday", "--store", STORE], exit: 2, line: /"yesterday" is not a run id — run ids look like/ },
+  { title: "lines() over an S3 bucket that does not exist", args: run("test/fixtures/catalogue/s3-missing-bucket.ts"), env: S3_INPUT_ENV, exit: 2, line: /input bucket "no-such-bucket-zz9" does not exist \(s3:\/\/no-such-bucket-zz9\/logs\/\)/ },
+  { title: "objects() over an empty S3 prefix", args: run("test/fixtures/catalogue/s3-empty-prefix.ts"), env: S3_INPUT_ENV, exit: 2, line: /objects\("s3:\/\/fanout-catalogue-in\/nothing-here\/"\) found no objects in bucket fanout-catalogue-in/ },
+  { title: "deploy --read with a wildcard", args: ["deploy", "--read", "s3://in-bucket/logs/*"], exit: 2, line: /--read "s3:\/\/in-bucket\/logs\/\*" is not an s3:\/\/bucket\/prefix URL/ },
   { title: "gc with an age that is not a duration", args: ["gc", "--older-than", "7x", "--store", STORE], exit: 2, line: /^fanout: --older-than must be a duration like 30m, 12h or 7d, got "7x" — e\.g\. --older-than 7d$/ },
 ];
 
