@@ -9,7 +9,7 @@ import { Readable } from "node:stream";
 import { pathToFileURL, fileURLToPath } from "node:url";
 import { minimatch } from "minimatch";
 import { UsageError } from "../errors.js";
-import type { Listed } from "./objects.js";
+import type { Listed } from "./listed.js";
 
 /** A local file's stand-in for an S3 ETag: it changes when the file is rewritten. */
 function fileEtag(st: fs.BigIntStats): string {

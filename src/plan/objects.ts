@@ -9,15 +9,8 @@ import { readOwnedLines, splitLines } from "./lines.js";
 import { splitPoints } from "./split.js";
 import type { ObjectRef } from "../job/index.js";
 import type { ChunkSource, ObjectPart } from "../types.js";
+import type { Listed } from "./listed.js";
 
-/** One object as a listing found it. */
-export interface Listed {
-  url: string;
-  key: string;
-  size: number;
-  etag: string;
-  gzip: boolean;
-}
 
 /**
  * lines() over listed objects: the splittable bytes are one stream cut into byte ranges, each
@@ -53,7 +46,7 @@ export function planObjectLines(listed: readonly Listed[], chunks: number): { so
  * Split items of these weights into at most k contiguous, non-empty groups of about equal
  * total weight. Returns the k+1 group boundaries.
  */
-export function balancePoints(weights: readonly number[], k: number): number[] {
+function balancePoints(weights: readonly number[], k: number): number[] {
   const n = weights.length;
   const groups = Math.min(k, n);
   const total = weights.reduce((s, w) => s + w, 0);

@@ -9,7 +9,8 @@ import type { ObjectStore } from "../store/types.js";
 import { toJson } from "../serialize.js";
 import type { ChunkSource, InputListing } from "../types.js";
 import { listFolder, listGlob } from "./files.js";
-import { planObjectItems, planObjectLines, type Listed } from "./objects.js";
+import type { Listed } from "./listed.js";
+import { planObjectItems, planObjectLines } from "./objects.js";
 import { listS3Input } from "./s3.js";
 import { splitPoints } from "./split.js";
 

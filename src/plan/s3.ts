@@ -4,7 +4,7 @@
  */
 import { minimatch } from "minimatch";
 import { UsageError } from "../errors.js";
-import type { Listed } from "./objects.js";
+import type { Listed } from "./listed.js";
 
 /**
  * The objects under an s3:// URL: the object itself when the URL names one key exactly,
