@@ -2,7 +2,7 @@
 // fanout benchmarks: `npm run bench` (after `npm run build`; built here if dist/ is missing).
 //
 //   node bench/run.js                 every case, then bench/RESULTS.md
-//   node bench/run.js --only a,e      some cases (a b c d e f)
+//   node bench/run.js --only a,e      some cases (a b c d e f g)
 //   node bench/run.js --repeat 5      repetitions of every measurement (default 3)
 //   node bench/run.js --quick         smaller sizes, for trying the script out
 //
@@ -65,6 +65,8 @@ const SIZES = {
   dispatchWarmup: 200,
   dispatchConcurrency: 64,
   startupRuns: 10,
+  s3Bytes: QUICK ? 32 * 1024 * 1024 : 256 * 1024 * 1024,
+  s3Concurrency: 16,
 };
 
 function flagValue(name, fallback) {
@@ -239,6 +241,58 @@ const cases = {
     } finally {
       for (const s of Object.values(sides)) await s.close();
       server.close();
+    }
+  },
+
+  /**
+   * f. bytes/s read through lines("s3://...") on the emulated stack (first invoke to last
+   * reply) vs a bare SDK ranged-GET loop over the same object, the same ranges and the same
+   * concurrency, in one child with one stack; one unmeasured round each, then BENCH_REPEAT
+   * rounds in alternating order. Both sides' line and byte counts are checked.
+   */
+  async s3read() {
+    const { startEmulator } = await load("emulator");
+    const { run } = await load("index");
+    const { S3Client, CreateBucketCommand, GetObjectCommand } = await import("@aws-sdk/client-s3");
+    const { Upload } = await import("@aws-sdk/lib-storage");
+    const { s3Bytes: size, s3Concurrency: c } = SIZES;
+    const repeat = Number(process.env.BENCH_REPEAT);
+    const emu = await startEmulator({ stage: `bench${process.pid}` });
+    Object.assign(process.env, { FANOUT_EMULATOR: JSON.stringify(emu), AWS_ENDPOINT_URL_S3: emu.s3Endpoint, AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER", AWS_REGION: "us-east-1", FANOUT_BENCH_S3_URL: "s3://bench-in/data.txt" });
+    const client = new S3Client({ region: "us-east-1", endpoint: emu.s3Endpoint, forcePathStyle: true, requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" });
+    try {
+      await client.send(new CreateBucketCommand({ Bucket: "bench-in" }));
+      const line = "2024-10-10T13:55:36Z GET /some/path/that/is/long?q=1 200 1234 \"Mozilla/5.0 (X11; Linux x86_64)\"\n";
+      const body = Buffer.from(line.repeat(Math.ceil(size / line.length)));
+      await new Upload({ client, params: { Bucket: "bench-in", Key: "data.txt", Body: body } }).done();
+      const want = [body.length / line.length, body.length];
+      const job = path.join(ROOT, "bench/jobs/s3lines.ts");
+      const sides = {
+        fanout: async () => {
+          const res = await run(job, { backend: "emulated", chunks: c, concurrency: c, speculate: false, cwd: ROOT });
+          check(res.result[0] === want[0] && res.result[1] === want[1], `s3lines gave ${res.result}, expected ${want}`);
+          return body.length / (execSpan(res.attempts) / 1000);
+        },
+        sdk: async () => {
+          let lines = 0;
+          const t = await timedLoop(c, c, async (i) => {
+            const start = Math.floor((i * body.length) / c);
+            const end = Math.floor(((i + 1) * body.length) / c);
+            const out = await client.send(new GetObjectCommand({ Bucket: "bench-in", Key: "data.txt", Range: `bytes=${start}-${end - 1}` }));
+            const buf = Buffer.from(await out.Body.transformToByteArray());
+            for (let p = buf.indexOf(10); p !== -1; p = buf.indexOf(10, p + 1)) lines++;
+          });
+          check(lines === want[0], `SDK loop counted ${lines} lines, expected ${want[0]}`);
+          return body.length / (t / 1000);
+        },
+      };
+      for (const k of Object.keys(sides)) await sides[k]();
+      const perSec = { fanout: [], sdk: [] };
+      for (let r = 0; r < repeat; r++) for (const k of alternate(Object.keys(sides), r)) perSec[k].push(await sides[k]());
+      return { perSec, bytes: body.length };
+    } finally {
+      client.destroy();
+      await emu.stop();
     }
   },
 
@@ -511,6 +565,17 @@ async function caseF(rows) {
   }
 }
 
+async function caseG(rows) {
+  const { s3Bytes: size, s3Concurrency: c } = SIZES;
+  log(`\ng. lines("s3://...") on the emulated stack vs a bare SDK ranged-GET loop: one ${Math.round(size / 1048576)} MB object, ${c} ranges at concurrency ${c}, one unmeasured round each`);
+  const d = unwrap(await child("s3read", { BENCH_REPEAT: REPEAT }, 600_000), "s3read");
+  const mbs = (v) => `${f0(v / 1048576)} MB/s`;
+  log(`  fanout lines(): ${d.perSec.fanout.map(mbs).join(", ")} · bare SDK: ${d.perSec.sdk.map(mbs).join(", ")}`);
+  const fan = spreadOf(d.perSec.fanout, (v) => v);
+  const sdk = spreadOf(d.perSec.sdk, (v) => v);
+  rows.push(["g", `lines("s3://...") read, ${Math.round(size / 1048576)} MB at concurrency ${c}, emulated`, fmtSpread(fan, mbs), `bare SDK ranged GETs ${fmtSpread(sdk, mbs)}`, ratioOf(fan, sdk)]);
+}
+
 function caseNotes() {
   const S = SIZES;
   return [
@@ -518,13 +583,14 @@ function caseNotes() {
     `**b** \`examples/pi.ts\` (${S.piSamples.toExponential()} samples, ${S.cpuChunks} chunks): the sequential baseline of \`fanout bench\` (dist/${MODULES.sequential}, same chunks, one process) vs \`run()\` on the local pool, both in one child per repetition after one unmeasured run of each on ${S.piWarmupSamples.toExponential()} samples; the two results must be deeply equal or the case fails. Ratio = speedup / cores.`,
     `**c** \`examples/sleep.ts\`: ${S.sleepChunks} chunks of one ${S.sleepMs / 1000} s wait at concurrency ${S.sleepChunks}, vs the same job with one chunk ("the time of one") and vs the ideal ${S.sleepMs / 1000} s. One child per backend: the emulated one starts its stack before any run, as a deployed one would be; both sizes run once unmeasured (paying the first invoke, bundle fetch and import), then alternate; every run must give items = its chunk count.`,
     `**d** a fake Lambda Invoke API on 127.0.0.1 answering at once: a bare \`@aws-sdk/client-lambda\` invoke loop vs fanout's AWS backend \`invoke()\` (the \`AwsBackend\` class pointed at the loopback endpoint, else \`openAwsBackend\`), ${S.dispatchCalls} invokes at concurrency ${S.dispatchConcurrency} with the same socket pool size, after ${S.dispatchWarmup} unmeasured invokes each; every reply is checked. "no measurable overhead" when the spreads overlap or fanout is faster (it is the SDK plus bookkeeping, so cannot truly be faster).`,
-    `**f** start-up: \`node bin/fanout.js --help\`, \`run --help\` and \`status\` over an empty store, each a whole process from spawn to exit, against \`node -e 0\`; ${Math.max(REPEAT, S.startupRuns)} runs of each, order alternating, after one unmeasured run of each. "beyond node" is the median of each run's difference from the node run beside it.`,
     `**e** \`bench/jobs/straggler.ts\`: ${S.stragglerItems} chunks of ${S.stragglerBaseMs} ms at concurrency ${S.stragglerConcurrency}, ${S.stragglerFraction * 100}% taking ${S.stragglerSlowMs} ms on their first attempt only; wall with speculation on and off vs the same run without stragglers (ideal ${((S.stragglerItems / S.stragglerConcurrency) * S.stragglerBaseMs).toFixed(0)} ms of execution); one fresh process per variant; result checked = ${S.stragglerItems}.`,
+    `**f** start-up: \`node bin/fanout.js --help\`, \`run --help\` and \`status\` over an empty store, each a whole process from spawn to exit, against \`node -e 0\`; ${Math.max(REPEAT, S.startupRuns)} runs of each, order alternating, after one unmeasured run of each. "beyond node" is the median of each run's difference from the node run beside it.`,
+    `**g** \`bench/jobs/s3lines.ts\`: \`lines("s3://bench-in/data.txt")\` over one ${Math.round(S.s3Bytes / 1048576)} MB object on the emulated stack's s3rver, ${S.s3Concurrency} chunks at concurrency ${S.s3Concurrency}, timed first invoke to last reply (workers do their own ranged GETs and split lines), vs a bare \`@aws-sdk/client-s3\` loop of the same ${S.s3Concurrency} ranged GETs at the same concurrency (newlines counted); one stack, one unmeasured round each, then alternating rounds; both sides' line counts checked.`,
   ];
 }
 
 async function main() {
-  const only = new Set((flagValue("--only", "a,b,c,d,e,f") ?? "").split(","));
+  const only = new Set((flagValue("--only", "a,b,c,d,e,f,g") ?? "").split(","));
   if (!/^[1-9]\d*$/.test(String(REPEAT))) {
     console.error(`bench: --repeat must be a positive integer, got ${JSON.stringify(REPEAT ?? "")} — e.g. --repeat 3`);
     process.exit(2);
@@ -542,7 +608,7 @@ async function main() {
   const rows = []; // [case, measurement, fanout, reference, ratio]
   const failed = [];
   log(`fanout bench · ${commit} · ${os.cpus()[0]?.model ?? "cpu"} · ${os.availableParallelism()} cores · node ${process.version} · repeat ${REPEAT}${QUICK ? " · QUICK sizes" : ""}`);
-  for (const [key, fn] of Object.entries({ a: caseA, b: caseB, c: caseC, d: caseD, e: caseE, f: caseF })) {
+  for (const [key, fn] of Object.entries({ a: caseA, b: caseB, c: caseC, d: caseD, e: caseE, f: caseF, g: caseG })) {
     if (!only.has(key)) continue;
     try {
       await fn(rows);
@@ -562,7 +628,7 @@ async function main() {
   if (failed.length) {
     log(`failed: ${failed.join(", ")}; bench/RESULTS.md not written`);
     process.exitCode = 1;
-  } else if (!QUICK && only.size === 6 && Number(REPEAT) >= 3) {
+  } else if (!QUICK && only.size === 7 && Number(REPEAT) >= 3) {
     writeResults(path.join(ROOT, "bench", "RESULTS.md"), { started, commit, command: commandLine(args), repeat: REPEAT, totalS, load0, load1, header, rows, caseNotes: caseNotes() });
     log("wrote bench/RESULTS.md");
   }

@@ -11,7 +11,28 @@ export type ChunkSource =
   /** A slice of the run's payload object (one object for all chunks, read with a ranged GET). */
   | { kind: "stored"; key: string; offset: number; length: number }
   /** Whole lines that start inside [start, end) of an uploaded input object. */
-  | { kind: "lines"; key: string; start: number; end: number; size: number };
+  | { kind: "lines"; key: string; start: number; end: number; size: number }
+  /** Whole lines that start inside byte ranges of listed objects, read where they live. */
+  | { kind: "object-lines"; parts: ObjectPart[] };
+
+/**
+ * A byte range [start, end) of one listed object (`s3://` or `file://`), pinned to the etag
+ * the run listed. A gzip part is always the whole object, read and unzipped by one chunk.
+ */
+export interface ObjectPart {
+  url: string;
+  etag: string;
+  size: number;
+  start: number;
+  end: number;
+  gzip?: boolean;
+}
+
+/** The objects an input listed when the run was planned: what every attempt must read. */
+export interface InputListing {
+  url: string;
+  objects: { key: string; size: number; etag: string }[];
+}
 
 /** What every task of a run shares; sent to a local worker once per run, not per task. */
 export interface TaskBase {
@@ -201,6 +222,8 @@ export interface RunManifest {
   chunks: number;
   payloadsKey: string;
   inputKeys: string[];
+  /** The listing of an S3 prefix or local folder input (absent for other inputs). */
+  listing?: InputListing;
   options: RunOptionsResolved;
   /** Every build that ran chunks, oldest first (absent in manifests written before rebuilds). */
   builds?: RunBuild[];

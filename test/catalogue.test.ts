@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startS3rver, stopS3rver, type EmulatedS3 } from "../dist/src/compute/aws/s3rver.js";
 import { fanout, ROOT } from "./helpers/cli.js";
 import { startFakeSsm, type FakeSsm } from "./helpers/fake-ssm.js";
 
@@ -37,6 +38,13 @@ let fakeSsm: FakeSsm;
 const ssmEnv = () => ({ ...FAKE_KEYS, AWS_REGION: "us-east-1", AWS_ENDPOINT_URL_SSM: fakeSsm.url });
 beforeAll(async () => {
   fakeSsm = await startFakeSsm({}, ["/other-team/api-key"]);
+});
+
+/** An S3 endpoint holding one empty bucket, for s3:// inputs (AWS_ENDPOINT_URL_S3). */
+let userS3: EmulatedS3 | undefined;
+const S3_INPUT_ENV = () => ({ AWS_ENDPOINT_URL_S3: userS3!.endpoint, AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER", AWS_REGION: "us-east-1" });
+beforeAll(async () => {
+  userS3 = await startS3rver(path.join(STORE, "user-s3"), "fanout-catalogue-in");
   const gone = http.createServer();
   await new Promise<void>((r) => gone.listen(0, "127.0.0.1", r));
   const port = (gone.address() as AddressInfo).port;
@@ -59,12 +67,13 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => fakeAws.listen(0, "127.0.0.1", r));
   fakeAwsUrl = `http://127.0.0.1:${(fakeAws.address() as AddressInfo).port}`;
-});
+}, 60_000);
 
 const observed: string[] = [];
-afterAll(() => {
+afterAll(async () => {
   fakeAws?.close();
   void fakeSsm?.close();
+  if (userS3) await stopS3rver(userS3);
   fs.mkdirSync(path.join(ROOT, "test-results"), { recursive: true });
   fs.writeFileSync(path.join(ROOT, "test-results", "errors-observed.md"), observed.join("\n") + "\n");
   fs.rmSync(STORE, { recursive: true, force: true });
@@ -222,6 +231,9 @@ const rows: Row[] = [
     line: /^fanout: more chunks failed than --max-failures 1 allows; chunk 2 failed: Error: chunk 2 fails on purpose .*\(2 chunks failed; this is the first\) — see `fanout logs \S+ 2 --store \S+` \(stack with --verbose\); fix the job, then run the rest, keeping other results: fanout run test\/fixtures\/partial\.ts --resume \S+ --rebuild --store \S+$/,
   },
   { title: "cancel of a finished run", args: ["cancel", "20261127T052008Z-crzkti"], setup: finishedRun, exit: 2, line: /^fanout: run \S+ already finished \(succeeded\): there is nothing to cancel — `fanout status \S+ --store \S+` shows how it ended$/ },
+  { title: "lines() over an S3 bucket that does not exist", args: run("test/fixtures/catalogue/s3-missing-bucket.ts"), env: S3_INPUT_ENV, exit: 2, line: /input bucket "no-such-bucket-zz9" does not exist \(s3:\/\/no-such-bucket-zz9\/logs\/\)/ },
+  { title: "objects() over an empty S3 prefix", args: run("test/fixtures/catalogue/s3-empty-prefix.ts"), env: S3_INPUT_ENV, exit: 2, line: /objects\("s3:\/\/fanout-catalogue-in\/nothing-here\/"\) found no objects in bucket fanout-catalogue-in/ },
+  { title: "deploy --read with a wildcard", args: ["deploy", "--read", "s3://in-bucket/logs/*"], exit: 2, line: /--read "s3:\/\/in-bucket\/logs\/\*" is not an s3:\/\/bucket\/prefix URL/ },
   { title: "gc with an age that is not a duration", args: ["gc", "--older-than", "7x", "--store", STORE], exit: 2, line: /^fanout: --older-than must be a duration like 30m, 12h or 7d, got "7x" — e\.g\. --older-than 7d$/ },
 ];
 

@@ -5,7 +5,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { run } from "fanout";
 import { FolderStore } from "../dist/src/store/folder.js";
 import { keys } from "../dist/src/store/keys.js";
-import { planChunks, splitPoints, uploadInputs } from "../dist/src/plan/plan.js";
+import { planChunks, uploadInputs } from "../dist/src/plan/plan.js";
+import { splitPoints } from "../dist/src/plan/split.js";
 import { readOwnedLines, splitLines } from "../dist/src/plan/lines.js";
 import { rmDir, tmpDir } from "./helpers/tmp.js";
 

@@ -6,7 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deployParams } from "../dist/cli/commands/deploy.js";
-import { ROOT } from "./helpers/cli.js";
+import { fanout, ROOT } from "./helpers/cli.js";
 
 type Resource = { Type: string; Properties: Record<string, any> };
 let template: { Resources: Record<string, Resource>; Outputs: Record<string, unknown> };
@@ -139,8 +139,14 @@ describe("serverless package: the CloudFormation template", () => {
     expect(roles.map(([id]) => id)).toEqual(["WorkerRole"]);
     const [, role] = roles[0]!;
     expect(role.Properties.ManagedPolicyArns ?? []).toEqual([]);
+    // Without --read/--write the data policy is switched off (see test/deploy-grants.test.ts).
+    const [dataPolicy] = role.Properties.Policies.filter((p: any) => p["Fn::If"]);
+    expect(dataPolicy["Fn::If"][0]).toBe("HasDataGrants");
+    expect((template as any).Conditions.HasDataGrants).toEqual({ "Fn::Not": [{ "Fn::Equals": ["", ""] }] });
     // A conditional grant (--secrets) is checked as the statement it would be.
-    const statements = role.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement).map((st: any) => (st["Fn::If"] ? st["Fn::If"][1] : st));
+    const statements = role.Properties.Policies.filter((p: any) => p.PolicyDocument)
+      .flatMap((p: any) => p.PolicyDocument.Statement)
+      .map((st: any) => (st["Fn::If"] ? st["Fn::If"][1] : st));
     for (const st of statements) {
       expect(st.Effect).toBe("Allow");
       const actions: string[] = [].concat(st.Action);
@@ -180,5 +186,51 @@ describe("serverless package: the CloudFormation template", () => {
 
   it("packages only the bundled worker: no CLI, no dev tools", () => {
     expect(zipEntries.sort()).toEqual(["dist/lambda/index.mjs", "dist/lambda/index.mjs.map"]);
+  });
+});
+
+const arn = (rest: string) => ({ "Fn::Sub": `arn:\${AWS::Partition}:s3:::${rest}` });
+
+describe("deploy --read/--write: statements scoped to exactly those prefixes", () => {
+  // Packaged after the plain template (same file: two osls runs at once in one folder clash).
+  let template: any;
+  const grantsOut = fs.mkdtempSync(path.join(os.tmpdir(), "fanout-grants-"));
+  afterAll(() => fs.rmSync(grantsOut, { recursive: true, force: true }));
+  beforeAll(() => {
+    // The params `fanout deploy --read s3://in-bucket/logs/2024/ --read s3://whole-in --write s3://out-bucket/results/` passes.
+    const r = spawnSync(
+      process.execPath,
+      [path.join(ROOT, "node_modules/osls/bin/serverless.js"), "package", "--stage", "grants", "--package", grantsOut, "--param=read=s3://in-bucket/logs/2024/,s3://whole-in", "--param=write=s3://out-bucket/results/"],
+      { cwd: ROOT, encoding: "utf8", env: { ...process.env, SLS_TELEMETRY_DISABLED: "1", NPM_CONFIG_UPDATE_NOTIFIER: "false" } },
+    );
+    expect(r.status, r.stderr + r.stdout).toBe(0);
+    template = JSON.parse(fs.readFileSync(path.join(grantsOut, "cloudformation-template-update-stack.json"), "utf8"));
+  }, 120_000);
+
+  it("adds a data policy, switched on, with GetObject/ListBucket per read prefix and PutObject per write prefix", () => {
+    const policies = template.Resources.WorkerRole.Properties.Policies;
+    const [cond, policy, otherwise] = policies.find((p: any) => p["Fn::If"])["Fn::If"];
+    expect(cond).toBe("HasDataGrants");
+    expect(otherwise).toEqual({ Ref: "AWS::NoValue" });
+    expect(template.Conditions.HasDataGrants["Fn::Not"][0]["Fn::Equals"][0]).not.toBe("");
+    expect(policy.PolicyName).toBe("fanout-data-grants");
+    expect(policy.PolicyDocument.Statement).toEqual([
+      { Effect: "Allow", Action: ["s3:GetObject"], Resource: arn("in-bucket/logs/2024/*") },
+      { Effect: "Allow", Action: ["s3:ListBucket"], Resource: arn("in-bucket"), Condition: { StringLike: { "s3:prefix": ["logs/2024/*"] } } },
+      { Effect: "Allow", Action: ["s3:GetObject"], Resource: arn("whole-in/*") },
+      { Effect: "Allow", Action: ["s3:ListBucket"], Resource: arn("whole-in") },
+      { Effect: "Allow", Action: ["s3:PutObject", "s3:AbortMultipartUpload"], Resource: arn("out-bucket/results/*") },
+    ]);
+  });
+
+  it("never grants s3:* or a bare *", () => {
+    const all = JSON.stringify(template.Resources.WorkerRole);
+    expect(all).not.toMatch(/"s3:\*"|"\*"/);
+  });
+
+  it("refuses a grant that is not a literal s3://bucket/prefix, before anything is deployed", async () => {
+    const res = await fanout(["deploy", "--read", "s3://in-bucket/logs/*"]);
+    expect(res.code).toBe(2);
+    expect(res.stderr.trim()).toBe('fanout: --read "s3://in-bucket/logs/*" is not an s3://bucket/prefix URL — e.g. --read s3://my-bucket/logs/2024/ (a literal prefix: no *, ? or commas)');
   });
 });

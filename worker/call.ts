@@ -6,6 +6,7 @@ import { format } from "node:util";
 import { notAFunction, notAJob } from "../src/job/check.js";
 import { isJob, type ChunkContext } from "../src/job/index.js";
 import type { ObjectStore } from "../src/store/types.js";
+import { readObject } from "../src/plan/objects.js";
 import type { RemoteError, Task } from "../src/types.js";
 import { watchCancel } from "./cancel-watch.js";
 import { ChunkCancelledError, ChunkScopeError, ChunkTimeoutError, classify } from "./classify.js";
@@ -50,6 +51,7 @@ function contextFor(task: Task, scope: ChunkScope, lazy: LazyAbort): ChunkContex
     },
     log: (...args: unknown[]) => appendLog(scope, format(...args)),
     progress: (fraction: number) => setProgress(scope, fraction),
+    read: readObject,
   };
 }
 

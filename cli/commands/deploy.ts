@@ -20,6 +20,21 @@ export interface DeployFlags {
   /** A JSON file of IAM statements the job needs, added to the worker role. */
   workerPolicy?: string;
   secrets?: string;
+  /** s3://bucket/prefix URLs the workers may read or write (repeatable flags). */
+  read?: string[];
+  write?: string[];
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/** A --read/--write grant: s3://bucket or s3://bucket/prefix, a prefix taken literally (IAM would read * and ? as wildcards). */
+function grantUrl(flagName: string, url: string): string {
+  const m = /^s3:\/\/([^/]+)(\/.*)?$/.exec(url);
+  if (!m || !BUCKET.test(m[1]!) || /[*?,]/.test(m[2] ?? "")) {
+    throw new UsageError(`--${flagName} "${url}" is not an s3://bucket/prefix URL`, `e.g. --${flagName} s3://my-bucket/logs/2024/ (a literal prefix: no *, ? or commas)`);
+  }
+  return url;
 }
 
 export function registerDeploy(program: Command): void {
@@ -38,9 +53,11 @@ export function registerDeploy(program: Command): void {
     .option("--expire-days <days>", "run data in the bucket expires after this many days (default 7)")
     .option("--worker-policy <file>", "JSON file of IAM statements the job needs (other AWS services), added to the worker role")
     .option("--secrets <prefix>", "let the workers read SSM parameters under this path (e.g. /myapp), and Secrets Manager secrets named myapp/...")
+    .option("--read <s3url>", "let the workers read s3://bucket/prefix (GetObject, ListBucket on that prefix only); repeatable", collect, [])
+    .option("--write <s3url>", "let the workers write under s3://bucket/prefix (PutObject on that prefix only); repeatable", collect, [])
     .addHelpText(
       "after",
-      "\nExamples:\n  $ npx fanout deploy --stage dev --region eu-west-1 --memory 1769\n  $ npx fanout deploy --worker-policy policy.json   # {\"Statement\": [{\"Effect\": \"Allow\", \"Action\": \"ssm:GetParameter\", \"Resource\": \"arn:aws:ssm:...\"}]}\n",
+      "\nExamples:\n  $ npx fanout deploy --stage dev --region eu-west-1 --memory 1769\n  $ npx fanout deploy --read s3://in-bucket/logs/ --write s3://out-bucket/results/\n  $ npx fanout deploy --worker-policy policy.json   # {\"Statement\": [{\"Effect\": \"Allow\", \"Action\": \"ssm:GetParameter\", \"Resource\": \"arn:aws:ssm:...\"}]}\n",
     )
     .action(deployAction);
 }
@@ -127,6 +144,9 @@ export function deployParams(f: DeployFlags, tmpDir: string): string[] {
     fs.writeFileSync(file, JSON.stringify(workerPolicyFragment(readWorkerPolicy(f.workerPolicy), f.stage), null, 2));
     params.push(`--param=workerPolicy=${file}`);
   }
+  // serverless-grants.cjs turns these into the worker role's prefix-scoped statements.
+  if (f.read?.length) params.push(`--param=read=${f.read.map((u) => grantUrl("read", u)).join(",")}`);
+  if (f.write?.length) params.push(`--param=write=${f.write.map((u) => grantUrl("write", u)).join(",")}`);
   return params;
 }
 

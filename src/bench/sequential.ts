@@ -16,6 +16,7 @@ import { notAJob } from "../job/check.js";
 import type { ChunkContext, Job } from "../job/index.js";
 import { positiveInt } from "../options.js";
 import { planChunks, sourcesFromPayloads, uploadInputs } from "../plan/plan.js";
+import { readObject } from "../plan/objects.js";
 import { resolveChunk } from "../plan/source.js";
 import { toJson } from "../serialize.js";
 import type { ObjectStore } from "../store/types.js";
@@ -127,7 +128,7 @@ async function mapChunks(j: Job, sources: readonly ChunkSource[], store: ObjectS
   for (const index of ran) {
     const chunk = await resolveChunk(sources[index]!, store);
     const ac = new AbortController();
-    const ctx: ChunkContext = { index, count: sources.length, attempt: 1, runId: "sequential", signal: ac.signal, log: () => {}, progress: () => {} };
+    const ctx: ChunkContext = { index, count: sources.length, attempt: 1, runId: "sequential", signal: ac.signal, log: () => {}, progress: () => {}, read: readObject };
     const s = performance.now();
     const value = await j.map(chunk, ctx);
     chunkMs.push(performance.now() - s);

@@ -17,6 +17,11 @@ export interface ChunkContext {
   /** A line kept with this chunk's result; `fanout logs <runId> <chunk>` prints them. */
   log(...args: unknown[]): void;
   /**
+   * The bytes of an object from an `objects()` or `files()` chunk (or bytes [start, end) of
+   * it), streamed from where it lives. Fails if the object changed since the run listed it.
+   */
+  read(obj: ObjectRef, range?: { start: number; end: number }): AsyncIterable<Uint8Array>;
+  /**
    * How far this chunk is, from 0 to 1: the progress display counts running chunks by it, so
    * a run of long chunks shows movement before the first one ends. Cheap to call often.
    */
@@ -30,6 +35,17 @@ export interface ChunkContext {
 export interface ReduceInfo {
   /** Indexes of the chunks that failed for good, in order; empty when every chunk succeeded. */
   readonly failed: readonly number[];
+}
+
+/** One object of an `objects()` or `files()` input, as the run listed it. */
+export interface ObjectRef {
+  /** Where it lives: `s3://bucket/key` or a `file://` URL. */
+  readonly url: string;
+  /** The S3 key, or for `files()` the path relative to the working directory. */
+  readonly key: string;
+  readonly size: number;
+  /** The S3 ETag, or for a local file its size and modification time. */
+  readonly etag: string;
 }
 
 /** Settings a job carries with it; flags and run options override them. */
@@ -65,7 +81,9 @@ declare const chunkType: unique symbol;
 export type InputSpec =
   | { kind: "range"; start: number; end: number }
   | { kind: "items"; items: readonly unknown[] | (() => readonly unknown[] | Promise<readonly unknown[]>) }
-  | { kind: "lines"; path: string };
+  | { kind: "lines"; path: string }
+  | { kind: "objects"; url: string; match?: string }
+  | { kind: "files"; pattern: string };
 
 /** An input whose chunks have type C. */
 export interface Input<C> {
@@ -89,12 +107,36 @@ export function items<T>(list: readonly T[] | (() => readonly T[] | Promise<read
 }
 
 /**
- * The lines of a text file (a path relative to the working directory, or a file URL).
- * Each chunk gets the whole lines that start inside its byte range, read from its range only.
+ * The lines of a text file (a path relative to the working directory, or a file URL), of
+ * every file in a local folder, of an S3 object (`s3://bucket/key`) or of every object under
+ * an S3 prefix (`s3://bucket/prefix/`). Each chunk gets the whole lines that start inside its
+ * byte range, read from that range only (by the worker itself, for S3). Several objects are
+ * one stream split on byte boundaries across them; each object's end also ends its last line.
+ * A gzip object (`.gz`, or Content-Encoding gzip) cannot be split: it is one whole chunk.
  */
 export function lines(path: string | URL): Input<string[]> {
   const p = typeof path === "string" ? path : path.href;
   return { spec: { kind: "lines", path: p } };
+}
+
+/**
+ * One item per S3 object under a prefix (`s3://bucket/prefix/`), in key order; chunks are
+ * balanced by total bytes. `match` is a glob over the key after the prefix (e.g. `**\/*.log`).
+ * Read an object inside `map` with `ctx.read(obj)`.
+ */
+export function objects(url: string, opts: { match?: string } = {}): Input<ObjectRef[]> {
+  if (typeof url !== "string" || !url.startsWith("s3://")) throw new TypeError(`objects(${JSON.stringify(url)}): give an s3://bucket/prefix/ URL (local files: files("dir/**/*.csv"))`);
+  return { spec: { kind: "objects", url, ...(opts.match !== undefined ? { match: opts.match } : {}) } };
+}
+
+/**
+ * One item per local file matching a glob (relative to the working directory, e.g.
+ * `data/**\/*.csv`), in path order; chunks are balanced by total bytes. The local backend's
+ * workers read them with `ctx.read(obj)`.
+ */
+export function files(pattern: string): Input<ObjectRef[]> {
+  if (typeof pattern !== "string" || pattern === "") throw new TypeError("files(pattern): give a glob such as \"data/**/*.csv\"");
+  return { spec: { kind: "files", pattern } };
 }
 
 type JobInput = Input<unknown> | readonly unknown[] | (() => readonly unknown[] | Promise<readonly unknown[]>);
@@ -157,7 +199,7 @@ function toInputSpec(input: JobInput): InputSpec {
     return { kind: "items", items: input as readonly unknown[] };
   }
   if (input && typeof input === "object" && "spec" in input) return (input as Input<unknown>).spec;
-  throw new TypeError("defineJob(spec): spec.input must be range(...), lines(...), an array, or a function returning an array");
+  throw new TypeError("defineJob(spec): spec.input must be range(...), lines(...), objects(...), files(...), an array, or a function returning an array");
 }
 
 /** True for a value made by `defineJob` (checked by shape: the bundle has its own copy of this module). */

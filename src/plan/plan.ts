@@ -7,7 +7,12 @@ import type { InputSpec } from "../job/index.js";
 import { keys } from "../store/keys.js";
 import type { ObjectStore } from "../store/types.js";
 import { toJson } from "../serialize.js";
-import type { ChunkSource } from "../types.js";
+import type { ChunkSource, InputListing } from "../types.js";
+import { listFolder, listGlob } from "./files.js";
+import type { Listed } from "./listed.js";
+import { planObjectItems, planObjectLines } from "./objects.js";
+import { listS3Input } from "./s3.js";
+import { splitPoints } from "./split.js";
 
 /** Chunk payloads up to this size ride inside the task; larger ones are read from the store. */
 const INLINE_PAYLOAD_BYTES = 8 * 1024;
@@ -26,17 +31,8 @@ export interface Plan {
   uploads: Map<string, string>;
   /** Said to the user when the plan differs from what was asked (fewer chunks). */
   notes: string[];
-}
-
-/** Split [0, n) into k contiguous parts whose sizes differ by at most one. */
-export function splitPoints(n: number, k: number): number[] {
-  // floor(i*n/k) computed as i*q + floor(i*r/k): i*n can pass 2^53 for large ranges, while
-  // i*r < k^2 stays exact for any chunk count this side of 10^7.
-  const q = Math.floor(n / k);
-  const r = n - q * k;
-  const pts: number[] = [];
-  for (let i = 0; i <= k; i++) pts.push(i * q + Math.floor((i * r) / k));
-  return pts;
+  /** The objects an S3 or folder input listed, for the manifest. */
+  listing?: InputListing;
 }
 
 /**
@@ -57,7 +53,11 @@ export async function planChunks(spec: InputSpec, chunks: number, cwd: string): 
     case "items":
       return { ...planItems(await inputList(spec.items), fewer), notes };
     case "lines":
-      return { ...(await planLines(spec.path, cwd, fewer)), notes };
+      return planLinesInput(spec.path, cwd, chunks, fewer, notes);
+    case "objects":
+      return listedPlan(spec.url, await listS3Input(spec.url, { heads: false, what: "objects", ...(spec.match !== undefined ? { match: spec.match } : {}) }), chunks, "objects");
+    case "files":
+      return listedPlan(spec.pattern, listGlob(spec.pattern, cwd), chunks, "objects");
   }
 }
 
@@ -121,9 +121,20 @@ function sliceJson(slice: unknown[], i: number, canSplitMore: boolean): string {
   return json;
 }
 
-/** Byte ranges of one file, uploaded once by its hash; each chunk owns the lines starting in its range. */
-async function planLines(spec: string, cwd: string, fewer: Fewer): Promise<Planned> {
+/** lines() of an S3 object or prefix, a local folder, or one local file. */
+async function planLinesInput(spec: string, cwd: string, chunks: number, fewer: Fewer, notes: string[]): Promise<Plan> {
+  if (spec.startsWith("s3://")) return listedPlan(spec, await listS3Input(spec, { heads: true, what: "lines" }), chunks, "lines");
   const file = spec.startsWith("file:") ? fileURLToPath(spec) : path.resolve(cwd, spec);
+  if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
+    const listed = listFolder(file, cwd);
+    if (listed.length === 0) throw new UsageError(`lines() input folder has no files: ${spec}`, "check the path, or put the input files in it");
+    return listedPlan(spec, listed, chunks, "lines");
+  }
+  return { ...(await planLines(spec, file, cwd, fewer)), notes };
+}
+
+/** Byte ranges of one file, uploaded once by its hash; each chunk owns the lines starting in its range. */
+async function planLines(spec: string, file: string, cwd: string, fewer: Fewer): Promise<Planned> {
   let size: number;
   try {
     size = fs.statSync(file).size;
@@ -140,6 +151,19 @@ async function planLines(spec: string, cwd: string, fewer: Fewer): Promise<Plann
     sources.push(src);
   }
   return { lines, sources, uploads: new Map([[key, file]]) };
+}
+
+/** A plan over listed objects: their lines by byte ranges, or the objects themselves as items. */
+function listedPlan(url: string, listed: Listed[], chunks: number, shape: "lines" | "objects"): Plan {
+  const listing: InputListing = { url, objects: listed.map((o) => ({ key: o.key, size: o.size, etag: o.etag })) };
+  if (shape === "lines") {
+    const { sources, notes } = planObjectLines(listed, chunks);
+    return { lines: sources.map((src) => JSON.stringify(src)), sources, uploads: new Map(), notes, listing };
+  }
+  const groups = planObjectItems(listed, chunks);
+  const notes = groups.length < chunks ? [`the input has only ${listed.length} objects, so ${groups.length} chunks are used instead of ${chunks}`] : [];
+  const sources: ChunkSource[] = groups.map((value) => ({ kind: "inline", value }));
+  return { lines: groups.map((g) => `{"kind":"inline","value":${JSON.stringify(g)}}`), sources, uploads: new Map(), notes, listing };
 }
 
 async function hashFile(file: string): Promise<string> {

@@ -1,4 +1,5 @@
 import { readOwnedLines } from "./lines.js";
+import { readObjectLines } from "./objects.js";
 import type { ObjectStore } from "../store/types.js";
 import type { ChunkSource } from "../types.js";
 
@@ -17,5 +18,7 @@ export async function resolveChunk(source: ChunkSource, store: Pick<ObjectStore,
     }
     case "lines":
       return readOwnedLines(store, source.key, source.start, source.end, source.size);
+    case "object-lines":
+      return readObjectLines(source.parts);
   }
 }

@@ -40,6 +40,7 @@ export async function newJobRun(store: ObjectStore, from: JobFrom, job: Job, opt
   const payloads = encodePayloads(plan.lines, plan.sources, keys.payloads(runId));
   await store.put(keys.payloads(runId), payloads.body);
   const manifest = newManifest(runId, from.backend, from.file, "default", from.stored.bundleKey, from.bundle.sha256, plan.lines.length, [...plan.uploads.keys()], resolved);
+  if (plan.listing) manifest.listing = plan.listing;
   return { manifest, sources: payloads.sources, rebuilt: false };
 }
 

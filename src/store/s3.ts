@@ -25,6 +25,8 @@ export interface S3ClientOptions {
   retry?: { mode: "adaptive"; maxAttempts: number };
   /** Sockets per host: the SDK's default of 50 silently caps concurrency. */
   maxSockets?: number;
+  /** Follow a bucket to its own region (user buckets may live anywhere). */
+  followRegionRedirects?: boolean;
 }
 
 /** One place that builds S3 clients, so every client gets the same endpoint handling. */
@@ -35,6 +37,7 @@ export function makeS3Client(o: S3ClientOptions): S3Client {
     ...(o.credentials ? { credentials: o.credentials } : {}),
     ...(o.profile ? { profile: o.profile } : {}),
     ...(o.retry ? { retryMode: o.retry.mode, maxAttempts: o.retry.maxAttempts } : {}),
+    ...(o.followRegionRedirects ? { followRegionRedirects: true } : {}),
     ...(o.endpoint
       ? {
           endpoint: o.endpoint,
