@@ -37,6 +37,14 @@ function grantUrl(flagName: string, url: string): string {
   return url;
 }
 
+/** `--read`/`--write` as serverless.yml parameters; serverless-grants.cjs turns them into prefix-scoped statements. */
+function grantParams(f: DeployFlags): string[] {
+  const params: string[] = [];
+  if (f.read?.length) params.push(`--param=read=${f.read.map((u) => grantUrl("read", u)).join(",")}`);
+  if (f.write?.length) params.push(`--param=write=${f.write.map((u) => grantUrl("write", u)).join(",")}`);
+  return params;
+}
+
 export function registerDeploy(program: Command): void {
   program
     .command("deploy")
@@ -144,15 +152,14 @@ export function deployParams(f: DeployFlags, tmpDir: string): string[] {
     fs.writeFileSync(file, JSON.stringify(workerPolicyFragment(readWorkerPolicy(f.workerPolicy), f.stage), null, 2));
     params.push(`--param=workerPolicy=${file}`);
   }
-  // serverless-grants.cjs turns these into the worker role's prefix-scoped statements.
-  if (f.read?.length) params.push(`--param=read=${f.read.map((u) => grantUrl("read", u)).join(",")}`);
-  if (f.write?.length) params.push(`--param=write=${f.write.map((u) => grantUrl("write", u)).join(",")}`);
+  params.push(...grantParams(f));
   return params;
 }
 
 async function deployAction(f: DeployFlags): Promise<void> {
   // Bad flags fail before any AWS lookup.
   limitParams(f);
+  grantParams(f);
   if (f.workerPolicy) readWorkerPolicy(f.workerPolicy);
   const { oslsArgs, lambdaWorkerBuilt, serverless, stackPlace } = await import("../serverless.js");
   if (!lambdaWorkerBuilt()) throw new ConfigError("the Lambda worker is not built", "run `npm run build` in the fanout package");
