@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startS3rver, stopS3rver, type EmulatedS3 } from "../dist/src/compute/aws/s3rver.js";
 import { fanout, ROOT } from "./helpers/cli.js";
 import { startFakeSsm, type FakeSsm } from "./helpers/fake-ssm.js";
+import { startLambdaProxy, type LambdaProxy } from "./helpers/lambda-proxy.js";
 
 const STORE = fs.mkdtempSync(path.join(os.tmpdir(), "fanout-catalogue-"));
 const EMPTY_HOME = fs.mkdtempSync(path.join(os.tmpdir(), "fanout-nohome-"));
@@ -54,7 +55,11 @@ beforeAll(async () => {
     let body = "";
     req.on("data", (d) => (body += d));
     req.on("end", () => {
-      if (body.includes("Action=DescribeStacks")) {
+      if (req.url?.includes("/functions/catalogue-fn/configuration")) {
+        // GetFunctionConfiguration of a deployed function with a 60 s timeout.
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ FunctionName: "catalogue-fn", MemorySize: 1769, Timeout: 60, Architectures: ["arm64"] }));
+      } else if (body.includes("Action=DescribeStacks")) {
         res.writeHead(400, { "content-type": "text/xml" });
         res.end(
           `<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type><Code>ValidationError</Code><Message>Stack with id fanout-dev does not exist</Message></Error><RequestId>1</RequestId></ErrorResponse>`,
@@ -67,11 +72,30 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => fakeAws.listen(0, "127.0.0.1", r));
   fakeAwsUrl = `http://127.0.0.1:${(fakeAws.address() as AddressInfo).port}`;
+  // Lambda as AWS answers an identity without lambda:InvokeFunction, and a function whose
+  // code cannot load (test/helpers/lambda-proxy.ts cites the sources of each answer).
+  deniedLambda = await startLambdaProxy(fakeAwsUrl, { deny: () => true });
+  brokenLambda = await startLambdaProxy(fakeAwsUrl, { initError: { type: "Runtime.ImportModuleError" } });
 }, 60_000);
+
+let deniedLambda: LambdaProxy | undefined;
+let brokenLambda: LambdaProxy | undefined;
+/** The deployed function "catalogue-fn" (fakeAws) behind `lambda`, its run bucket on the catalogue's s3rver. */
+const DEPLOYED = (lambda: () => string) => () => ({
+  AWS_ACCESS_KEY_ID: "S3RVER",
+  AWS_SECRET_ACCESS_KEY: "S3RVER",
+  AWS_REGION: "us-east-1",
+  AWS_EC2_METADATA_DISABLED: "true",
+  AWS_ENDPOINT_URL_LAMBDA: lambda(),
+  AWS_ENDPOINT_URL_S3: userS3!.endpoint,
+});
+const onAws = (...more: string[]) => run("examples/primes.ts", "--backend", "aws", "--region", "us-east-1", "--function", "catalogue-fn", "--bucket", "fanout-catalogue-in", "--chunks", "2", ...more);
 
 const observed: string[] = [];
 afterAll(async () => {
   fakeAws?.close();
+  await deniedLambda?.close();
+  await brokenLambda?.close();
   void fakeSsm?.close();
   if (userS3) await stopS3rver(userS3);
   fs.mkdirSync(path.join(ROOT, "test-results"), { recursive: true });
@@ -154,6 +178,27 @@ const rows: Row[] = [
     env: () => ({ ...FAKE_KEYS, AWS_ENDPOINT_URL_CLOUDFORMATION: fakeAwsUrl }),
     exit: 3,
     line: /fanout is not deployed in us-east-1 \(no stack fanout-dev\) — run `npx fanout deploy --stage dev --region us-east-1` first/,
+  },
+  {
+    title: "Lambda access denied (no lambda:InvokeFunction)",
+    args: onAws("--timeout", "30"),
+    env: DEPLOYED(() => deniedLambda!.url),
+    exit: 3,
+    line: /^fanout: AWS denied lambda:InvokeFunction on arn:aws:lambda:us-east-1:\d+:function:catalogue-fn — allow lambda:InvokeFunction on arn:aws:lambda:us-east-1:\d+:function:catalogue-fn in the IAM policy of the user or role that runs fanout$/,
+  },
+  {
+    title: "the deployed worker cannot start (init error)",
+    args: onAws("--timeout", "30"),
+    env: DEPLOYED(() => brokenLambda!.url),
+    exit: 3,
+    line: /^fanout: the deployed worker function cannot start \(Runtime\.ImportModuleError: .*\) — redeploy it with `npx fanout deploy` \(same --stage and --region\)$/,
+  },
+  {
+    title: "--timeout above the deployed function's timeout",
+    args: onAws("--timeout", "120"),
+    env: DEPLOYED(() => fakeAwsUrl),
+    exit: 2,
+    line: /^fanout: --timeout 120 is above the deployed function's timeout of 60 s — /,
   },
   {
     title: "function not deployed (bucket and function named)",
