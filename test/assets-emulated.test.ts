@@ -40,6 +40,7 @@ describe("assets on the emulated stack", () => {
       const res = await fanout(["run", job, "--backend", "emulated", "-q"], { env });
       expect(res.code).toBe(1);
       expect(res.stderr).toMatch(new RegExp(`chunk \\d failed: AssetIntegrityError: asset weights\\.bin \\(${key}\\) has sha256 [0-9a-f]{64}, not the ${key.slice(7)} the run uploaded`));
+      expect(res.stderr).toContain("— delete that object from the store, then start a new run (it uploads the job's file again)");
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
