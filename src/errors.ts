@@ -90,7 +90,7 @@ export class ChunkFailedError extends FanoutError {
   constructor(index: number, remote: RemoteError, attempts: number, ref: RunRef | string) {
     const r = typeof ref === "string" ? { runId: ref } : ref;
     super(`E_CHUNK_${remote.kind.toUpperCase()}`, `chunk ${index} failed: ${describeRemote(remote)}`, {
-      hint: secretHint(remote.code, r) ?? hintFor(remote.kind, r, index),
+      hint: secretHint(remote.code, r) ?? assetHint(remote.code) ?? hintFor(remote.kind, r, index),
       exitCode: 1,
     });
     this.index = index;
@@ -170,6 +170,12 @@ function secretHint(code: string | undefined, ref: RunRef): string | undefined {
   const rest = `then run the rest with the same --env and --secret flags: ${resumeCmd(ref)}`;
   if (code === "E_SECRET_NOT_FOUND") return `create it in the workers' region (\`aws ssm put-parameter --type SecureString\`) or fix --secret, ${rest}`;
   if (code === "E_SECRET_DENIED") return `grant the workers' role its path with \`fanout deploy --secrets <prefix>\` (locally, your AWS identity needs ssm:GetParameter), ${rest}`;
+  return undefined;
+}
+
+/** A stored asset whose bytes changed: the same run would read them again, so a new run uploads the file anew. */
+function assetHint(code: string | undefined): string | undefined {
+  if (code === "E_ASSET_CHANGED") return "delete that object from the store, then start a new run (it uploads the job's file again)";
   return undefined;
 }
 

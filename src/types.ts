@@ -34,6 +34,13 @@ export interface InputListing {
   objects: { key: string; size: number; etag: string }[];
 }
 
+/** A file a job ships with `assets`: its store object (`inputs/<sha256>`), hash and size. */
+export interface AssetRef {
+  key: string;
+  sha256: string;
+  size: number;
+}
+
 /** What every task of a run shares; sent to a local worker once per run, not per task. */
 export interface TaskBase {
   v: 1;
@@ -54,6 +61,8 @@ export interface TaskBase {
   env?: Record<string, string>;
   /** Variables the worker reads from a secret store with its own role: name to `ssm:/path` or `secretsmanager:<id>`. */
   secrets?: Record<string, string>;
+  /** The job's assets by name (the path relative to the job file's folder); `ctx.asset(name)` gives the worker's local copy. */
+  assets?: Record<string, AssetRef>;
 }
 
 /**
@@ -224,6 +233,8 @@ export interface RunManifest {
   inputKeys: string[];
   /** The listing of an S3 prefix or local folder input (absent for other inputs). */
   listing?: InputListing;
+  /** The job's assets by name, as uploaded when the run was planned (what every chunk reads). */
+  assets?: Record<string, AssetRef>;
   options: RunOptionsResolved;
   /** Every build that ran chunks, oldest first (absent in manifests written before rebuilds). */
   builds?: RunBuild[];

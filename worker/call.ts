@@ -8,6 +8,7 @@ import { isJob, type ChunkContext } from "../src/job/index.js";
 import type { ObjectStore } from "../src/store/types.js";
 import { readObject } from "../src/plan/objects.js";
 import type { RemoteError, Task } from "../src/types.js";
+import { assetPath } from "./assets.js";
 import { watchCancel } from "./cancel-watch.js";
 import { ChunkCancelledError, ChunkScopeError, ChunkTimeoutError, classify } from "./classify.js";
 import { appendLog, chunkScope, type ChunkScope } from "./scope.js";
@@ -52,6 +53,7 @@ function contextFor(task: Task, scope: ChunkScope, lazy: LazyAbort): ChunkContex
     log: (...args: unknown[]) => appendLog(scope, format(...args)),
     progress: (fraction: number) => setProgress(scope, fraction),
     read: readObject,
+    asset: (name: string) => assetPath(task, name),
   };
 }
 

@@ -5,6 +5,7 @@
  */
 import { resolveChunk } from "../src/plan/source.js";
 import type { Reply, Task } from "../src/types.js";
+import { assetsReady, fetchAssets } from "./assets.js";
 import { loadBundle, loadedModule } from "./bundle-cache.js";
 import { callChunk, resolveTarget, type CancelHandle, type Outcome, type Target } from "./call.js";
 import { classify } from "./classify.js";
@@ -34,7 +35,7 @@ export function runTask(task: Task, env: WorkerEnv, opts: RunTaskOptions = {}): 
   const t0 = Date.now();
   const scope = newScope(task.index);
   const mod = loadedModule(task.bundle.sha256);
-  if (mod && task.source.kind === "inline" && !task.secrets) {
+  if (mod && task.source.kind === "inline" && !task.secrets && assetsReady(task)) {
     let target: Target;
     try {
       target = resolveTarget(mod, task.export);
@@ -53,6 +54,8 @@ async function runLoading(task: Task, env: WorkerEnv, opts: RunTaskOptions, scop
     const loaded = await loadBundle(task.bundle, env);
     cold = loaded.cold;
     const target = resolveTarget(loaded.module, task.export);
+    // Every asset is fetched and checked before the chunk starts, so ctx.asset is synchronous.
+    await fetchAssets(task, env);
     const chunk = await resolveChunk(task.source, env.store);
     const vars = await varsOf(task, env.readSecret);
     return await start(task, env, opts, scope, target, chunk, { t0, startedAt: t0, cold }, vars);

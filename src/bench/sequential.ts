@@ -12,9 +12,10 @@ import { fileURLToPath } from "node:url";
 import { bundleJob } from "../run/bundle.js";
 import { storeAndImport } from "../run/import-bundle.js";
 import { JobLoadError } from "../errors.js";
-import { notAJob } from "../job/check.js";
+import { notAJob, notAnAsset } from "../job/check.js";
 import type { ChunkContext, Job } from "../job/index.js";
 import { positiveInt } from "../options.js";
+import { planAssets } from "../plan/assets.js";
 import { planChunks, sourcesFromPayloads, uploadInputs } from "../plan/plan.js";
 import { readObject } from "../plan/objects.js";
 import { resolveChunk } from "../plan/source.js";
@@ -81,6 +82,8 @@ export async function runSequential(job: string | URL, opts: SequentialOptions =
     const j = mod.default as Job;
     const asked = opts.chunks ?? j.defaults.chunks ?? 100;
     positiveInt("chunks", asked);
+    // The job's own files stand in for the fetched copies (the same names, checked the same way at plan time).
+    const assets = (await planAssets(j.assets ?? [], path.dirname(path.resolve(cwd, file)), cwd)).files;
     const plan = await planChunks(j.input, asked, cwd);
     await uploadInputs(store, plan.uploads);
     const payloadsKey = "runs/sequential/payloads.jsonl";
@@ -97,7 +100,7 @@ export async function runSequential(job: string | URL, opts: SequentialOptions =
     let mapped: { values: unknown[]; chunkMs: number[] };
     let result: unknown;
     try {
-      mapped = await mapChunks(j, sources, store, ran);
+      mapped = await mapChunks(j, sources, store, ran, assets);
       result = sampled ? undefined : j.reduce ? await j.reduce(mapped.values, { failed: [] }) : mapped.values;
     } finally {
       restore();
@@ -122,13 +125,18 @@ export async function runSequential(job: string | URL, opts: SequentialOptions =
 }
 
 /** Map the chunks in `ran` one after another, resolved and returned as a worker would. */
-async function mapChunks(j: Job, sources: readonly ChunkSource[], store: ObjectStore, ran: readonly number[]): Promise<{ values: unknown[]; chunkMs: number[] }> {
+async function mapChunks(j: Job, sources: readonly ChunkSource[], store: ObjectStore, ran: readonly number[], assets: Map<string, string>): Promise<{ values: unknown[]; chunkMs: number[] }> {
   const values = new Array<unknown>(sources.length);
   const chunkMs: number[] = [];
+  const asset = (name: string) => {
+    const file = assets.get(name);
+    if (file === undefined) throw new Error(notAnAsset(name, [...assets.keys()]));
+    return file;
+  };
   for (const index of ran) {
     const chunk = await resolveChunk(sources[index]!, store);
     const ac = new AbortController();
-    const ctx: ChunkContext = { index, count: sources.length, attempt: 1, runId: "sequential", signal: ac.signal, log: () => {}, progress: () => {}, read: readObject };
+    const ctx: ChunkContext = { index, count: sources.length, attempt: 1, runId: "sequential", signal: ac.signal, log: () => {}, progress: () => {}, read: readObject, asset };
     const s = performance.now();
     const value = await j.map(chunk, ctx);
     chunkMs.push(performance.now() - s);

@@ -26,6 +26,12 @@ export function notAFunction(value: unknown, name: string, where: string): Expor
   return { problem: `${where} has no exported function "${name}"`, fix: `export function ${name}(input) { ... }` };
 }
 
+/** What `ctx.asset(name)` says for a name the job does not ship (`names`: those it does). */
+export function notAnAsset(name: string, names: readonly string[]): string {
+  const has = names.length ? `its assets: ${names.join(", ")}` : "it lists no assets";
+  return `ctx.asset(${JSON.stringify(name)}): the job ships no asset of that name (${has}); add it to assets: [...] in defineJob, as a path relative to the job file's folder`;
+}
+
 function describe(v: unknown): string {
   if (v === null) return "null";
   if (typeof v === "function") return "a function; wrap it: defineJob({ input, map: yourFunction })";

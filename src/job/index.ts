@@ -26,6 +26,12 @@ export interface ChunkContext {
    * a run of long chunks shows movement before the first one ends. Cheap to call often.
    */
   progress(fraction: number): void;
+  /**
+   * The local path of a file the job ships with `assets` (its name as listed: the path
+   * relative to the job file's folder, e.g. `"model.bin"` or `"tables/a.json"`), fetched and
+   * checked against its sha256 before the chunk started. Throws for a name that is not one.
+   */
+  asset(name: string): string;
 }
 
 /**
@@ -163,6 +169,8 @@ export interface Job<C = unknown, R = unknown, O = R[]> {
   readonly map: (chunk: C, ctx: ChunkContext) => R | Promise<R>;
   readonly reduce?: (results: R[], info: ReduceInfo) => O | Promise<O>;
   readonly defaults: JobDefaults;
+  /** Files the job ships to its workers: paths or globs relative to the job file's folder. */
+  readonly assets?: readonly string[];
 }
 
 /** What `defineJob` takes: the input, `map` (run in a worker once per chunk), an optional `reduce` (run in the calling process over all results in chunk order), and defaults. */
@@ -171,6 +179,12 @@ export interface JobSpec<I extends JobInput, R, O> {
   map: (chunk: ChunkOf<I>, ctx: ChunkContext) => R;
   reduce?: (results: Awaited<R>[], info: ReduceInfo) => O;
   defaults?: JobDefaults;
+  /**
+   * Files each chunk may read with `ctx.asset(name)`: paths or globs (`"tables/*.json"`)
+   * relative to the job file's folder. Uploaded once by content hash, fetched and checked
+   * once per worker environment; a pattern that matches nothing stops the run before dispatch.
+   */
+  assets?: readonly string[];
 }
 
 /**
@@ -185,12 +199,16 @@ export function defineJob<I extends JobInput, R, O = Awaited<R>[]>(
   if (spec.reduce !== undefined && typeof spec.reduce !== "function") {
     throw new TypeError("defineJob(spec): spec.reduce must be a function when given");
   }
+  if (spec.assets !== undefined && (!Array.isArray(spec.assets) || !spec.assets.every((a) => typeof a === "string" && a !== ""))) {
+    throw new TypeError('defineJob(spec): spec.assets must be a list of paths or globs, e.g. ["model.bin", "tables/*.json"]');
+  }
   return {
     __fanout: JOB_BRAND,
     input: toInputSpec(spec.input),
     map: spec.map as unknown as Job<ChunkOf<I>, Awaited<R>>["map"],
     reduce: spec.reduce as unknown as Job<ChunkOf<I>, Awaited<R>, Awaited<O>>["reduce"],
     defaults: { ...spec.defaults },
+    assets: [...(spec.assets ?? [])],
   };
 }
 

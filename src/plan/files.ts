@@ -24,20 +24,33 @@ export function listFolder(dir: string, cwd: string): Listed[] {
 
 /** Every file matching a glob relative to `cwd`, in path order. */
 export function listGlob(pattern: string, cwd: string): Listed[] {
-  const norm = pattern.replaceAll("\\", "/");
-  // Walk only from the glob's fixed leading folders.
-  const fixed: string[] = [];
-  for (const seg of norm.split("/").slice(0, -1)) {
-    if (/[*?[\]{}()!]/.test(seg)) break;
-    fixed.push(seg);
-  }
-  const base = path.resolve(cwd, fixed.join("/") || ".");
-  if (!fs.existsSync(base)) throw new UsageError(`files("${pattern}"): no folder ${path.relative(cwd, base) || "."}`, `check the pattern (it is resolved from ${cwd})`);
-  const rel = fs.readdirSync(base, { recursive: true, encoding: "utf8" }).map((n) => path.relative(cwd, path.join(base, n)).split(path.sep).join("/"));
-  const matched = rel.filter((r) => minimatch(r, norm.replace(/^\.\//, ""), { dot: false }));
+  const matched = matchGlob(pattern, cwd);
+  if (!matched) throw new UsageError(`files("${pattern}"): no folder ${path.relative(cwd, globBase(pattern, cwd)) || "."}`, `check the pattern (it is resolved from ${cwd})`);
   const listed = listPaths(matched.map((r) => path.join(cwd, r)), cwd);
   if (listed.length === 0) throw new UsageError(`files("${pattern}") matches no files`, `check the pattern (it is resolved from ${cwd})`);
   return listed;
+}
+
+/** The folder a glob's fixed leading segments name: the walk starts there. */
+function globBase(pattern: string, cwd: string): string {
+  const fixed: string[] = [];
+  for (const seg of pattern.replaceAll("\\", "/").split("/").slice(0, -1)) {
+    if (/[*?[\]{}()!]/.test(seg)) break;
+    fixed.push(seg);
+  }
+  return path.resolve(cwd, fixed.join("/") || ".");
+}
+
+/**
+ * The paths (relative to `cwd`, with "/") of every entry under the glob's fixed folders that
+ * the glob matches; undefined when those folders do not exist.
+ */
+export function matchGlob(pattern: string, cwd: string): string[] | undefined {
+  const norm = pattern.replaceAll("\\", "/");
+  const base = globBase(pattern, cwd);
+  if (!fs.existsSync(base)) return undefined;
+  const rel = fs.readdirSync(base, { recursive: true, encoding: "utf8" }).map((n) => path.relative(cwd, path.join(base, n)).split(path.sep).join("/"));
+  return rel.filter((r) => minimatch(r, norm.replace(/^\.\//, ""), { dot: false }));
 }
 
 function listPaths(paths: string[], cwd: string): Listed[] {

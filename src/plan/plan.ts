@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -8,6 +7,7 @@ import { keys } from "../store/keys.js";
 import type { ObjectStore } from "../store/types.js";
 import { toJson } from "../serialize.js";
 import type { ChunkSource, InputListing } from "../types.js";
+import { hashFile } from "../util/hash-file.js";
 import { listFolder, listGlob } from "./files.js";
 import type { Listed } from "./listed.js";
 import { planObjectItems, planObjectLines } from "./objects.js";
@@ -164,12 +164,6 @@ function listedPlan(url: string, listed: Listed[], chunks: number, shape: "lines
   const notes = groups.length < chunks ? [`the input has only ${listed.length} objects, so ${groups.length} chunks are used instead of ${chunks}`] : [];
   const sources: ChunkSource[] = groups.map((value) => ({ kind: "inline", value }));
   return { lines: groups.map((g) => `{"kind":"inline","value":${JSON.stringify(g)}}`), sources, uploads: new Map(), notes, listing };
-}
-
-async function hashFile(file: string): Promise<string> {
-  const h = createHash("sha256");
-  for await (const chunk of fs.createReadStream(file)) h.update(chunk as Buffer);
-  return h.digest("hex");
 }
 
 const INLINE_PREFIX = '{"kind":"inline","value":';

@@ -177,6 +177,7 @@ function dispatch(p: ExecuteRunParams, todo: number[], done: Set<number>, stoppi
   };
   if (p.vars?.env) base.env = p.vars.env;
   if (p.vars?.secrets) base.secrets = p.vars.secrets;
+  if (manifest.assets) base.assets = manifest.assets;
   const tasks: Task[] = todo.map((index) => taskOf(base, index, 1, p.sources[index]!));
   return execute({
     backend,

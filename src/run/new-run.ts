@@ -2,12 +2,14 @@
  * Starting a run afresh: a job's input planned into chunks (or map()'s inputs, one chunk each),
  * inputs and payloads uploaded, and the manifest made (written when the run starts).
  */
+import * as path from "node:path";
 import type { Job } from "../job/index.js";
 import { positiveInt, resolveOptions } from "../options.js";
+import { planAssets } from "../plan/assets.js";
 import { encodePayloads, planChunks, uploadInputs } from "../plan/plan.js";
 import { keys, newRunId } from "../store/keys.js";
 import type { ObjectStore } from "../store/types.js";
-import type { ChunkSource, RunManifest, RunOptionsResolved } from "../types.js";
+import type { AssetRef, ChunkSource, RunManifest, RunOptionsResolved } from "../types.js";
 import type { Bundle } from "./bundle.js";
 import type { StoredBundle } from "./import-bundle.js";
 import { newManifest } from "./manifest.js";
@@ -32,6 +34,8 @@ export interface JobFrom {
 /** Plan the job's input into chunks, upload inputs and payloads, and make the manifest. */
 export async function newJobRun(store: ObjectStore, from: JobFrom, job: Job, options: RunOptions & { cwd: string }): Promise<PlannedRun> {
   const chunks = positiveInt("chunks", options.chunks ?? job.defaults.chunks ?? 100);
+  // Before the input is planned (which may list a bucket): a missing asset costs nothing.
+  const assets = await shipAssets(store, job, from.file, options.cwd);
   const plan = await planChunks(job.input, chunks, options.cwd);
   for (const n of plan.notes) options.onNotice?.(n);
   const resolved = resolveOptions(options, job.defaults, plan.lines.length);
@@ -41,6 +45,7 @@ export async function newJobRun(store: ObjectStore, from: JobFrom, job: Job, opt
   await store.put(keys.payloads(runId), payloads.body);
   const manifest = newManifest(runId, from.backend, from.file, "default", from.stored.bundleKey, from.bundle.sha256, plan.lines.length, [...plan.uploads.keys()], resolved);
   if (plan.listing) manifest.listing = plan.listing;
+  if (assets) manifest.assets = assets;
   return { manifest, sources: payloads.sources, rebuilt: false };
 }
 
@@ -57,4 +62,12 @@ export async function newMapRun(store: ObjectStore, from: JobFrom, exportName: s
   await store.put(keys.payloads(runId), payloads.body);
   const manifest = newManifest(runId, from.backend, from.file, exportName, from.stored.bundleKey, from.bundle.sha256, inputs.length, [], resolved);
   return { manifest, sources: payloads.sources, rebuilt: false };
+}
+
+/** The job's assets resolved from its file's folder and uploaded once by hash; undefined when it lists none. */
+export async function shipAssets(store: ObjectStore, job: Job, file: string, cwd: string): Promise<Record<string, AssetRef> | undefined> {
+  if (!job.assets?.length) return undefined;
+  const planned = await planAssets(job.assets, path.dirname(path.resolve(cwd, file)), cwd);
+  await uploadInputs(store, planned.uploads);
+  return planned.assets;
 }

@@ -15,7 +15,7 @@ import { addBuild } from "./builds.js";
 import type { Bundle } from "./bundle.js";
 import type { StoredBundle } from "./import-bundle.js";
 import { readManifest } from "./manifest.js";
-import type { PlannedRun } from "./new-run.js";
+import { shipAssets, type PlannedRun } from "./new-run.js";
 import type { RunOptions } from "./types.js";
 
 /** What resuming needs besides the store: the job as it is now and where it came from. */
@@ -38,6 +38,10 @@ export async function resumeRun(store: ObjectStore, r: ResumeFrom, options: RunO
     if (!options.rebuild) throw mismatch(manifest, r, options);
     await checkSamePlan(r.job, manifest, payloads, r.cwd);
     addBuild(manifest, r.stored.bundleKey, r.bundle.sha256, await retrying(() => new RunResults(store, r.runId).done()));
+    // The new build ships the assets it lists now; without --rebuild the run keeps those it planned with.
+    const assets = await shipAssets(store, r.job, r.file, r.cwd);
+    if (assets) manifest.assets = assets;
+    else delete manifest.assets;
     rebuilt = true;
   }
   const sources = sourcesFromPayloads(payloads, manifest.payloadsKey);

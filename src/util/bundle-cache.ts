@@ -4,7 +4,7 @@ import * as path from "node:path";
 
 /**
  * Job bundles read from a remote store (S3) are written to a cache folder so Node can import
- * them as files. One file per bundle hash would grow without end over months of edits, so
+ * them as files (and job assets, so a chunk can open them as files). One file per bundle hash would grow without end over months of edits, so
  * each write first removes the files nobody has used for a day (a use refreshes the time).
  */
 const BUNDLE_CACHE_MAX_AGE_MS = 24 * 60 * 60 * 1000;
@@ -14,6 +14,11 @@ export function defaultBundleCacheDir(): string {
   return path.join(os.tmpdir(), "fanout-bundles");
 }
 
+/** Where workers keep the job assets they fetched (beside the bundles; /tmp on Lambda). */
+export function defaultAssetCacheDir(): string {
+  return path.join(os.tmpdir(), "fanout-assets");
+}
+
 /** The cached file for bundle `sha256`, written (atomically) if it is not there yet. */
 export function cachedBundleFile(dir: string, sha256: string, code: Buffer, now = Date.now()): string {
   const file = path.join(dir, `${sha256}.mjs`);
@@ -21,6 +26,12 @@ export function cachedBundleFile(dir: string, sha256: string, code: Buffer, now 
     touch(file, now);
     return file;
   }
+  return writeCachedFile(dir, `${sha256}.mjs`, code, now);
+}
+
+/** Write `name` in cache folder `dir` (atomically, replacing what is there), pruning unused files first. */
+export function writeCachedFile(dir: string, name: string, code: Buffer, now = Date.now()): string {
+  const file = path.join(dir, name);
   fs.mkdirSync(dir, { recursive: true });
   pruneBundleCache(dir, now);
   // Several processes may share the folder (emulator threads, a reused Lambda container, two
@@ -43,7 +54,8 @@ function pruneBundleCache(dir: string, now = Date.now()): void {
   }
 }
 
-function touch(file: string, now: number): void {
+/** Mark a cached file used now, so pruning keeps it. */
+export function touch(file: string, now = Date.now()): void {
   try {
     fs.utimesSync(file, now / 1000, now / 1000);
   } catch {
