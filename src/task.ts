@@ -20,6 +20,7 @@ export function taskOf(base: TaskBase, index: number, attempt: number, source: C
   if (base.bucket !== undefined) task.bucket = base.bucket;
   if (base.env !== undefined) task.env = base.env;
   if (base.secrets !== undefined) task.secrets = base.secrets;
+  if (base.output !== undefined) task.output = base.output;
   return task;
 }
 
@@ -29,5 +30,6 @@ export function baseOf(t: TaskBase): TaskBase {
   if (t.bucket !== undefined) base.bucket = t.bucket;
   if (t.env !== undefined) base.env = t.env;
   if (t.secrets !== undefined) base.secrets = t.secrets;
+  if (t.output !== undefined) base.output = t.output;
   return base;
 }

@@ -2,8 +2,8 @@
  * Starting a run afresh: a job's input planned into chunks (or map()'s inputs, one chunk each),
  * inputs and payloads uploaded, and the manifest made (written when the run starts).
  */
-import type { Job } from "../job/index.js";
-import { positiveInt, resolveOptions } from "../options.js";
+import { fromRun, type Job } from "../job/index.js";
+import { positiveInt, resolveOptions, type BackendName } from "../options.js";
 import { encodePayloads, planChunks, uploadInputs } from "../plan/plan.js";
 import { keys, newRunId } from "../store/keys.js";
 import type { ObjectStore } from "../store/types.js";
@@ -11,6 +11,7 @@ import type { ChunkSource, RunManifest, RunOptionsResolved } from "../types.js";
 import type { Bundle } from "./bundle.js";
 import type { StoredBundle } from "./import-bundle.js";
 import { newManifest } from "./manifest.js";
+import { resolveOutput } from "./outputs.js";
 import type { RunOptions } from "./types.js";
 
 /** A run ready to execute: its manifest and where each chunk's input is. */
@@ -32,7 +33,8 @@ export interface JobFrom {
 /** Plan the job's input into chunks, upload inputs and payloads, and make the manifest. */
 export async function newJobRun(store: ObjectStore, from: JobFrom, job: Job, options: RunOptions & { cwd: string }): Promise<PlannedRun> {
   const chunks = positiveInt("chunks", options.chunks ?? job.defaults.chunks ?? 100);
-  const plan = await planChunks(job.input, chunks, options.cwd);
+  const input = options.inputRun !== undefined ? fromRun(options.inputRun).spec : job.input;
+  const plan = await planChunks(input, chunks, options.cwd, store);
   for (const n of plan.notes) options.onNotice?.(n);
   const resolved = resolveOptions(options, job.defaults, plan.lines.length);
   const runId = newRunId();
@@ -41,6 +43,8 @@ export async function newJobRun(store: ObjectStore, from: JobFrom, job: Job, opt
   await store.put(keys.payloads(runId), payloads.body);
   const manifest = newManifest(runId, from.backend, from.file, "default", from.stored.bundleKey, from.bundle.sha256, plan.lines.length, [...plan.uploads.keys()], resolved);
   if (plan.listing) manifest.listing = plan.listing;
+  const output = resolveOutput(options.output, from.backend as BackendName, options.cwd);
+  if (output) manifest.output = output;
   return { manifest, sources: payloads.sources, rebuilt: false };
 }
 
