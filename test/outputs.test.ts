@@ -196,6 +196,6 @@ describe("fromRun / --input-run: a run's results as the next run's input", () =>
     fs.writeFileSync(manifestFile, JSON.stringify({ ...m, status: "failed" }));
     const unfinished = await fanout(["run", STAGE2, "--store", STORE, "--input-run", first.runId, "-q"]);
     expect(unfinished.code).toBe(2);
-    expect(unfinished.stderr.trim()).toBe(`fanout: run ${first.runId} is failed: its results are not final, so it cannot be an input — finish it first (\`fanout status ${first.runId}\` says how), then start this run again`);
+    expect(unfinished.stderr.trim()).toBe(`fanout: run ${first.runId} ended failed: its results are not final, so it cannot be an input — finish it first (\`fanout status ${first.runId}\` says how), then start this run again`);
   }, 60_000);
 });

@@ -5,7 +5,8 @@
  */
 import pLimit from "p-limit";
 import type { OutputBody } from "../src/job/index.js";
-import { badOutputName, openOutput, outputKeys, type OutputSink } from "../src/store/output.js";
+import { badOutputName, openOutput, outputKeys } from "../src/store/output.js";
+import type { OutputSink } from "../src/store/output-sink.js";
 import type { OutputRecord, Task } from "../src/types.js";
 
 const sinks = new Map<string, Promise<OutputSink>>();

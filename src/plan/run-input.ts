@@ -14,10 +14,10 @@ import { splitPoints } from "./split.js";
 const FINISHED: ReadonlySet<RunManifest["status"]> = new Set(["succeeded", "partial"]);
 
 /** An input run that has not finished with results. */
-export class InputRunUnfinishedError extends FanoutError {
+class InputRunUnfinishedError extends FanoutError {
   override name = "InputRunUnfinishedError";
   constructor(runId: string, status: string) {
-    super("E_INPUT_RUN_UNFINISHED", `run ${runId} is ${status}: its results are not final, so it cannot be an input`, {
+    super("E_INPUT_RUN_UNFINISHED", `run ${runId} ${status === "running" ? "is still running" : `ended ${status}`}: its results are not final, so it cannot be an input`, {
       hint: `finish it first (\`fanout status ${runId}\` says how), then start this run again`,
       exitCode: 2,
     });

@@ -6,7 +6,7 @@
 import { CopyObjectCommand, DeleteObjectsCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import type { OutputBody } from "../job/index.js";
-import { counted, type OutputObject, type OutputSink } from "./output.js";
+import { counted, type OutputObject, type OutputSink } from "./output-sink.js";
 import { client, parseS3Url } from "./s3-data.js";
 
 /** Multipart part size: S3's minimum is 5 MiB; 8 MiB keeps a 1 GB body well under 10,000 parts. */
