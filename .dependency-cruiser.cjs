@@ -118,10 +118,11 @@ module.exports = {
       severity: "error",
       // src/store/s3-data.ts reads the user's own buckets (s3:// inputs): the client lists with
       // it and local workers read with it too, loaded only when an input is on S3.
+      // src/store/s3-output.ts writes ctx.write's objects to the user's --output prefix the same way.
       comment:
         "Only the AWS backend, the S3 stores and the Lambda worker load the AWS SDK, so local runs never pay for it. " +
         "worker/aws-*.ts: the worker's own AWS reads (secrets through SSM), which a local worker imports only when a run has secrets.",
-      from: { pathNot: "^src/compute/aws/|^src/store/s3(-data)?\\.ts$|^worker/lambda\\.ts$|^worker/aws-[^/]+\\.ts$" },
+      from: { pathNot: "^src/compute/aws/|^src/store/s3(-data|-output)?\\.ts$|^worker/lambda\\.ts$|^worker/aws-[^/]+\\.ts$" },
       to: { path: "^node_modules/(@aws-sdk|@smithy)/" },
     },
     {

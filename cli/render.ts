@@ -99,6 +99,7 @@ export function summaryLines(s: RunSummary): string[] {
     `  wall ${fmtMs(s.wallMs)} · sum of chunk times ${fmtMs(s.sumChunkMs)} · speedup ${s.speedup.toFixed(1)}x at concurrency ${s.concurrency}`,
     `  chunk p50 ${fmtMs(s.chunkMs.p50)} · p95 ${fmtMs(s.chunkMs.p95)} · max ${fmtMs(s.chunkMs.max)} · retries ${s.retries} · speculated ${s.speculated} (${s.speculationWins} won)${s.skipped ? ` · ${s.skipped} resumed from the store` : ""} · cold starts ${s.coldStarts}`,
     ...platformLines(s),
+    ...(s.output ? [`  output ${s.output.location} · ${s.output.objects} object${s.output.objects === 1 ? "" : "s"} · ${s.output.bytes} bytes`] : []),
     ...(s.memory ? [`  peak memory p50 ${s.memory.p50Mb} MB · p95 ${s.memory.p95Mb} MB · max ${s.memory.maxMb} MB of ${s.memory.limitMb} MB`] : []),
   ];
 }

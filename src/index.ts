@@ -2,8 +2,8 @@
  * fanout: run one TypeScript module over many chunks at once, on a local worker pool or
  * on AWS Lambda, with payloads and results in object storage.
  */
-export { defineJob, range, lines, items, objects, files, isJob } from "./job/index.js";
-export type { Job, JobSpec, JobDefaults, ChunkContext, ReduceInfo, Input, InputSpec, RangeChunk, ChunkOf, ObjectRef } from "./job/index.js";
+export { defineJob, range, lines, items, objects, files, fromRun, isJob } from "./job/index.js";
+export type { Job, JobSpec, JobDefaults, ChunkContext, ReduceInfo, Input, InputSpec, RangeChunk, ChunkOf, ObjectRef, OutputBody } from "./job/index.js";
 export { run, map, mapIter } from "./run/run.js";
 export { readManifest } from "./run/manifest.js";
 export { submit } from "./run/detach.js";

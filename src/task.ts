@@ -21,6 +21,7 @@ export function taskOf(base: TaskBase, index: number, attempt: number, source: C
   if (base.env !== undefined) task.env = base.env;
   if (base.secrets !== undefined) task.secrets = base.secrets;
   if (base.assets !== undefined) task.assets = base.assets;
+  if (base.output !== undefined) task.output = base.output;
   return task;
 }
 
@@ -31,5 +32,6 @@ export function baseOf(t: TaskBase): TaskBase {
   if (t.env !== undefined) base.env = t.env;
   if (t.secrets !== undefined) base.secrets = t.secrets;
   if (t.assets !== undefined) base.assets = t.assets;
+  if (t.output !== undefined) base.output = t.output;
   return base;
 }

@@ -13,7 +13,9 @@ export type ChunkSource =
   /** Whole lines that start inside [start, end) of an uploaded input object. */
   | { kind: "lines"; key: string; start: number; end: number; size: number }
   /** Whole lines that start inside byte ranges of listed objects, read where they live. */
-  | { kind: "object-lines"; parts: ObjectPart[] };
+  | { kind: "object-lines"; parts: ObjectPart[] }
+  /** The values of these chunk results of an earlier run in the same store (`fromRun`). */
+  | { kind: "results"; runId: string; indexes: number[] };
 
 /**
  * A byte range [start, end) of one listed object (`s3://` or `file://`), pinned to the etag
@@ -63,6 +65,8 @@ export interface TaskBase {
   secrets?: Record<string, string>;
   /** The job's assets by name (the path relative to the job file's folder); `ctx.asset(name)` gives the worker's local copy. */
   assets?: Record<string, AssetRef>;
+  /** Where `ctx.write` puts objects: `s3://bucket/prefix/`, or an absolute folder path (local backend). */
+  output?: string;
 }
 
 /**
@@ -143,6 +147,16 @@ export interface ResultEnvelope {
   bundleSha256?: string;
   /** The worker's peak memory during the chunk. */
   memory?: PeakMemory;
+  /** What the chunk wrote with `ctx.write`, committed to these final keys when it succeeded. */
+  outputs?: OutputRecord[];
+}
+
+/** One object a chunk wrote with `ctx.write`. */
+export interface OutputRecord {
+  name: string;
+  /** The final key (`<prefix><runId>/<chunk>/<name>`) in the output bucket, or the path under the output folder. */
+  key: string;
+  bytes: number;
 }
 
 /**
@@ -235,6 +249,8 @@ export interface RunManifest {
   listing?: InputListing;
   /** The job's assets by name, as uploaded when the run was planned (what every chunk reads). */
   assets?: Record<string, AssetRef>;
+  /** Where `ctx.write` puts objects (`--output`), resolved: `s3://bucket/prefix/` or an absolute folder. */
+  output?: string;
   options: RunOptionsResolved;
   /** Every build that ran chunks, oldest first (absent in manifests written before rebuilds). */
   builds?: RunBuild[];
@@ -298,6 +314,8 @@ export interface RunSummary {
    * or a straggler whose copy won. Each was told to stop (its worker aborts `ctx.signal`).
    */
   stoppedEarly?: number;
+  /** What the chunks wrote with `ctx.write` (`--output`): committed objects under `<output><runId>/`, and their bytes. */
+  output?: { location: string; objects: number; bytes: number };
 }
 
 /** A snapshot of a run in flight, passed to `onProgress`. */

@@ -145,7 +145,17 @@ async function finishedRun(): Promise<string[]> {
   return ["cancel", runId, "--store", STORE];
 }
 
+/** A run that failed (chunk 2 of map-throws.ts throws): not finished, so not an input. */
+async function failedRunAsInput(): Promise<string[]> {
+  const first = await fanout(run("test/fixtures/map-throws.ts"));
+  const runId = /--resume (\S+)/.exec(first.stderr)![1]!;
+  return run("examples/primes.ts", "--input-run", runId);
+}
+
 const rows: Row[] = [
+  { title: "--input-run of a run that does not exist", args: run("examples/primes.ts", "--input-run", BAD_RUN), exit: 2, line: new RegExp(`^fanout: no run "${BAD_RUN}" in .* — list runs with \`fanout status\``) },
+  { title: "--input-run of a run that did not finish", args: run("examples/primes.ts", "--input-run", "20261127T052008Z-crzkti"), setup: failedRunAsInput, exit: 2, line: /^fanout: run \S+ ended failed: its results are not final, so it cannot be an input — finish it first/ },
+  { title: "--output folder with the aws backend", args: run("examples/primes.ts", "--backend", "aws", "--output", "./out"), exit: 2, line: /^fanout: --output \.\/out is a folder on this machine, which aws workers cannot reach — / },
   { title: "job file missing", args: run("nope.ts"), exit: 2, line: /job file not found: nope\.ts — check the path/ },
   { title: "job path is a folder", args: run("test/fixtures"), exit: 2, line: /job path is not a file: test\/fixtures/ },
   { title: "syntax error in the job", args: run("test/fixtures/syntax-error.ts"), exit: 2, line: /cannot bundle test\/fixtures\/syntax-error\.ts: test\/fixtures\/syntax-error\.ts:5:\d+: .* — fix the syntax error/ },

@@ -7,15 +7,16 @@ import { notAFunction, notAJob } from "../src/job/check.js";
 import { isJob, type ChunkContext } from "../src/job/index.js";
 import type { ObjectStore } from "../src/store/types.js";
 import { readObject } from "../src/plan/objects.js";
-import type { RemoteError, Task } from "../src/types.js";
+import type { OutputRecord, RemoteError, Task } from "../src/types.js";
 import { assetPath } from "./assets.js";
 import { watchCancel } from "./cancel-watch.js";
+import { ChunkOutputs } from "./outputs.js";
 import { ChunkCancelledError, ChunkScopeError, ChunkTimeoutError, classify } from "./classify.js";
 import { appendLog, chunkScope, type ChunkScope } from "./scope.js";
 
 export type Target = (chunk: unknown, ctx: ChunkContext) => unknown;
 
-export type Outcome = { value?: unknown; error?: RemoteError };
+export type Outcome = { value?: unknown; error?: RemoteError; outputs?: OutputRecord[] };
 
 /** Filled in by runTask: lets the caller cancel the chunk (a lost speculative copy, a cancelled run). */
 export interface CancelHandle {
@@ -54,6 +55,7 @@ function contextFor(task: Task, scope: ChunkScope, lazy: LazyAbort): ChunkContex
     progress: (fraction: number) => setProgress(scope, fraction),
     read: readObject,
     asset: (name: string) => assetPath(task, name),
+    write: (name, body) => (scope.outputs ??= new ChunkOutputs(task)).write(name, body),
   };
 }
 

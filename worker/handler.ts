@@ -12,6 +12,7 @@ import { classify } from "./classify.js";
 import type { WorkerEnv } from "./env.js";
 import { enterVars, redact, type Release, type Vars } from "./env-scope.js";
 import { Watch } from "./memory.js";
+import type { ChunkOutputs } from "./outputs.js";
 import { storeAndReply, type Times } from "./reply.js";
 import { followChunk } from "./live-log.js";
 import { newScope, type ChunkScope } from "./scope.js";
@@ -100,6 +101,10 @@ function call(
   const end = (o: Outcome): Reply | Promise<Reply> => {
     release();
     const memory = watch.stop();
+    if (scope.outputs) return settleOutputs(scope.outputs, o).then((settled) => finish(settled, memory));
+    return finish(o, memory);
+  };
+  const finish = (o: Outcome, memory: ReturnType<Watch["stop"]>): Reply | Promise<Reply> => {
     if (vars) redactScope(scope, o, vars);
     return storeAndReply(task, env, scope, o, times, memory);
   };
@@ -113,6 +118,19 @@ function call(
     });
   }
   return end(outcome);
+}
+
+/** A chunk's writes count only if it succeeded: commit them (a failed commit fails the chunk), or drop them. */
+async function settleOutputs(outputs: ChunkOutputs, o: Outcome): Promise<Outcome> {
+  if (o.error) {
+    await outputs.discard();
+    return o;
+  }
+  try {
+    return { ...o, outputs: await outputs.commit() };
+  } catch (err) {
+    return { error: classify(err) };
+  }
 }
 
 /** The run's values out of what the chunk leaves behind: its log lines and its error. */

@@ -41,6 +41,7 @@ export function storeAndReply(task: Task, env: WorkerEnv, scope: ChunkScope, o: 
   const value = error ? undefined : o.value;
   const envelope = envelopeOf(task, env, scope, error, times);
   if (memory) envelope.memory = memory;
+  if (!error && o.outputs?.length) envelope.outputs = o.outputs;
   const bytes = valueJson?.length ?? 0;
   if (error?.kind === "transient" || error?.kind === "cancelled") return replyOf(envelope, value, bytes, task.inlineLimit);
   // The stored envelope is built by splicing the value's JSON in, so the value is serialized once.

@@ -4,6 +4,7 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { format } from "node:util";
+import type { ChunkOutputs } from "./outputs.js";
 
 export interface ChunkScope {
   index: number;
@@ -17,6 +18,8 @@ export interface ChunkScope {
   progress?: number;
   /** Told of each `ctx.progress` call (the local worker sends it to the parent). */
   onProgress?: (fraction: number) => void;
+  /** The chunk's `ctx.write`s, made at its first write. */
+  outputs?: ChunkOutputs;
 }
 
 export const chunkScope = new AsyncLocalStorage<ChunkScope>();

@@ -55,6 +55,8 @@ interface RunFlags extends BackendFlags {
   envFile?: string;
   secret?: string[];
   detach?: boolean;
+  output?: string;
+  inputRun?: string;
 }
 
 /** Commander's way to take a flag more than once. */
@@ -108,6 +110,8 @@ function runOptionsFrom(flags: RunFlags): RunOptions & { backend: BackendName } 
     ...(flags.store ? { store: flags.store } : {}),
     ...(flags.resume ? { resume: flags.resume } : {}),
     ...(flags.rebuild ? { rebuild: true } : {}),
+    ...(flags.output !== undefined ? { output: flags.output } : {}),
+    ...(flags.inputRun !== undefined ? { inputRun: flags.inputRun } : {}),
     ...(env ? { env } : {}),
     ...(secrets ? { secrets } : {}),
     ...(flags.maxFailures !== undefined ? { maxFailures: flags.maxFailures.trim() as MaxFailures } : {}),
@@ -132,6 +136,8 @@ export function registerRun(program: Command): void {
     .option("-e, --env <NAME=value>", "set a variable in the workers' process.env while each chunk runs (repeatable; over the job's defaults.env)", collect)
     .option("--env-file <file>", "variables from a .env file, as --env (each --env overrides it)")
     .option("--secret <NAME=ref>", "a variable the workers read with their own role: NAME=ssm:/parameter/path or NAME=secretsmanager:<name or ARN> (repeatable)", collect)
+    .option("-o, --output <location>", "where ctx.write puts objects: s3://bucket/prefix/ (any backend) or ./folder (local); at <location>/<runId>/<chunk>/<name>, only for chunks that succeed")
+    .option("--input-run <runId>", "use that finished run's results as the input, one item per chunk result (as fromRun(runId) in the job); the workers read them from the store")
     .option("--max-failures <n|p%>", "finish the run though up to n chunks (or p% of them) fail: status partial, exit 4, reduce sees the gaps")
     .option("--json", "print { result, summary } as one JSON object on stdout")
     .option("--report <file.html>", "write a self-contained HTML report of the run")

@@ -124,6 +124,9 @@ export async function runSequential(job: string | URL, opts: SequentialOptions =
   }
 }
 
+/** The baseline keeps no outputs: a job that writes cannot be timed by it. */
+const noWrite = (): Promise<number> => Promise.reject(new Error("ctx.write is not available in the sequential baseline"));
+
 /** Map the chunks in `ran` one after another, resolved and returned as a worker would. */
 async function mapChunks(j: Job, sources: readonly ChunkSource[], store: ObjectStore, ran: readonly number[], assets: Map<string, string>): Promise<{ values: unknown[]; chunkMs: number[] }> {
   const values = new Array<unknown>(sources.length);
@@ -136,7 +139,7 @@ async function mapChunks(j: Job, sources: readonly ChunkSource[], store: ObjectS
   for (const index of ran) {
     const chunk = await resolveChunk(sources[index]!, store);
     const ac = new AbortController();
-    const ctx: ChunkContext = { index, count: sources.length, attempt: 1, runId: "sequential", signal: ac.signal, log: () => {}, progress: () => {}, read: readObject, asset };
+    const ctx: ChunkContext = { index, count: sources.length, attempt: 1, runId: "sequential", signal: ac.signal, log: () => {}, progress: () => {}, read: readObject, asset, write: noWrite };
     const s = performance.now();
     const value = await j.map(chunk, ctx);
     chunkMs.push(performance.now() - s);

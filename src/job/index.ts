@@ -32,7 +32,18 @@ export interface ChunkContext {
    * checked against its sha256 before the chunk started. Throws for a name that is not one.
    */
   asset(name: string): string;
+  /**
+   * Write an object named `name` (a relative path such as `part.csv` or `a/b.json`) to the
+   * run's output (`--output s3://bucket/prefix/` or a folder), at `<prefix>/<runId>/<chunk>/<name>`.
+   * It is staged while the chunk runs and counts only if the chunk succeeds: a failed attempt's
+   * writes are dropped, so retries and speculative copies leave each name once. Resolves to
+   * the bytes written. Big bodies (streams) go up in parts.
+   */
+  write(name: string, body: OutputBody): Promise<number>;
 }
+
+/** What `ctx.write` takes: text (UTF-8), bytes, or a stream of bytes or text. */
+export type OutputBody = string | Uint8Array | AsyncIterable<Uint8Array | string>;
 
 /**
  * What `reduce` gets besides the results. With `--max-failures` a run may finish with some
@@ -89,7 +100,8 @@ export type InputSpec =
   | { kind: "items"; items: readonly unknown[] | (() => readonly unknown[] | Promise<readonly unknown[]>) }
   | { kind: "lines"; path: string }
   | { kind: "objects"; url: string; match?: string }
-  | { kind: "files"; pattern: string };
+  | { kind: "files"; pattern: string }
+  | { kind: "run"; runId: string };
 
 /** An input whose chunks have type C. */
 export interface Input<C> {
@@ -143,6 +155,17 @@ export function objects(url: string, opts: { match?: string } = {}): Input<Objec
 export function files(pattern: string): Input<ObjectRef[]> {
   if (typeof pattern !== "string" || pattern === "") throw new TypeError("files(pattern): give a glob such as \"data/**/*.csv\"");
   return { spec: { kind: "files", pattern } };
+}
+
+/**
+ * The results of an earlier run in the same store, one item per chunk result, in chunk order:
+ * each chunk gets a contiguous slice of them. The workers read them from the run store, so a
+ * two-stage pipeline never downloads the first stage. The run must have finished (succeeded,
+ * or partial: then its failed chunks have no item). CLI: `--input-run <runId>`.
+ */
+export function fromRun<R = unknown>(runId: string): Input<R[]> {
+  if (typeof runId !== "string" || runId === "") throw new TypeError("fromRun(runId): give the id of a finished run (fanout status lists them)");
+  return { spec: { kind: "run", runId } };
 }
 
 type JobInput = Input<unknown> | readonly unknown[] | (() => readonly unknown[] | Promise<readonly unknown[]>);
@@ -217,7 +240,7 @@ function toInputSpec(input: JobInput): InputSpec {
     return { kind: "items", items: input as readonly unknown[] };
   }
   if (input && typeof input === "object" && "spec" in input) return (input as Input<unknown>).spec;
-  throw new TypeError("defineJob(spec): spec.input must be range(...), lines(...), objects(...), files(...), an array, or a function returning an array");
+  throw new TypeError("defineJob(spec): spec.input must be range(...), lines(...), objects(...), files(...), fromRun(...), an array, or a function returning an array");
 }
 
 /** True for a value made by `defineJob` (checked by shape: the bundle has its own copy of this module). */

@@ -11,6 +11,7 @@ import { hashFile } from "../util/hash-file.js";
 import { listFolder, listGlob } from "./files.js";
 import type { Listed } from "./listed.js";
 import { planObjectItems, planObjectLines } from "./objects.js";
+import { planRunInput } from "./run-input.js";
 import { listS3Input } from "./s3.js";
 import { splitPoints } from "./split.js";
 
@@ -40,7 +41,7 @@ export interface Plan {
  * called here, once; a lines() file is hashed and uploaded once, then each chunk names only a
  * byte range of it.
  */
-export async function planChunks(spec: InputSpec, chunks: number, cwd: string): Promise<Plan> {
+export async function planChunks(spec: InputSpec, chunks: number, cwd: string, store?: ObjectStore): Promise<Plan> {
   const notes: string[] = [];
   // Fewer chunks than asked when the input has fewer units than --chunks; said in a note.
   const fewer = (have: number, unit: string) => {
@@ -58,6 +59,12 @@ export async function planChunks(spec: InputSpec, chunks: number, cwd: string): 
       return listedPlan(spec.url, await listS3Input(spec.url, { heads: false, what: "objects", ...(spec.match !== undefined ? { match: spec.match } : {}) }), chunks, "objects");
     case "files":
       return listedPlan(spec.pattern, listGlob(spec.pattern, cwd), chunks, "objects");
+    case "run": {
+      // Only a run's own store holds the run read from (the sequential baseline has none).
+      if (!store) throw new UsageError(`fromRun("${spec.runId}") needs the store of that run`, "run it with fanout run (the baseline cannot read another run)");
+      const sources = await planRunInput(store, spec.runId, fewer);
+      return { lines: sources.map((src) => JSON.stringify(src)), sources, uploads: new Map(), notes };
+    }
   }
 }
 

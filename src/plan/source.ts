@@ -1,14 +1,15 @@
 import { readOwnedLines } from "./lines.js";
 import { readObjectLines } from "./objects.js";
+import { readRunResults } from "./run-input.js";
 import type { ObjectStore } from "../store/types.js";
 import type { ChunkSource } from "../types.js";
 
 /**
  * The chunk value a ChunkSource stands for: carried inline, a JSON slice of the run's payloads
- * object, or the lines a byte range owns. Workers and the sequential baseline both use it, so
+ * object, the lines a byte range owns, or an earlier run's results. Workers and the sequential baseline both use it, so
  * the baseline resolves chunks exactly as a run's workers do.
  */
-export async function resolveChunk(source: ChunkSource, store: Pick<ObjectStore, "getRange">): Promise<unknown> {
+export async function resolveChunk(source: ChunkSource, store: Pick<ObjectStore, "getRange" | "getIfExists" | "list">): Promise<unknown> {
   switch (source.kind) {
     case "inline":
       return source.value;
@@ -20,5 +21,7 @@ export async function resolveChunk(source: ChunkSource, store: Pick<ObjectStore,
       return readOwnedLines(store, source.key, source.start, source.end, source.size);
     case "object-lines":
       return readObjectLines(source.parts);
+    case "results":
+      return readRunResults(store, source.runId, source.indexes);
   }
 }

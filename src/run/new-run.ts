@@ -3,8 +3,8 @@
  * inputs and payloads uploaded, and the manifest made (written when the run starts).
  */
 import * as path from "node:path";
-import type { Job } from "../job/index.js";
-import { positiveInt, resolveOptions } from "../options.js";
+import { fromRun, type Job } from "../job/index.js";
+import { positiveInt, resolveOptions, type BackendName } from "../options.js";
 import { planAssets } from "../plan/assets.js";
 import { encodePayloads, planChunks, uploadInputs } from "../plan/plan.js";
 import { keys, newRunId } from "../store/keys.js";
@@ -13,6 +13,7 @@ import type { AssetRef, ChunkSource, RunManifest, RunOptionsResolved } from "../
 import type { Bundle } from "./bundle.js";
 import type { StoredBundle } from "./import-bundle.js";
 import { newManifest } from "./manifest.js";
+import { resolveOutput } from "./outputs.js";
 import type { RunOptions } from "./types.js";
 
 /** A run ready to execute: its manifest and where each chunk's input is. */
@@ -36,7 +37,8 @@ export async function newJobRun(store: ObjectStore, from: JobFrom, job: Job, opt
   const chunks = positiveInt("chunks", options.chunks ?? job.defaults.chunks ?? 100);
   // Before the input is planned (which may list a bucket): a missing asset costs nothing.
   const assets = await shipAssets(store, job, from.file, options.cwd);
-  const plan = await planChunks(job.input, chunks, options.cwd);
+  const input = options.inputRun !== undefined ? fromRun(options.inputRun).spec : job.input;
+  const plan = await planChunks(input, chunks, options.cwd, store);
   for (const n of plan.notes) options.onNotice?.(n);
   const resolved = resolveOptions(options, job.defaults, plan.lines.length);
   const runId = newRunId();
@@ -46,6 +48,8 @@ export async function newJobRun(store: ObjectStore, from: JobFrom, job: Job, opt
   const manifest = newManifest(runId, from.backend, from.file, "default", from.stored.bundleKey, from.bundle.sha256, plan.lines.length, [...plan.uploads.keys()], resolved);
   if (plan.listing) manifest.listing = plan.listing;
   if (assets) manifest.assets = assets;
+  const output = resolveOutput(options.output, from.backend as BackendName, options.cwd);
+  if (output) manifest.output = output;
   return { manifest, sources: payloads.sources, rebuilt: false };
 }
 

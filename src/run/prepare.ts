@@ -15,6 +15,7 @@ import type { RunOptionsResolved } from "../types.js";
 import { bundleJob } from "./bundle.js";
 import { storeAndImport } from "./import-bundle.js";
 import { newJobRun, newMapRun, type PlannedRun } from "./new-run.js";
+import { resolveOutput } from "./outputs.js";
 import { resumeRun } from "./resume.js";
 import type { MapOptions, RunOptions } from "./types.js";
 
@@ -35,6 +36,7 @@ export async function prepareRun(file: string, options: RunOptions): Promise<Pre
   const bundle = await bundleJob(file, cwd);
   const backend = checkBackend(options.backend);
   checkRunFlags(options);
+  resolveOutput(options.output, backend, cwd);
   // Options are checked before anything is opened, so a bad flag costs nothing.
   const preliminary = resolveOptions(options, {});
   runVars(options, {});
@@ -121,6 +123,9 @@ export function checkRunFlags(options: RunOptions): void {
   if (options.maxFailures !== undefined) allowedFailures(options.maxFailures);
   if (options.rebuild && options.resume === undefined) {
     throw new UsageError("--rebuild only applies with --resume <runId>", "add --resume <runId> to finish that run with the new build, or drop --rebuild");
+  }
+  if (options.inputRun !== undefined && !isRunId(options.inputRun)) {
+    throw new RunNotFoundError(options.inputRun, "this store (run ids look like 20261127T044612Z-k3j9xq)");
   }
   if (options.resume !== undefined && !isRunId(options.resume)) {
     throw new RunNotFoundError(options.resume, "this store (run ids look like 20261127T044612Z-k3j9xq)");

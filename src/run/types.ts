@@ -19,6 +19,14 @@ export interface RunOptions extends CommonOptions {
    * Without it, the run fails once any chunk fails (dispatch stops after 10 failures).
    */
   maxFailures?: MaxFailures;
+  /**
+   * Where `ctx.write` puts objects: `s3://bucket/prefix/` (any backend), or a folder (the
+   * local backend). Each chunk's writes land at `<output>/<runId>/<chunk>/<name>`, and only
+   * if the chunk succeeds. `summary.output` counts them.
+   */
+  output?: string;
+  /** Use this finished run's results as the input, one item per chunk result (as the job's `fromRun(runId)`). */
+  inputRun?: string;
 }
 
 /** What `run` returns: the reduced result, the run's summary, and every attempt. */

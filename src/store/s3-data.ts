@@ -19,7 +19,7 @@ export function parseS3Url(url: string): { bucket: string; key: string } {
 
 let shared: S3Client | undefined;
 /** One client per process for user data, from the environment's endpoint, region and credentials. */
-function client(): S3Client {
+export function client(): S3Client {
   const endpoint = process.env.AWS_ENDPOINT_URL_S3 || undefined;
   const region = process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || undefined;
   shared ??= makeS3Client({ ...(region ? { region } : { region: "us-east-1" }), ...(endpoint ? { endpoint } : {}), followRegionRedirects: true, maxSockets: 256 });

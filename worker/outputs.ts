@@ -1,0 +1,94 @@
+/**
+ * A chunk attempt's `ctx.write`s: staged under the attempt's own prefix while it runs, then
+ * committed to `<runId>/<chunk>/<name>` when it succeeds, or dropped when it fails. So only a
+ * successful attempt's set shows, whole; the client sweeps what a killed attempt left staged.
+ */
+import pLimit from "p-limit";
+import type { OutputBody } from "../src/job/index.js";
+import { badOutputName, openOutput, outputKeys } from "../src/store/output.js";
+import type { OutputSink } from "../src/store/output-sink.js";
+import type { OutputRecord, Task } from "../src/types.js";
+
+const sinks = new Map<string, Promise<OutputSink>>();
+/** One sink per output location per process. */
+function sinkFor(location: string): Promise<OutputSink> {
+  let s = sinks.get(location);
+  if (!s) sinks.set(location, (s = openOutput(location)));
+  return s;
+}
+
+/** Moves at once when a chunk commits many outputs. */
+const COMMIT_MOVES = 16;
+
+export class ChunkOutputs {
+  /** Name to bytes, for each finished write. */
+  private readonly staged = new Map<string, number>();
+  private readonly pending = new Set<Promise<unknown>>();
+  private closed = false;
+
+  constructor(private readonly task: Task) {}
+
+  private stagedRel(name: string): string {
+    return outputKeys.attempt(this.task.runId, this.task.index, this.task.attempt) + name;
+  }
+
+  write(name: string, body: OutputBody): Promise<number> {
+    const location = this.task.output;
+    if (!location) return Promise.reject(new Error("ctx.write needs an output: run with --output s3://bucket/prefix/ or --output ./folder (library: the output option)"));
+    const bad = badOutputName(name);
+    if (bad) return Promise.reject(new TypeError(`ctx.write(${JSON.stringify(name)}): ${bad}`));
+    if (this.closed) return Promise.reject(new Error(`ctx.write("${name}") after the chunk ended`));
+    const p = (async () => {
+      const sink = await sinkFor(location);
+      const bytes = await sink.write(this.stagedRel(name), body);
+      // The attempt ended (failed, timed out) while this write was in flight: it must not stay.
+      if (this.closed) {
+        await sink.remove([this.stagedRel(name)]).catch(() => {});
+        throw new Error(`ctx.write("${name}") finished after the chunk ended`);
+      }
+      this.staged.set(name, bytes);
+      return bytes;
+    })();
+    this.pending.add(p);
+    const forget = () => this.pending.delete(p);
+    p.then(forget, forget);
+    return p;
+  }
+
+  /** The chunk succeeded: wait for its writes, then move each to its final key. A failed write fails the chunk. */
+  async commit(): Promise<OutputRecord[]> {
+    const results = await Promise.allSettled([...this.pending]);
+    this.closed = true;
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) {
+      await this.dropStaged();
+      throw (failed as PromiseRejectedResult).reason;
+    }
+    if (!this.staged.size) return [];
+    const sink = await sinkFor(this.task.output!);
+    const limit = pLimit(COMMIT_MOVES);
+    const { runId, index } = this.task;
+    return Promise.all(
+      [...this.staged].map(([name, bytes]) =>
+        limit(async () => {
+          const final = outputKeys.final(runId, index, name);
+          await sink.move(this.stagedRel(name), final);
+          return { name, key: sink.keyOf(final), bytes };
+        }),
+      ),
+    );
+  }
+
+  /** The chunk failed: what it staged goes (writes still in flight remove themselves). */
+  async discard(): Promise<void> {
+    this.closed = true;
+    await this.dropStaged().catch(() => {});
+  }
+
+  private async dropStaged(): Promise<void> {
+    if (!this.staged.size) return;
+    const sink = await sinkFor(this.task.output!);
+    await sink.remove([...this.staged.keys()].map((n) => this.stagedRel(n)));
+    this.staged.clear();
+  }
+}
