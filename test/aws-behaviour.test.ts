@@ -8,6 +8,7 @@ import { makeS3Client, S3Store } from "../dist/src/store/s3.js";
 import { ROOT } from "./helpers/cli.js";
 import { emulatorForFile } from "./helpers/emulator.js";
 import { startLambdaProxy, type LambdaProxy, type LambdaProxyOptions } from "./helpers/lambda-proxy.js";
+import { withEnv } from "./helpers/env.js";
 
 const emulated = emulatorForFile();
 let store: S3Store;
@@ -38,16 +39,6 @@ function ranOnce(r: RunResult, chunks: number): void {
   );
 }
 
-function withEnv<T>(vars: Record<string, string>, body: () => Promise<T>): Promise<T> {
-  const old = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, vars);
-  return body().finally(() => {
-    for (const [k, v] of Object.entries(old)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  });
-}
 
 const catchErr = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);
 

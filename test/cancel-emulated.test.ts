@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { run, RunAbortedError } from "fanout";
 import { fanout, ROOT } from "./helpers/cli.js";
 import { emulatorForFile } from "./helpers/emulator.js";
+import { withEnv } from "./helpers/env.js";
 
 const emulated = emulatorForFile();
 const DIRS = fs.mkdtempSync(path.join(os.tmpdir(), "fanout-cancel-emu-"));
@@ -32,16 +33,6 @@ async function record<T>(file: string, ms = 15_000): Promise<T | undefined> {
   return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, "utf8")) as T) : undefined;
 }
 
-function withEnv<T>(env: Record<string, string>, fn: () => Promise<T>): Promise<T> {
-  const old = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, env);
-  return fn().finally(() => {
-    for (const [k, v] of Object.entries(old)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  });
-}
 
 describe("cancellation reaches the worker on the emulated stack", () => {
   it("`fanout cancel` stops running Lambda chunks within ~2 s, by the chunks' own records", async () => {

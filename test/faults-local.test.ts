@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ChunkFailedError, run, type RunResult } from "fanout";
 import { BIN, fanout, ROOT } from "./helpers/cli.js";
+import { withEnv } from "./helpers/env.js";
 
 const STORE = fs.mkdtempSync(path.join(os.tmpdir(), "fanout-faults-"));
 afterAll(() => fs.rmSync(STORE, { recursive: true, force: true }));
@@ -15,16 +16,6 @@ afterAll(() => fs.rmSync(STORE, { recursive: true, force: true }));
 const N = 2000;
 const EXACT = ((N - 1) * N * (2 * N - 1)) / 6;
 
-function withEnv<T>(env: Record<string, string>, fn: () => Promise<T>): Promise<T> {
-  const old = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, env);
-  return fn().finally(() => {
-    for (const [k, v] of Object.entries(old)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  });
-}
 
 /** Every chunk has exactly one winning attempt, and the run says every chunk succeeded. */
 function countedOnce(r: RunResult, chunks: number): void {

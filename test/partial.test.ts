@@ -6,6 +6,7 @@ import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ChunkFailedError, run } from "fanout";
 import { fanout, ROOT } from "./helpers/cli.js";
+import { withEnv } from "./helpers/env.js";
 
 const STORE = fs.mkdtempSync(path.join(os.tmpdir(), "fanout-partial-"));
 afterAll(() => fs.rmSync(STORE, { recursive: true, force: true }));
@@ -15,16 +16,6 @@ const JOB = "test/fixtures/partial.ts";
 const chunkSum = (i: number) => 100 * i + 45;
 const ALL = 4950;
 
-function withEnv<T>(env: Record<string, string>, fn: () => Promise<T>): Promise<T> {
-  const old = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, env);
-  return fn().finally(() => {
-    for (const [k, v] of Object.entries(old)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  });
-}
 
 describe("partial results", () => {
   it("CLI: --max-failures 2 with chunks 3 and 7 failing prints the result without them, exit 4, a line naming them; --resume runs only those", async () => {
