@@ -12,6 +12,8 @@ import { startS3rver, stopS3rver, type EmulatedS3 } from "../dist/src/compute/aw
 import { fanout, ROOT } from "./helpers/cli.js";
 import { startFakeSsm, type FakeSsm } from "./helpers/fake-ssm.js";
 import { startLambdaProxy, type LambdaProxy } from "./helpers/lambda-proxy.js";
+import { startS3DenyProxy } from "./helpers/s3-deny-proxy.js";
+import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 
 const STORE = fs.mkdtempSync(path.join(os.tmpdir(), "fanout-catalogue-"));
 const EMPTY_HOME = fs.mkdtempSync(path.join(os.tmpdir(), "fanout-nohome-"));
@@ -43,9 +45,15 @@ beforeAll(async () => {
 
 /** An S3 endpoint holding one empty bucket, for s3:// inputs (AWS_ENDPOINT_URL_S3). */
 let userS3: EmulatedS3 | undefined;
+let deniedS3: Awaited<ReturnType<typeof startS3DenyProxy>> | undefined;
 const S3_INPUT_ENV = () => ({ AWS_ENDPOINT_URL_S3: userS3!.endpoint, AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER", AWS_REGION: "us-east-1" });
 beforeAll(async () => {
   userS3 = await startS3rver(path.join(STORE, "user-s3"), "fanout-catalogue-in");
+  // One object under locked/, which the deny proxy keeps the workers from reading.
+  const s3 = new S3Client({ region: "us-east-1", endpoint: userS3.endpoint, forcePathStyle: true, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
+  await s3.send(new PutObjectCommand({ Bucket: "fanout-catalogue-in", Key: "locked/0.log", Body: "a line\n" }));
+  s3.destroy();
+  deniedS3 = await startS3DenyProxy(userS3.endpoint, "fanout-catalogue-in");
   const gone = http.createServer();
   await new Promise<void>((r) => gone.listen(0, "127.0.0.1", r));
   const port = (gone.address() as AddressInfo).port;
@@ -97,6 +105,7 @@ afterAll(async () => {
   await deniedLambda?.close();
   await brokenLambda?.close();
   void fakeSsm?.close();
+  deniedS3?.close();
   if (userS3) await stopS3rver(userS3);
   fs.mkdirSync(path.join(ROOT, "test-results"), { recursive: true });
   fs.writeFileSync(path.join(ROOT, "test-results", "errors-observed.md"), observed.join("\n") + "\n");
@@ -288,6 +297,13 @@ const rows: Row[] = [
     line: /^fanout: more chunks failed than --max-failures 1 allows; chunk 2 failed: Error: chunk 2 fails on purpose .*\(2 chunks failed; this is the first\) — see `fanout logs \S+ 2 --store \S+` \(stack with --verbose\); fix the job, then run the rest, keeping other results: fanout run test\/fixtures\/partial\.ts --resume \S+ --rebuild --store \S+$/,
   },
   { title: "cancel of a finished run", args: ["cancel", "20261127T052008Z-crzkti"], setup: finishedRun, exit: 2, line: /^fanout: run \S+ already finished \(succeeded\): there is nothing to cancel — `fanout status \S+ --store \S+` shows how it ended$/ },
+  {
+    title: "an S3 input the workers may not read",
+    args: run("test/fixtures/catalogue/s3-denied.ts"),
+    env: () => ({ ...S3_INPUT_ENV(), AWS_ENDPOINT_URL_S3: deniedS3!.url }),
+    exit: 3,
+    line: /^fanout: chunk \d+: access denied reading s3:\/\/fanout-catalogue-in\/locked\/0\.log — grant the workers read access: fanout deploy --read s3:\/\/fanout-catalogue-in\/locked\/$/,
+  },
   { title: "lines() over an S3 bucket that does not exist", args: run("test/fixtures/catalogue/s3-missing-bucket.ts"), env: S3_INPUT_ENV, exit: 2, line: /input bucket "no-such-bucket-zz9" does not exist \(s3:\/\/no-such-bucket-zz9\/logs\/\)/ },
   { title: "objects() over an empty S3 prefix", args: run("test/fixtures/catalogue/s3-empty-prefix.ts"), env: S3_INPUT_ENV, exit: 2, line: /objects\("s3:\/\/fanout-catalogue-in\/nothing-here\/"\) found no objects in bucket fanout-catalogue-in/ },
   { title: "deploy --read with a wildcard", args: ["deploy", "--read", "s3://in-bucket/logs/*"], exit: 2, line: /--read "s3:\/\/in-bucket\/logs\/\*" is not an s3:\/\/bucket\/prefix URL/ },

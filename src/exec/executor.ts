@@ -3,7 +3,7 @@ import { ChunkFailedError, InfraError, type FanoutError } from "../errors.js";
 import type { AttemptRecord, RemoteError, Reply, Task } from "../types.js";
 import { Attempt } from "./attempt.js";
 import { ConcurrencyGate } from "./gate.js";
-import { DEFAULT_RETRY_SETTINGS, decideRetry, failureOf, type RetrySettings, type RetryState } from "./policy.js";
+import { DEFAULT_RETRY_SETTINGS, decideRetry, failureOf, fatalOf, type RetrySettings, type RetryState } from "./policy.js";
 import { makeProgressReporter } from "./progress.js";
 import { copyCost, defaultSpeculationSettings, FinishedTimes, watchForStragglers } from "./speculation.js";
 import { DEFAULT_THROTTLE_SETTINGS, ThrottleController, type ThrottleVerdict } from "./throttle.js";
@@ -136,7 +136,8 @@ class Execution {
       const window = this.throttle.window;
       const result = await this.launch(s, false);
       if (s.done) return;
-      if (result instanceof InfraError && result.fatal) return this.halt(result.fatal);
+      const fatal = fatalOf(result);
+      if (fatal) return this.halt(fatal);
       const failure = failureOf(result);
       const decision = decideRetry(failure, s, this.retry);
       switch (decision.action) {

@@ -1,4 +1,4 @@
-import { InfraError } from "../errors.js";
+import { ConfigError, InfraError, type FanoutError } from "../errors.js";
 import { backoffMs } from "../util/backoff.js";
 import type { RemoteError, Reply } from "../types.js";
 
@@ -75,6 +75,22 @@ export function failureOf(result: Reply | InfraError): Failure {
   if (error.kind === "user" || error.kind === "serialize") return { chunkAtFault: true, bystander: false, error };
   // The worker stopped the chunk itself (its timer, say): a platform outcome, retried as one.
   return { chunkAtFault: false, bystander: false, error: { kind: error.kind, name: "InfraError", message: error.message } };
+}
+
+/** Chunk errors that every chunk would meet alike, so retrying or going on is pointless (see src/store/s3-data.ts). */
+const RUN_STOPPING_CODES = new Set(["E_INPUT_DENIED"]);
+
+/**
+ * The error that stops the whole run, if this attempt's outcome is one: a platform answer no
+ * chunk can get past (access denied, a function that cannot start), or a chunk denied its
+ * input by the worker's role. Its message carries the fix after " — ", which becomes the hint.
+ */
+export function fatalOf(result: Reply | InfraError): FanoutError | undefined {
+  if (result instanceof InfraError) return result.fatal;
+  const code = result.error?.code;
+  if (code === undefined || !RUN_STOPPING_CODES.has(code)) return undefined;
+  const [problem, fix] = result.error!.message.split(" — ", 2);
+  return new ConfigError(`chunk ${result.index}: ${problem}`, fix);
 }
 
 /** Decides what to do after a failed attempt. Pure: the caller charges the budget it names. */

@@ -92,9 +92,14 @@ export class ObjectChangedError extends Error {
   }
 }
 
+/** The RemoteError code of a chunk denied its input: the run stops at the first one. */
+const INPUT_DENIED = "E_INPUT_DENIED";
+
 /** Denied by the worker's role: the one grant to add. */
 export class ObjectAccessDeniedError extends Error {
   override name = "ObjectAccessDeniedError";
+  /** Every chunk reading under this prefix would be denied alike: the client stops the run on it (src/exec/policy.ts fatalOf). */
+  readonly code = INPUT_DENIED;
   constructor(url: string) {
     const { bucket, key } = parseS3Url(url);
     const prefix = key.includes("/") ? key.slice(0, key.lastIndexOf("/") + 1) : key;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { InfraError } from "../../dist/src/errors.js";
-import { DEFAULT_RETRY_SETTINGS, decideRetry, failureOf, newRetryState, type Failure, type RetrySettings, type RetryState } from "../../dist/src/exec/policy.js";
+import { ConfigError, InfraError } from "../../dist/src/errors.js";
+import { DEFAULT_RETRY_SETTINGS, decideRetry, failureOf, fatalOf, newRetryState, type Failure, type RetrySettings, type RetryState } from "../../dist/src/exec/policy.js";
 import type { ErrorKind, Reply } from "../../dist/src/types.js";
 
 // The retry decision, exactly: jitter fixed at 0 gives the low end of each backoff window
@@ -71,5 +71,27 @@ describe("failureOf", () => {
       bystander: true,
       error: { kind: "crash", name: "InfraError", message: "died" },
     });
+  });
+});
+
+describe("fatalOf", () => {
+  const replyWith = (index: number, error: Reply["error"]): Reply =>
+    ({ index, ok: false, ...(error ? { error } : {}), timing: { startedAt: 0, endedAt: 0, loadMs: 0, coldStart: false } }) as Reply;
+
+  it("a chunk denied its input by the worker's role stops the run, its fix as the hint", () => {
+    const denied = { kind: "user" as const, name: "ObjectAccessDeniedError", code: "E_INPUT_DENIED", message: "access denied reading s3://b/logs/a.log — grant the workers read access: fanout deploy --read s3://b/logs/" };
+    const err = fatalOf(replyWith(3, denied));
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err!.message).toBe("chunk 3: access denied reading s3://b/logs/a.log");
+    expect(err!.hint).toBe("grant the workers read access: fanout deploy --read s3://b/logs/");
+    expect(err!.exitCode).toBe(3);
+  });
+
+  it("a platform error that names its fatal cause stops the run; other failures do not", () => {
+    const cause = new ConfigError("the deployed worker function cannot start", "redeploy");
+    expect(fatalOf(new InfraError("crash", "x", { fatal: cause }))).toBe(cause);
+    expect(fatalOf(new InfraError("crash", "x"))).toBeUndefined();
+    expect(fatalOf(replyWith(0, { kind: "user", name: "Error", message: "boom — not a fix", code: "ENOENT" }))).toBeUndefined();
+    expect(fatalOf(replyWith(0, undefined))).toBeUndefined();
   });
 });
