@@ -38,6 +38,12 @@ export class JobLoadError extends FanoutError {
   }
 }
 
+/**
+ * The RemoteError code of a chunk denied its input by the worker's role (src/store/s3-data.ts):
+ * every chunk reading there would be denied alike, so the run stops at the first one.
+ */
+export const INPUT_DENIED = "E_INPUT_DENIED";
+
 /** Something the platform needs is missing: credentials, a deployed stack, a tool. */
 export class ConfigError extends FanoutError {
   override name = "ConfigError";

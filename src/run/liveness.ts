@@ -1,5 +1,6 @@
 import * as os from "node:os";
 import type { RunClient, RunManifest } from "../types.js";
+import { processAlive } from "../util/process.js";
 
 /** How often a running client rewrites its manifest: one small PUT, cheap even on S3. */
 const HEARTBEAT_MS = 15_000;
@@ -44,16 +45,7 @@ export function shownStatus(m: RunManifest, now = Date.now()): ShownStatus {
 /** A client is gone when its process is dead on this host, or its heartbeat (last at `beatAt`) stopped on another. */
 export function clientGone(client: RunClient, beatAt: string, now = Date.now()): boolean {
   const { host, pid, heartbeatMs } = client;
-  if (host === os.hostname()) return !isAlive(pid);
+  if (host === os.hostname()) return !processAlive(pid);
   return now - Date.parse(beatAt) > MISSED_BEATS * heartbeatMs;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}

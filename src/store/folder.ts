@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { NoSuchKeyError, type ObjectStore } from "./types.js";
+import { processAlive } from "../util/process.js";
 
 /** A write in progress: `<key>.<pid>.<seq>.tmp`, renamed to `<key>` once complete. */
 const TEMP_NAME = /\.(\d+)\.\d+\.tmp$/;
@@ -176,16 +177,6 @@ export class FolderStore implements ObjectStore {
   private translate(err: unknown, key: string): unknown {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return new NoSuchKeyError(key, this.location);
     return err;
-  }
-}
-
-/** Whether a process of this machine still runs (ours or another user's). */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

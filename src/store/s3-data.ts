@@ -7,7 +7,7 @@
 import { Readable } from "node:stream";
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
-import { ConfigError, UsageError } from "../errors.js";
+import { ConfigError, INPUT_DENIED, UsageError } from "../errors.js";
 import { makeS3Client } from "./s3.js";
 
 /** `s3://bucket/key-or-prefix`, split. */
@@ -91,9 +91,6 @@ export class ObjectChangedError extends Error {
     );
   }
 }
-
-/** The RemoteError code of a chunk denied its input: the run stops at the first one. */
-const INPUT_DENIED = "E_INPUT_DENIED";
 
 /** Denied by the worker's role: the one grant to add. */
 export class ObjectAccessDeniedError extends Error {
