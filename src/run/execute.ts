@@ -192,6 +192,7 @@ function dispatch(p: ExecuteRunParams, todo: number[], done: Set<number>, stoppi
     retries: opts.retries,
     retryUserErrors: opts.retryUserErrors,
     speculate: opts.speculate,
+    ...(opts.oomRetry ? { oomRetry: true } : {}),
     // Dispatch stops at the first failure past what --max-failures allows; without it, at 10.
     maxFailures: opts.maxFailures === undefined ? 10 : opts.maxFailures + 1,
     signal: stopping.signal,

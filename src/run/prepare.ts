@@ -46,7 +46,7 @@ export async function prepareRun(file: string, options: RunOptions): Promise<Pre
     const vars = runVars(options, job.defaults);
     // Memory comes from the flags and the job's defaults, not the plan: the local pool starts
     // now, while the chunks are planned and uploaded.
-    const compute = await openCompute(resolveOptions(options, job.defaults));
+    const compute = await openCompute(resolveOptions(options, job.defaults), options.memory !== undefined || job.defaults.memory !== undefined);
     const planned = options.resume
       ? await resumeRun(site.store, { runId: options.resume, file, cwd, backend, bundle, stored, job }, options)
       : await newJobRun(site.store, { file, backend, bundle, stored }, job, { ...options, cwd });
@@ -62,7 +62,7 @@ export async function prepareMap(file: string, exportName: string, inputs: reado
   const resolved = resolveOptions(options, {}, inputs.length);
   const vars = runVars(options, {});
   return opened(await openRunStore(storeConfig(backend, cwd, options), resolved.concurrency), options, async (site, openCompute) => {
-    const compute = await openCompute(resolved);
+    const compute = await openCompute(resolved, options.memory !== undefined);
     const stored = await storeAndImport(site.store, bundle);
     const why = notAFunction(stored.mod[exportName], exportName, file);
     if (why) throw new JobLoadError(why.problem, why.fix);
@@ -78,8 +78,8 @@ function withVarNames(planned: PlannedRun, vars: RunVars): PlannedRun {
   return planned;
 }
 
-/** Open the compute beside the store, with the run's resolved memory and concurrency. */
-type OpenCompute = (resolved: RunOptionsResolved) => Promise<Backend>;
+/** Open the compute beside the store, with the run's resolved memory and concurrency (`asked`: the memory was named, so a deployed tier must match it). */
+type OpenCompute = (resolved: RunOptionsResolved, asked: boolean) => Promise<Backend>;
 
 /**
  * Run `prepare` with the opened store and a way to open the compute beside it; if it throws,
@@ -98,9 +98,11 @@ async function opened(
       await site.close();
     }
   };
-  const openCompute: OpenCompute = async (resolved) =>
+  const openCompute: OpenCompute = async (resolved, asked) =>
     (compute = await site.openCompute({
       memoryMb: resolved.memoryMb,
+      ...(asked ? { memoryAsked: true } : {}),
+      ...(resolved.memoryTiers ? { tiers: resolved.memoryTiers } : {}),
       concurrency: resolved.concurrency,
       timeoutMs: resolved.timeoutMs,
       ...(options.processes ? { processes: options.processes } : {}),
