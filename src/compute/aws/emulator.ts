@@ -38,6 +38,11 @@ export interface EmulatorOptions {
    * (about 35 ms of CPU each, so 360 of them take seconds on two cores).
    */
   isolation?: "process" | "threads";
+  /**
+   * Memory tiers in MB, as `fanout deploy --memory 256,1024` deploys them: one worker function
+   * each (the first is `worker`), named in EmulatorEndpoints.tiers. Default: one worker, no tiers.
+   */
+  tiers?: readonly number[];
 }
 
 /**
@@ -65,14 +70,22 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       taskRoot,
       lambdaPort: opts.lambdaPort,
       isolation: opts.isolation,
+      ...(opts.tiers?.length ? { tiers: opts.tiers } : {}),
       timeoutMs,
     });
-    return runningEmulator({ stage, dir: data.dir, bucket, s3, offline: offline.child, lambdaPort: offline.lambdaPort, timeoutMs, removeDirs });
+    const emu = runningEmulator({ stage, dir: data.dir, bucket, s3, offline: offline.child, lambdaPort: offline.lambdaPort, timeoutMs, removeDirs });
+    if (opts.tiers?.length) emu.tiers = tiersOutput(emu.functionName, opts.tiers);
+    return emu;
   } catch (err) {
     if (s3) await stopS3rver(s3);
     removeDirs();
     throw err;
   }
+}
+
+/** The tiers as the stack's WorkerTiers output names them (serverless-tiers.cjs): worker, then worker<MB>. */
+function tiersOutput(functionName: string, tiers: readonly number[]): string {
+  return tiers.map((mb, i) => `${mb}=${functionName}${i === 0 ? "" : mb}`).join(",");
 }
 
 function runningEmulator(o: {
