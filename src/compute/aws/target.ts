@@ -94,7 +94,7 @@ export async function resolveAwsTarget(o: AwsOptions): Promise<AwsTarget> {
  * The WorkerTiers output ("1024=fanout-dev-worker,3008=fanout-dev-worker3008", see
  * serverless-tiers.cjs) as tiers, ascending; undefined for a stack deployed before tiers.
  */
-export function parseTiers(text: string | undefined): MemoryTier[] | undefined {
+function parseTiers(text: string | undefined): MemoryTier[] | undefined {
   if (!text) return undefined;
   const tiers = text.split(",").flatMap((pair) => {
     const m = /^\s*(\d+)=(\S+)\s*$/.exec(pair);
