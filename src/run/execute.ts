@@ -42,6 +42,8 @@ export interface ExecuteRunParams {
   vars?: RunVars;
   /** false: dispatch only, no values read back and no reduce (a detached run's driver). */
   collect?: boolean;
+  /** Run only these chunks (a bench memory sweep's sample); use with collect: false. */
+  only?: readonly number[];
 }
 
 /** The shared second half of run() and map(): dispatch, collect in order, reduce, record. */
@@ -50,7 +52,8 @@ export async function executeRun<O>(p: ExecuteRunParams): Promise<RunResult<O>> 
   const runId = manifest.runId;
   const done = await retrying(() => new RunResults(store, runId).done());
   const todo: number[] = [];
-  for (let i = 0; i < p.sources.length; i++) if (!done.has(i)) todo.push(i);
+  const only = p.only ? new Set(p.only) : undefined;
+  for (let i = 0; i < p.sources.length; i++) if (!done.has(i) && (!only || only.has(i))) todo.push(i);
   const rebuilt = p.rebuilt ? ` with a new build of the job (bundle ${manifest.job.bundleSha256.slice(0, 12)})` : "";
   if (options.resume) options.onNotice?.(`resuming run ${runId}${rebuilt}: ${done.size} of ${manifest.chunks} chunks already done, ${todo.length} to run`);
   else options.onNotice?.(`run ${runId}: ${manifest.chunks} chunks on ${backend.name}, store ${store.location}`);
