@@ -239,6 +239,7 @@ const rows: Row[] = [
     exit: 2,
     line: /^fanout: --memory 2048 is not a deployed memory tier \(the stack has 1024, 3008 MB\) — pass --memory 1024 or 3008, or deploy that tier with `fanout deploy --memory 1024,3008,2048`$/,
   },
+  { title: "bench --sample without a memory sweep", args: ["bench", "examples/primes.ts", "--sample", "5", "--store", STORE], exit: 2, line: /^fanout: --sample applies to a memory sweep only — list the tiers to compare, e\.g\. --memory 1024,1769,3008 --sample 20$/ },
   { title: "--memory list with a tier that is not a number", args: run("examples/primes.ts", "--memory", "1024,lots"), exit: 2, line: /^fanout: --memory must be a positive integer, got "lots" — e\.g\. --memory 1024$/ },
   {
     title: "function not deployed (bucket and function named)",

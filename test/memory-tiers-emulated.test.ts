@@ -4,6 +4,7 @@
 // memory limit, so a loopback proxy answers as Lambda does when a Node runtime dies of a V8 heap
 // OOM, for the 256 MB function only: Runtime.ExitError "Runtime exited with error: signal: aborted"
 // (research-aws.md §1; https://docs.aws.amazon.com/lambda/latest/dg/nodejs-exceptions.html).
+// `fanout bench --memory 256,1024` sweeps the same tiers, each on its own function.
 import { describe, expect, it } from "vitest";
 import { ChunkFailedError, run } from "fanout";
 import { fanout, ROOT } from "./helpers/cli.js";
@@ -89,5 +90,34 @@ describe("memory tiers on the emulated stack", () => {
       expect(JSON.parse(res.stdout)).toBe(EXACT);
       expect(res.stderr).toContain("1 chunk escalated 256→1024 MB (out of memory, --oom-retry)");
     });
+  }, 120_000);
+
+  it("fanout bench --memory 256,1024 --sample 2: each tier on its own function, the same chunks, figures said to be emulated", async () => {
+    const small = emulated.current.emu.functionName;
+    const seen: string[] = [];
+    // Never answers anything itself: it only records which function each invocation went to.
+    const proxy = await startLambdaProxy(emulated.current.emu.lambdaEndpoint, { runtimeExit: { when: (t) => (seen.push(`${t.functionName}#${t.index}`), false) } });
+    const env = { FANOUT_EMULATOR: JSON.stringify({ ...JSON.parse(emulated.current.env.FANOUT_EMULATOR!), lambdaEndpoint: proxy.url }) };
+    try {
+      const res = await fanout(["bench", "examples/primes.ts", "--backend", "emulated", "--chunks", "6", "--memory", "256,1024", "--sample", "2", "--json", "-q"], { env });
+      expect(res.code, res.stderr).toBe(0);
+      const r = JSON.parse(res.stdout);
+      expect(r).toMatchObject({ kind: "memory-sweep", backend: "emulated", chunks: 6, sample: [0, 5], arch: "arm64", within: 0.1 });
+      expect(r.tiers.map((t: { memoryMb: number; attempts: number }) => [t.memoryMb, t.attempts])).toEqual([
+        [256, 2],
+        [1024, 2],
+      ]);
+      expect(r.basis).toBe("emulated: every tier runs on this machine's CPU, so memory does not change speed here; the times are not Lambda's, the cost model is");
+      expect(seen.sort()).toEqual([`${small}#0`, `${small}#5`, `${small}1024#0`, `${small}1024#5`]);
+      const table = await fanout(["bench", "examples/primes.ts", "--backend", "emulated", "--chunks", "6", "--memory", "256,1024", "--sample", "2", "-q"], { env });
+      expect(table.code, table.stderr).toBe(0);
+      const lines = table.stdout.trimEnd().split("\n");
+      expect(lines[0]).toBe("fanout bench examples/primes.ts · memory sweep on emulated · chunks 0, 5 (2 of 6) on each tier");
+      expect(lines.slice(2, 4).map((l) => /^(\d+) MB /.exec(l)?.[1])).toEqual(["256", "1024"]);
+      expect(lines[4]).toMatch(/^recommended: --memory (256|1024) \(the cheapest within 10% of the fastest, (256|1024) MB\)$/);
+      expect(lines[5]).toBe(`note: ${r.basis}`);
+    } finally {
+      await proxy.close();
+    }
   }, 120_000);
 });

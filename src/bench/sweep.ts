@@ -16,7 +16,7 @@ import { attemptRunMs } from "../util/attempts.js";
 import { chunkStats } from "../util/stats.js";
 
 /** How much slower than the fastest tier a cheaper one may be and still be recommended. */
-export const SWEEP_WITHIN = 0.1;
+const SWEEP_WITHIN = 0.1;
 
 export interface SweepOptions {
   /** The memory tiers to compare, MB (on AWS each must be deployed: `fanout deploy --memory`). */
@@ -174,6 +174,7 @@ function sampleWallMs(res: RunResult): number {
 /**
  * The fastest tier by mean chunk time, and the cheapest per chunk among those within `within`
  * of it (ties go to less memory). Pure.
+ * @public tests import it from dist/, which knip cannot follow.
  */
 export function recommend(rows: readonly Pick<SweepTier, "memoryMb" | "chunkMs" | "costPerChunk">[], within: number): { fastestMb: number; recommendedMb: number } {
   const fastest = rows.reduce((a, b) => (b.chunkMs.mean < a.chunkMs.mean ? b : a));
