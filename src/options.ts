@@ -185,10 +185,15 @@ export function resolveOptions(
 }
 
 /** The run's memory and, for a list, its tiers (ascending); the first value is where chunks start. */
-function memoryOf(opts: CommonOptions, job: JobDefaults): Pick<RunOptionsResolved, "memoryMb" | "memoryTiers"> {
-  const tiers = memoryTiers(opts.memory ?? job.memory ?? DEFAULTS.memoryMb);
+function memoryOf(opts: CommonOptions, job: JobDefaults): Pick<RunOptionsResolved, "memoryMb" | "memoryTiers" | "memoryAsked"> {
+  const asked = opts.memory ?? job.memory;
+  const tiers = memoryTiers(asked ?? DEFAULTS.memoryMb);
   const memoryMb = tiers[0]!;
-  return { memoryMb, ...(tiers.length > 1 ? { memoryTiers: tiers.filter((mb) => mb >= memoryMb).sort((a, b) => a - b) } : {}) };
+  return {
+    memoryMb,
+    ...(tiers.length > 1 ? { memoryTiers: tiers.filter((mb) => mb >= memoryMb).sort((a, b) => a - b) } : {}),
+    ...(asked !== undefined ? { memoryAsked: true } : {}),
+  };
 }
 
 const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;

@@ -202,6 +202,8 @@ export interface RunOptionsResolved {
   memoryMb: number;
   /** `--memory 512,2048`: the tiers `--oom-retry` climbs, ascending from memoryMb. */
   memoryTiers?: number[];
+  /** The memory was named (flag or job default), so on a stack with tiers it picks the tier. */
+  memoryAsked?: boolean;
   /** `--oom-retry`: a chunk out of memory reruns on the next tier up. */
   oomRetry?: boolean;
   speculate: boolean;

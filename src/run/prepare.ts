@@ -4,7 +4,7 @@
  * one. What is opened is closed again if any step fails.
  */
 import { openRunStore } from "../compute/open.js";
-import type { Backend, RunStore, StoreConfig } from "../compute/types.js";
+import type { Backend, ComputeConfig, RunStore, StoreConfig } from "../compute/types.js";
 import { JobLoadError, RunNotFoundError, UsageError } from "../errors.js";
 import { notAFunction, notAJob } from "../job/check.js";
 import type { Job } from "../job/index.js";
@@ -46,7 +46,7 @@ export async function prepareRun(file: string, options: RunOptions): Promise<Pre
     const vars = runVars(options, job.defaults);
     // Memory comes from the flags and the job's defaults, not the plan: the local pool starts
     // now, while the chunks are planned and uploaded.
-    const compute = await openCompute(resolveOptions(options, job.defaults), options.memory !== undefined || job.defaults.memory !== undefined);
+    const compute = await openCompute(resolveOptions(options, job.defaults));
     const planned = options.resume
       ? await resumeRun(site.store, { runId: options.resume, file, cwd, backend, bundle, stored, job }, options)
       : await newJobRun(site.store, { file, backend, bundle, stored }, job, { ...options, cwd });
@@ -62,7 +62,7 @@ export async function prepareMap(file: string, exportName: string, inputs: reado
   const resolved = resolveOptions(options, {}, inputs.length);
   const vars = runVars(options, {});
   return opened(await openRunStore(storeConfig(backend, cwd, options), resolved.concurrency), options, async (site, openCompute) => {
-    const compute = await openCompute(resolved, options.memory !== undefined);
+    const compute = await openCompute(resolved);
     const stored = await storeAndImport(site.store, bundle);
     const why = notAFunction(stored.mod[exportName], exportName, file);
     if (why) throw new JobLoadError(why.problem, why.fix);
@@ -78,8 +78,8 @@ function withVarNames(planned: PlannedRun, vars: RunVars): PlannedRun {
   return planned;
 }
 
-/** Open the compute beside the store, with the run's resolved memory and concurrency (`asked`: the memory was named, so a deployed tier must match it). */
-type OpenCompute = (resolved: RunOptionsResolved, asked: boolean) => Promise<Backend>;
+/** Open the compute beside the store, with the run's resolved memory and concurrency. */
+type OpenCompute = (resolved: RunOptionsResolved) => Promise<Backend>;
 
 /**
  * Run `prepare` with the opened store and a way to open the compute beside it; if it throws,
@@ -98,11 +98,9 @@ async function opened(
       await site.close();
     }
   };
-  const openCompute: OpenCompute = async (resolved, asked) =>
+  const openCompute: OpenCompute = async (resolved) =>
     (compute = await site.openCompute({
-      memoryMb: resolved.memoryMb,
-      ...(asked ? { memoryAsked: true } : {}),
-      ...(resolved.memoryTiers ? { tiers: resolved.memoryTiers } : {}),
+      ...computeMemory(resolved),
       concurrency: resolved.concurrency,
       timeoutMs: resolved.timeoutMs,
       ...(options.processes ? { processes: options.processes } : {}),
@@ -113,6 +111,11 @@ async function opened(
     await close();
     throw err;
   }
+}
+
+/** The memory a run's compute opens with: its setting, whether it was asked for, and its tiers (`--memory 512,2048`). */
+export function computeMemory(o: RunOptionsResolved): Pick<ComputeConfig, "memoryMb" | "memoryAsked" | "tiers"> {
+  return { memoryMb: o.memoryMb, ...(o.memoryAsked ? { memoryAsked: true } : {}), ...(o.memoryTiers ? { tiers: o.memoryTiers } : {}) };
 }
 
 export function storeConfig(backend: BackendName, cwd: string, options: CommonOptions): StoreConfig {
