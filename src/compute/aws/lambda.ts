@@ -3,6 +3,7 @@ import { Agent as HttpsAgent } from "node:https";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { classifyFunctionError, classifyInvokeError, functionError, isConnectionLoss } from "./errors.js";
+import { LiveProgress } from "./live-progress.js";
 import { awaitStoredOutcome } from "./stored-outcome.js";
 import type { AwsTarget } from "./target.js";
 import { InfraError } from "../../errors.js";
@@ -36,6 +37,8 @@ export interface AwsBackendExtras {
  */
 export class AwsBackend implements Backend {
   private readonly lambda: LambdaClient;
+  /** Running chunks' ctx.progress, read back from their live parts in the store. */
+  private readonly live: LiveProgress | undefined;
   readonly concurrencyCap: number | undefined;
   readonly arch?: "arm64" | "x86_64";
 
@@ -47,6 +50,7 @@ export class AwsBackend implements Backend {
     private readonly extras: AwsBackendExtras = {},
   ) {
     this.concurrencyCap = extras.concurrencyCap;
+    this.live = extras.store ? new LiveProgress(extras.store) : undefined;
     if (extras.arch) this.arch = extras.arch;
     const maxSockets = Math.max(50, concurrency);
     this.lambda = new LambdaClient({
@@ -80,6 +84,7 @@ export class AwsBackend implements Backend {
     );
     // Lambda starts a chunk on receipt; there is no queue to wait in.
     opts.started?.();
+    const unwatch = opts.progress && this.live?.watch(task, opts.progress.bind(opts));
     try {
       const out = await this.lambda.send(
         new InvokeCommand({
@@ -110,6 +115,7 @@ export class AwsBackend implements Backend {
       throw new InfraError("transient", `lost the connection to Lambda during chunk ${task.index}, and its invocation ended without a result in S3`, { cause: err });
     } finally {
       clearTimeout(deadline);
+      unwatch?.();
       opts.cancel = undefined;
     }
   }
