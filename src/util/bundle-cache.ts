@@ -30,7 +30,7 @@ export function cachedBundleFile(dir: string, sha256: string, code: Buffer, now 
 }
 
 /** Write `name` in cache folder `dir` (atomically, replacing what is there), pruning unused files first. */
-export function writeCachedFile(dir: string, name: string, code: Buffer, now = Date.now()): string {
+function writeCachedFile(dir: string, name: string, code: Buffer, now = Date.now()): string {
   const { file, aside } = cacheSlot(dir, name, now);
   fs.writeFileSync(aside, code);
   fs.renameSync(aside, file);

@@ -50,7 +50,7 @@ function offlineEnv(s3Endpoint: string, taskRoot: string, secrets: SecretEndpoin
 }
 
 /** SSM and Secrets Manager servers the emulated worker reads secrets from (it has none of its own). */
-export interface SecretEndpoints {
+interface SecretEndpoints {
   ssm?: string | undefined;
   secretsManager?: string | undefined;
 }
