@@ -4,6 +4,7 @@
 // worker (worker/emulated.ts keeps that one variable beside Lambda's own) reads --secret
 // there with its own SDK call, and FANOUT_EMULATOR carries it to the client, which looks each
 // secret up before dispatch. On the local backend the same job folder just works.
+import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -84,6 +85,24 @@ describe("files a remote job needs, checked before dispatch", () => {
     const remote = await fanout(["run", "reads-data.ts", "--backend", "emulated", "-q"], { cwd: FILES, env: emulated.current.env });
     expect(remote.code).toBe(2);
     expect(remote.stderr).toBe('fanout: reads-data.ts: reads ./data.csv from disk, which the workers will not have — ship it with assets: ["data.csv"] and open it with ctx.asset("data.csv")\n');
+  });
+
+  it("a 20 MB asset reaches the Lambda worker through S3 ranged reads, byte for byte", async () => {
+    const dir = tmpDir("fanout-mid-asset-");
+    try {
+      const bytes = randomBytes(20 * 1024 * 1024 + 3);
+      fs.writeFileSync(path.join(dir, "weights.bin"), bytes);
+      fs.writeFileSync(
+        path.join(dir, "mid.ts"),
+        `import * as fs from "node:fs";\nimport { createHash } from "node:crypto";\nimport { defineJob, range } from "fanout";\nexport default defineJob({ input: range(0, 2), assets: ["weights.bin"], map: (c, ctx) => createHash("sha256").update(fs.readFileSync(ctx.asset("weights.bin"))).digest("hex") });\n`,
+      );
+      const res = await fanout(["run", path.join(dir, "mid.ts"), "--backend", "emulated", "-q", "--json"], { env: emulated.current.env });
+      expect(res.code, res.stderr).toBe(0);
+      const sha = createHash("sha256").update(bytes).digest("hex");
+      expect(JSON.parse(res.stdout).result).toEqual([sha, sha]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("assets that cannot fit a default function's 512 MB of /tmp stop the run before anything is hashed or uploaded", async () => {
