@@ -26,7 +26,15 @@ export interface AwsBackendExtras {
   concurrencyCap?: number;
   /** The deployed architecture (preflight), for cost. */
   arch?: "arm64" | "x86_64";
+  /** The deployed function's ephemeral storage in MB (preflight). */
+  tmpMb?: number;
 }
+
+/**
+ * /tmp of a function that says nothing else: "512 MB by default, up to 10,240 MB" ("Configuring
+ * ephemeral storage for Lambda functions", https://docs.aws.amazon.com/lambda/latest/dg/configuration-ephemeral-storage.html).
+ */
+const DEFAULT_TMP_MB = 512;
 
 /**
  * Chunks on AWS Lambda (payloads and results in the S3 store opened beside it). Each chunk is one synchronous
@@ -41,6 +49,7 @@ export class AwsBackend implements Backend {
   private readonly live: LiveProgress | undefined;
   readonly concurrencyCap: number | undefined;
   readonly arch?: "arm64" | "x86_64";
+  readonly tmpMb: number;
 
   constructor(
     readonly name: "aws" | "emulated",
@@ -52,6 +61,7 @@ export class AwsBackend implements Backend {
     this.concurrencyCap = extras.concurrencyCap;
     this.live = extras.store ? new LiveProgress(extras.store) : undefined;
     if (extras.arch) this.arch = extras.arch;
+    this.tmpMb = extras.tmpMb ?? DEFAULT_TMP_MB;
     const maxSockets = Math.max(50, concurrency);
     this.lambda = new LambdaClient({
       region: target.region,
