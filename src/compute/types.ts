@@ -43,6 +43,8 @@ export interface Backend {
    * memoryMb up: Lambda's deployed tiers, or the local pool's heap caps. Absent: memoryMb only.
    */
   readonly tiers?: readonly number[];
+  /** MB of /tmp a remote worker has for the job's assets (Lambda's ephemeral storage); absent where chunks read in place. */
+  readonly tmpMb?: number;
 }
 
 /** Where a run's objects live: the backend's kind of store, and which one. */

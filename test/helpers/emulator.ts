@@ -15,6 +15,7 @@ export async function useEmulator(opts: { tiers?: number[] } = {}): Promise<{ em
     bucket: emu.bucket,
     functionName: emu.functionName,
     ...(emu.tiers ? { tiers: emu.tiers } : {}),
+    ...(emu.ssmEndpoint ? { ssmEndpoint: emu.ssmEndpoint } : {}),
   });
   const previous = process.env.FANOUT_EMULATOR;
   process.env.FANOUT_EMULATOR = value;

@@ -43,6 +43,13 @@ export interface EmulatorOptions {
    * each (the first is `worker`), named in EmulatorEndpoints.tiers. Default: one worker, no tiers.
    */
   tiers?: readonly number[];
+  /**
+   * An SSM server (AWS_ENDPOINT_URL_SSM) the worker reads `--secret` from, since the stack has
+   * none; default the variable of the starting process. The same for Secrets Manager
+   * (AWS_ENDPOINT_URL_SECRETS_MANAGER), for jobs that call it themselves.
+   */
+  ssmEndpoint?: string;
+  secretsManagerEndpoint?: string;
 }
 
 /**
@@ -61,6 +68,10 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   };
   const bucket = emulatedBucket(stage);
   const timeoutMs = opts.readyTimeoutMs ?? 60_000;
+  const secrets = {
+    ssm: opts.ssmEndpoint ?? (process.env.AWS_ENDPOINT_URL_SSM || undefined),
+    secretsManager: opts.secretsManagerEndpoint ?? (process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER || undefined),
+  };
   let s3: EmulatedS3 | undefined;
   try {
     s3 = await startS3rver(data.dir, bucket, { ...(opts.s3Port ? { port: opts.s3Port } : {}), timeoutMs });
@@ -72,8 +83,9 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       isolation: opts.isolation,
       ...(opts.tiers?.length ? { tiers: opts.tiers } : {}),
       timeoutMs,
+      secrets,
     });
-    const emu = runningEmulator({ stage, dir: data.dir, bucket, s3, offline: offline.child, lambdaPort: offline.lambdaPort, timeoutMs, removeDirs });
+    const emu = runningEmulator({ stage, dir: data.dir, bucket, s3, offline: offline.child, lambdaPort: offline.lambdaPort, timeoutMs, removeDirs, ssmEndpoint: secrets.ssm });
     if (opts.tiers?.length) emu.tiers = tiersOutput(emu.functionName, opts.tiers);
     return emu;
   } catch (err) {
@@ -97,6 +109,7 @@ function runningEmulator(o: {
   lambdaPort: number;
   timeoutMs: number;
   removeDirs: () => void;
+  ssmEndpoint: string | undefined;
 }): Emulator {
   const children = [o.offline, o.s3.child];
   const emulator: Emulator = {
@@ -107,6 +120,7 @@ function runningEmulator(o: {
     functionName: `fanout-${o.stage}-worker`,
     accessKeyId: "S3RVER",
     secretAccessKey: "S3RVER",
+    ...(o.ssmEndpoint ? { ssmEndpoint: o.ssmEndpoint } : {}),
     dir: o.dir,
     pids: children.map((c) => c.pid!).filter(Boolean),
     async stop() {

@@ -3,6 +3,7 @@ import { Agent as HttpsAgent } from "node:https";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { classifyFunctionError, classifyInvokeError, functionError, isConnectionLoss } from "./errors.js";
+import { LiveProgress } from "./live-progress.js";
 import { awaitStoredOutcome } from "./stored-outcome.js";
 import type { AwsTarget, MemoryTier } from "./target.js";
 import { InfraError } from "../../errors.js";
@@ -27,7 +28,15 @@ export interface AwsBackendExtras {
   arch?: "arm64" | "x86_64";
   /** The deployed memory tiers an invoke may ask for (InvokeOptions.memoryMb), ascending. */
   tiers?: readonly MemoryTier[];
+  /** The deployed function's ephemeral storage in MB (preflight). */
+  tmpMb?: number;
 }
+
+/**
+ * /tmp of a function that says nothing else: "512 MB by default, up to 10,240 MB" ("Configuring
+ * ephemeral storage for Lambda functions", https://docs.aws.amazon.com/lambda/latest/dg/configuration-ephemeral-storage.html).
+ */
+const DEFAULT_TMP_MB = 512;
 
 /**
  * Chunks on AWS Lambda (payloads and results in the S3 store opened beside it). Each chunk is one synchronous
@@ -38,9 +47,12 @@ export interface AwsBackendExtras {
  */
 export class AwsBackend implements Backend {
   private readonly lambda: LambdaClient;
+  /** Running chunks' ctx.progress, read back from their live parts in the store. */
+  private readonly live: LiveProgress | undefined;
   readonly concurrencyCap: number | undefined;
   readonly arch?: "arm64" | "x86_64";
   readonly tiers?: readonly number[];
+  readonly tmpMb: number;
 
   constructor(
     readonly name: "aws" | "emulated",
@@ -50,8 +62,10 @@ export class AwsBackend implements Backend {
     private readonly extras: AwsBackendExtras = {},
   ) {
     this.concurrencyCap = extras.concurrencyCap;
+    this.live = extras.store ? new LiveProgress(extras.store) : undefined;
     if (extras.arch) this.arch = extras.arch;
     if (extras.tiers) this.tiers = extras.tiers.map((t) => t.memoryMb);
+    this.tmpMb = extras.tmpMb ?? DEFAULT_TMP_MB;
     const maxSockets = Math.max(50, concurrency);
     this.lambda = new LambdaClient({
       region: target.region,
@@ -85,6 +99,7 @@ export class AwsBackend implements Backend {
     // Lambda starts a chunk on receipt; there is no queue to wait in.
     opts.started?.();
     const tier = opts.memoryMb === undefined ? undefined : this.extras.tiers?.find((t) => t.memoryMb === opts.memoryMb);
+    const unwatch = opts.progress && this.live?.watch(task, opts.progress.bind(opts));
     try {
       const out = await this.lambda.send(
         new InvokeCommand({
@@ -115,6 +130,7 @@ export class AwsBackend implements Backend {
       throw new InfraError("transient", `lost the connection to Lambda during chunk ${task.index}, and its invocation ended without a result in S3`, { cause: err });
     } finally {
       clearTimeout(deadline);
+      unwatch?.();
       opts.cancel = undefined;
     }
   }
