@@ -61,6 +61,8 @@ describe("memory tiers on the emulated stack", () => {
       expect(err).toBeInstanceOf(ChunkFailedError);
       expect((err as ChunkFailedError).remote.kind).toBe("oom");
       expect((err as ChunkFailedError).message).toMatch(/limit 256 MB/);
+      // The way out names the tiers and --oom-retry.
+      expect((err as ChunkFailedError).hint).toMatch(/^deploy a larger memory tier with `fanout deploy --memory <mb>,<larger mb>` and rerun such chunks on it with --oom-retry, .* --oom-retry$/);
       expect(proxy.stats.runtimeExits).toBe(2);
     });
   }, 120_000);

@@ -51,6 +51,7 @@ describe("--oom-retry on the local backend", () => {
     expect(err).toBeInstanceOf(ChunkFailedError);
     expect((err as ChunkFailedError).index).toBe(3);
     expect((err as ChunkFailedError).remote.kind).toBe("oom");
+    expect((err as ChunkFailedError).hint).toMatch(/^raise --memory \(or add --oom-retry to rerun such chunks with a larger heap\), /);
   }, 60_000);
 
   it("the CLI: --memory 64,256 --oom-retry prints the escalation in the summary and --json", async () => {
