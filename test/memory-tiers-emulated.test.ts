@@ -77,6 +77,15 @@ describe("memory tiers on the emulated stack", () => {
     });
   }, 120_000);
 
+  it("--oom-retry on the top tier says there is nowhere to move a chunk to", async () => {
+    const notices: string[] = [];
+    const r = await run<number>(JOB, { ...opts, memory: 1024, oomRetry: true, onNotice: (l) => notices.push(l) });
+    expect(r.result).toBe(EXACT);
+    expect(notices).toContain(
+      "--oom-retry: no memory tier above 1024 MB to move a chunk to, so one out of memory is retried on the same memory (deploy one with `fanout deploy --memory 1024,<larger mb>`)",
+    );
+  }, 120_000);
+
   it("the CLI: --memory 512, which no tier has, is one line naming the deployed tiers", async () => {
     const res = await fanout(["run", JOB, "--backend", "emulated", "--chunks", "2", "--memory", "512"], { env: emulated.current.env });
     expect(res.code).toBe(2);

@@ -61,6 +61,10 @@ export async function executeRun<O>(p: ExecuteRunParams): Promise<RunResult<O>> 
   if (cap !== undefined && cap < manifest.options.concurrency) {
     options.onNotice?.(`the AWS account allows ${cap} concurrent executions: at most ${cap} chunks run at once (--concurrency ${manifest.options.concurrency})`);
   }
+  const noneAbove = manifest.options.oomRetry && !backend.tiers?.some((mb) => mb > backend.memoryMb);
+  if (noneAbove) {
+    options.onNotice?.(`--oom-retry: no memory tier above ${backend.memoryMb} MB to move a chunk to, so one out of memory is retried on the same memory (deploy one with \`fanout deploy --memory ${backend.memoryMb},<larger mb>\`)`);
+  }
   const ref: RunRef = {
     runId,
     ...(manifest.job.export === "default" ? { jobPath: manifest.job.path } : {}),
