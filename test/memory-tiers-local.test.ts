@@ -54,6 +54,18 @@ describe("--oom-retry on the local backend", () => {
     expect((err as ChunkFailedError).hint).toMatch(/^raise --memory \(or add --oom-retry to rerun such chunks with a larger heap\), /);
   }, 60_000);
 
+  it("a run that failed out of memory, resumed with --oom-retry, finishes exactly (only the failed chunk runs)", async () => {
+    const first = await fanout(["run", JOB, "--chunks", "6", "--processes", "2", "--concurrency", "1", "--memory", "64", "--store", STORE, "--no-speculate"]);
+    expect(first.code).toBe(1);
+    const runId = /--resume (\S+)/.exec(first.stderr)![1]!;
+    const res = await fanout(["run", JOB, "--resume", runId, "--processes", "2", "--memory", "64", "--oom-retry", "--store", STORE, "--json"]);
+    expect(res.code, res.stderr).toBe(0);
+    const out = JSON.parse(res.stdout) as { result: number; summary: { skipped: number; escalated: unknown } };
+    expect(out.result).toBe(EXACT);
+    expect(out.summary.skipped).toBe(5);
+    expect(out.summary.escalated).toEqual([{ fromMb: 64, toMb: 256, chunks: 1 }]);
+  }, 60_000);
+
   it("the CLI: --memory 64,256 --oom-retry prints the escalation in the summary and --json", async () => {
     const res = await fanout(["run", JOB, "--chunks", "6", "--processes", "2", "--concurrency", "1", "--memory", "64,256", "--oom-retry", "--store", STORE, "--no-speculate", "--json"]);
     expect(res.code, res.stderr).toBe(0);
