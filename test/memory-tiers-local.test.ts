@@ -95,8 +95,8 @@ describe("fanout bench --memory 256,512,1024 --sample 3: a memory sweep on the l
     const lines = res.stdout.trimEnd().split("\n");
     expect(lines).toHaveLength(8);
     expect(lines[0]).toBe("fanout bench examples/primes.ts · memory sweep on local · chunks 0, 3, 5 (3 of 6) on each tier");
-    expect(lines[1]).toMatch(/^memory {3}chunk mean {2}p50 +p95 +sample wall {2}attempts {2}est\. cost\/chunk {2}est\. cost \(sample\)$/);
-    const row = /^(\d+) MB +\d+(?:\.\d+)? m?s +\d+(?:\.\d+)? m?s +\d+(?:\.\d+)? m?s +\d+(?:\.\d+)? m?s +3 +\$[\d.e-]+ +\$[\d.e-]+(?: {2}← (fastest|recommended|fastest, recommended))?$/;
+    expect(lines[1]).toMatch(/^memory {3}chunk mean {2}p50 +p95 +sample wall {2}attempts {2}peak RSS {2}est\. cost\/chunk {2}est\. cost \(sample\)$/);
+    const row = /^(\d+) MB +\d+(?:\.\d+)? m?s +\d+(?:\.\d+)? m?s +\d+(?:\.\d+)? m?s +\d+(?:\.\d+)? m?s +3 +\d+ MB +\$[\d.e-]+ +\$[\d.e-]+(?: {2}← (fastest|recommended|fastest, recommended))?$/;
     const rows = lines.slice(2, 5).map((l) => row.exec(l));
     expect(rows.map((m) => Number(m?.[1]))).toEqual([256, 512, 1024]);
     const marked = (what: string) => rows.filter((m) => m?.[2]?.includes(what)).map((m) => Number(m![1]));
@@ -116,7 +116,10 @@ describe("fanout bench --memory 256,512,1024 --sample 3: a memory sweep on the l
     expect(r).toMatchObject({ kind: "memory-sweep", job: "examples/primes.ts", backend: "local", chunks: 6, sample: [0, 5], arch: "arm64", within: 0.1 });
     expect(r.tiers.map((t: { memoryMb: number }) => t.memoryMb)).toEqual([256, 1024]);
     for (const t of r.tiers) {
-      expect(Object.keys(t)).toEqual(["memoryMb", "runId", "chunkMs", "wallMs", "attempts", "cost", "costPerChunk"]);
+      expect(Object.keys(t)).toEqual(["memoryMb", "runId", "chunkMs", "wallMs", "attempts", "peakMb", "cost", "costPerChunk"]);
+      // The workers' peak RSS: plausible for a small job, and under its tier.
+      expect(t.peakMb).toBeGreaterThan(10);
+      expect(t.peakMb).toBeLessThan(t.memoryMb);
       expect(Object.keys(t.chunkMs)).toEqual(["mean", "p50", "p95", "max"]);
       expect(t.attempts).toBe(2);
       expect(t.costPerChunk).toBeCloseTo(t.cost / 2, 12);

@@ -43,6 +43,8 @@ export interface SweepTier {
   /** First invoke to last reply of the sample, ms. */
   wallMs: number;
   attempts: number;
+  /** The highest peak RSS a worker reported during the sample, MB (absent when none did). */
+  peakMb?: number;
   /** Estimated Lambda + S3 cost of the sample's invocations at this tier, USD. */
   cost: number;
   /** The same per chunk, USD. */
@@ -154,6 +156,7 @@ function tierFigures(memoryMb: number, res: RunResult, arch: Arch, sampled: numb
     chunkMs: { mean, p50: st.p50, p95: st.p95, max: st.max },
     wallMs: sampleWallMs(res),
     attempts: res.attempts.length,
+    ...(res.summary.memory ? { peakMb: res.summary.memory.maxMb } : {}),
     cost,
     costPerChunk: sampled ? cost / sampled : 0,
   };

@@ -35,7 +35,7 @@ export function benchTable(r: BenchReport): string[] {
 
 /** The memory sweep's table: one line per tier, then the fastest and the recommended tier. */
 export function sweepTable(r: SweepReport): string[] {
-  const head = ["memory", "chunk mean", "p50", "p95", "sample wall", "attempts", "est. cost/chunk", "est. cost (sample)"];
+  const head = ["memory", "chunk mean", "p50", "p95", "sample wall", "attempts", "peak RSS", "est. cost/chunk", "est. cost (sample)"];
   const rows = r.tiers.map((t) => [
     `${t.memoryMb} MB`,
     fmt(t.chunkMs.mean),
@@ -43,6 +43,7 @@ export function sweepTable(r: SweepReport): string[] {
     fmt(t.chunkMs.p95),
     fmt(t.wallMs),
     String(t.attempts),
+    t.peakMb === undefined ? "–" : `${t.peakMb} MB`,
     fmtUsd(t.costPerChunk),
     fmtUsd(t.cost),
   ]);

@@ -13,10 +13,10 @@ import { escapeHtml } from "./text.js";
 /** The sweep table as HTML (empty without a sweep). */
 export function renderSweep(r: SweepReport | undefined): string {
   if (!r) return "";
-  const head = ["memory", "chunk mean", "p50", "p95", "sample wall", "attempts", "est. cost / chunk", "est. cost (sample)"];
+  const head = ["memory", "chunk mean", "p50", "p95", "sample wall", "attempts", "peak RSS", "est. cost / chunk", "est. cost (sample)"];
   const rows = r.tiers.map((t) => {
     const flags = `${t.memoryMb === r.fastestMb ? ' data-fastest="true"' : ""}${t.memoryMb === r.recommendedMb ? ' data-recommended="true"' : ""}`;
-    const cells = [`${t.memoryMb} MB`, fmtMs(t.chunkMs.mean), fmtMs(t.chunkMs.p50), fmtMs(t.chunkMs.p95), fmtMs(t.wallMs), String(t.attempts), fmtUsd(t.costPerChunk), fmtUsd(t.cost)];
+    const cells = [`${t.memoryMb} MB`, fmtMs(t.chunkMs.mean), fmtMs(t.chunkMs.p50), fmtMs(t.chunkMs.p95), fmtMs(t.wallMs), String(t.attempts), t.peakMb === undefined ? "–" : `${t.peakMb} MB`, fmtUsd(t.costPerChunk), fmtUsd(t.cost)];
     return `<tr data-testid="sweep-row" data-memory="${t.memoryMb}" data-mean-ms="${t.chunkMs.mean}" data-cost-per-chunk="${t.costPerChunk}"${flags}>${cells.map((c) => `<td>${escapeHtml(c)}</td>`).join("")}</tr>`;
   });
   return `<section><h2>Memory sweep</h2><p class="sub">${escapeHtml(`chunks ${r.sample.join(", ")} (${r.sample.length} of ${r.chunks}) on each tier, on ${r.backend}`)}</p>
