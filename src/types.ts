@@ -217,6 +217,8 @@ export interface AttemptRecord {
   initMs?: number;
   /** The worker's peak memory during the attempt, when it replied. */
   memory?: PeakMemory;
+  /** When this attempt's worker fetched, checked and unpacked the dependency archive: how long it took (ms). */
+  depsMs?: number;
 }
 
 export interface RunOptionsResolved {
@@ -336,6 +338,12 @@ export interface RunSummary {
   speculation?: { copies: number; won: number; lostMs: number };
   /** Peak RSS of the attempts that replied, against the worker memory setting (MB). */
   memory?: { p50Mb: number; p95Mb: number; maxMb: number; limitMb: number };
+  /**
+   * The packages the bundle imports at run time: their archive for Lambda and the emulated
+   * stack, and what unpacking it cost the workers (once per environment: `unpacks` times, the
+   * slowest taking `unpackMaxMs` to fetch, check and unpack).
+   */
+  deps?: { packages: string[]; platform?: string; packedBytes?: number; unpackedBytes?: number; unpacks: number; unpackMaxMs: number };
   /** The chunks that failed for good, in order (a `partial` run: `--resume` runs them again). */
   failedChunks?: number[];
   /**
