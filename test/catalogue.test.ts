@@ -307,6 +307,14 @@ const rows: Row[] = [
   { title: "lines() over an S3 bucket that does not exist", args: run("test/fixtures/catalogue/s3-missing-bucket.ts"), env: S3_INPUT_ENV, exit: 2, line: /input bucket "no-such-bucket-zz9" does not exist \(s3:\/\/no-such-bucket-zz9\/logs\/\)/ },
   { title: "objects() over an empty S3 prefix", args: run("test/fixtures/catalogue/s3-empty-prefix.ts"), env: S3_INPUT_ENV, exit: 2, line: /objects\("s3:\/\/fanout-catalogue-in\/nothing-here\/"\) found no objects in bucket fanout-catalogue-in/ },
   { title: "deploy --read with a wildcard", args: ["deploy", "--read", "s3://in-bucket/logs/*"], exit: 2, line: /--read "s3:\/\/in-bucket\/logs\/\*" is not an s3:\/\/bucket\/prefix URL/ },
+  {
+    // Lambda's 250 MB limit lowered by its test setting, so the crc32 archive for arm64 (the deployed function's) is over it.
+    title: "native packages too big for Lambda",
+    args: run("examples/crc32.ts", "--backend", "aws", "--region", "us-east-1", "--function", "catalogue-fn", "--bucket", "fanout-catalogue-in", "--timeout", "30"),
+    env: () => ({ ...DEPLOYED(() => fakeAwsUrl)(), FANOUT_TEST_UNZIPPED_LIMIT_BYTES: "262144" }),
+    exit: 2,
+    line: /^fanout: the job's external packages for linux-arm64 unpack to 0\.\d MB, over Lambda's 0\.3 MB limit for unzipped code \(largest: @node-rs\/crc32-linux-arm64-gnu 0\.\d MB, @node-rs\/crc32 0\.0 MB\) — run the job from a container image/,
+  },
   { title: "gc with an age that is not a duration", args: ["gc", "--older-than", "7x", "--store", STORE], exit: 2, line: /^fanout: --older-than must be a duration like 30m, 12h or 7d, got "7x" — e\.g\. --older-than 7d$/ },
 ];
 
