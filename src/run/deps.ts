@@ -33,7 +33,7 @@ function unzippedLimit(): number {
 }
 
 /** The platform the backend's workers run on; undefined for the local backend (the packages as installed). */
-export function targetPlatform(backend: Pick<Backend, "name" | "arch">): Platform | undefined {
+function targetPlatform(backend: Pick<Backend, "name" | "arch">): Platform | undefined {
   if (backend.name === "local") return undefined;
   // The emulated function runs on this machine, whatever architecture it is declared with.
   if (backend.name === "emulated") return { os: process.platform, cpu: process.arch, ...(process.platform === "linux" ? { libc: "glibc" } : {}) };
@@ -63,7 +63,7 @@ export function projectRoot(dir: string): string {
 }
 
 /** What the build cache keeps beside an archive. */
-export interface ArchiveMeta {
+interface ArchiveMeta {
   sha256: string;
   unpackedBytes: number;
   /** Every installed package's unpacked size, largest first. */
@@ -71,7 +71,7 @@ export interface ArchiveMeta {
 }
 
 /** The archive of `packages` installed for `platform`: from the cache when it holds an intact one, else built and cached. */
-export async function archiveFor(packages: Record<string, string>, platform: Platform, cacheDir: string): Promise<{ gz: Buffer; meta: ArchiveMeta }> {
+async function archiveFor(packages: Record<string, string>, platform: Platform, cacheDir: string): Promise<{ gz: Buffer; meta: ArchiveMeta }> {
   const id = createHash("sha256").update(JSON.stringify({ format: 1, platform, packages: Object.entries(packages).sort() })).digest("hex").slice(0, 32);
   const dir = path.join(cacheDir, id);
   const cached = readCached(dir);
