@@ -48,6 +48,20 @@ describe("native packages on the local backend", () => {
     }
   });
 
+  it("a detached run (its driver in the background, then attach): the exact values", async () => {
+    const store = tmpDir("native-detach");
+    try {
+      const started = await fanout(["run", "examples/crc32.ts", "--detach", "--store", store, "-q"]);
+      expect(started.code, started.stderr).toBe(0);
+      const runId = started.stdout.trim();
+      const res = await fanout(["attach", runId, "--store", store, "--json"]);
+      expect(res.code, res.stderr).toBe(0);
+      expect(JSON.parse(res.stdout).result).toEqual(CRC32_EXPECTED);
+    } finally {
+      rmDir(store);
+    }
+  });
+
   it("the bundler leaves the addon package out (and only it), with the lockfile's version", async () => {
     const bundle = await bundleJob("examples/crc32.ts", ROOT);
     expect(bundle.external.map((e: { name: string }) => e.name)).toEqual(["@node-rs/crc32"]);

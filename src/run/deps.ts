@@ -43,9 +43,22 @@ function targetPlatform(backend: Pick<Backend, "name" | "arch">): Platform | und
 
 /** Where the bundle's external packages come from for `backend`'s workers; undefined when it has none. */
 export async function shipDeps(store: ObjectStore, bundle: Bundle, backend: Pick<Backend, "name" | "arch">): Promise<DepsRef | undefined> {
+  const local = localDeps(bundle);
+  return local && depsFor(store, local, backend);
+}
+
+/** The bundle's external packages as this machine has them (what local workers import); undefined when it has none. */
+export function localDeps(bundle: Bundle): DepsRef | undefined {
   if (bundle.external.length === 0) return undefined;
-  const packages = lockedVersions(bundle.external);
-  const root = projectRoot(bundle.external[0]!.dir);
+  return { packages: lockedVersions(bundle.external), root: projectRoot(bundle.external[0]!.dir) };
+}
+
+/**
+ * The packages of `local` made ready for `backend`'s workers: as they are for the local
+ * backend, else installed for its platform, checked against Lambda's limit and stored.
+ */
+export async function depsFor(store: ObjectStore, local: DepsRef, backend: Pick<Backend, "name" | "arch">): Promise<DepsRef> {
+  const { packages, root } = local;
   const platform = targetPlatform(backend);
   if (!platform) return { packages, root };
   // Cached beside the installed packages, where `npm ci` or removing node_modules clears it too.

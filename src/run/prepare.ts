@@ -81,7 +81,7 @@ export async function prepareMap(file: string, exportName: string, inputs: reado
  * package the bundle holds, bundle again with it left out (the list lives in the job module,
  * so it is known only once a first bundle is imported).
  */
-async function withDeclaredExternals(store: ObjectStore, bundle: Bundle, file: string, cwd: string): Promise<{ bundle: Bundle; stored: StoredBundle; job: Job }> {
+export async function withDeclaredExternals(store: ObjectStore, bundle: Bundle, file: string, cwd: string): Promise<{ bundle: Bundle; stored: StoredBundle; job: Job }> {
   const stored = await storeAndImport(store, bundle);
   const job = loadJob(stored.mod, file);
   const declared = job.defaults.external ?? [];
