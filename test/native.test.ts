@@ -76,6 +76,24 @@ describe("native packages on the local backend", () => {
     }
   });
 
+  it("a package whose .node file lies deeper than the bundler looks is found by its require and left out in a second pass", async () => {
+    const dir = tmpDir("native-deep");
+    try {
+      const pkg = path.join(dir, "node_modules", "deep-addon");
+      fs.mkdirSync(path.join(pkg, "lib", "a", "b", "c"), { recursive: true });
+      fs.writeFileSync(path.join(pkg, "package.json"), JSON.stringify({ name: "deep-addon", version: "1.2.3", main: "index.js" }));
+      fs.writeFileSync(path.join(pkg, "index.js"), 'module.exports = require("./lib/a/b/c/addon.node");\n');
+      fs.writeFileSync(path.join(pkg, "lib", "a", "b", "c", "addon.node"), "not really an addon");
+      fs.writeFileSync(path.join(dir, "job.js"), 'import addon from "deep-addon";\nexport default addon;\n');
+      const bundle = await bundleJob("job.js", dir);
+      expect(bundle.external).toEqual([{ name: "deep-addon", dir: fs.realpathSync(pkg) }]);
+      expect(bundle.code.toString()).toContain('from "deep-addon"');
+      expect(bundle.code.toString()).not.toContain("addon.node");
+    } finally {
+      rmDir(dir);
+    }
+  });
+
   it("defaults.external leaves a plain JavaScript package out of the bundle too", async () => {
     const store = tmpDir("native-declared");
     try {

@@ -33,9 +33,13 @@ export function findPackageDir(name: string, fromDir: string): string | undefine
   }
 }
 
-/** The package folder that holds `file` (the nearest folder up with a package.json naming a package). */
+/**
+ * The installed package that holds `file` (the nearest folder up with a package.json naming
+ * a package, inside a node_modules); undefined for the job's own files.
+ */
 export function owningPackage(file: string): InstalledPackage | undefined {
-  for (let dir = path.dirname(file); path.dirname(dir) !== dir; dir = path.dirname(dir)) {
+  if (!file.split(path.sep).includes("node_modules")) return undefined;
+  for (let dir = path.dirname(file); path.basename(dir) !== "node_modules" && path.dirname(dir) !== dir; dir = path.dirname(dir)) {
     const pkg = readPackageJson(dir);
     if (pkg?.name) return { name: pkg.name, dir };
   }
