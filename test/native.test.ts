@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { bundleJob } from "../dist/src/run/bundle.js";
 import { shipDeps } from "../dist/src/run/deps.js";
+import { subsetLockfile } from "../dist/src/run/deps-lock.js";
 import { FolderStore } from "../dist/src/store/folder.js";
 import { keys } from "../dist/src/store/keys.js";
 import { openPacked, packFolder, unpackInto } from "../dist/src/util/archive.js";
@@ -135,6 +136,26 @@ describe("the dependency archive for Lambda", () => {
       rmDir(out);
     }
   }, 180_000);
+
+  it("is installed from the user's lockfile: the packages and all they depend on, at its versions and hashes, as production dependencies", () => {
+    const lock = JSON.parse(fs.readFileSync(path.join(ROOT, "package-lock.json"), "utf8")) as { packages: Record<string, { version: string; integrity: string; dev?: boolean }> };
+    const root = ROOT.replace(/\/$/, "");
+    const sub = subsetLockfile([{ name: "p-limit", dir: path.join(root, "node_modules", "p-limit") }], { "p-limit": lock.packages["node_modules/p-limit"]!.version }) as {
+      packages: Record<string, { version?: string; integrity?: string; dev?: boolean; dependencies?: Record<string, string> }>;
+    };
+    // p-limit and its one dependency, yocto-queue, exactly as locked.
+    expect(Object.keys(sub.packages).sort()).toEqual(["", "node_modules/p-limit", "node_modules/yocto-queue"]);
+    for (const k of ["node_modules/p-limit", "node_modules/yocto-queue"]) {
+      expect(sub.packages[k]!.version).toBe(lock.packages[k]!.version);
+      expect(sub.packages[k]!.integrity).toBe(lock.packages[k]!.integrity);
+    }
+    expect(sub.packages[""]!.dependencies).toEqual({ "p-limit": lock.packages["node_modules/p-limit"]!.version });
+    // @node-rs/crc32 is a devDependency here: in its own project it is a production one, with every platform's optional package.
+    const crc = subsetLockfile([{ name: "@node-rs/crc32", dir: path.join(root, "node_modules", "@node-rs", "crc32") }], { "@node-rs/crc32": "1.10.8" }) as typeof sub;
+    expect(lock.packages["node_modules/@node-rs/crc32"]!.dev).toBe(true);
+    expect(Object.values(crc.packages).some((e) => e.dev)).toBe(false);
+    expect(Object.keys(crc.packages)).toContain("node_modules/@node-rs/crc32-linux-arm64-gnu");
+  });
 
   it("the same files always pack to the same sha256, whatever their times", () => {
     const dir = tmpDir("native-pack");

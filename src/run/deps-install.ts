@@ -10,6 +10,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ConfigError } from "../errors.js";
 import { readPackageJson, type InstalledPackage } from "./deps-detect.js";
+import { findLockfile, lockPath } from "./deps-lock.js";
 
 /** Where workers run: Lambda's (or the emulated stack's) os, cpu and libc. */
 export interface Platform {
@@ -26,40 +27,31 @@ export function platformName(p: Platform): string {
 /** Each package's version as the user's lockfile pins it (else as installed). */
 export function lockedVersions(packages: readonly InstalledPackage[]): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const p of packages) out[p.name] = lockfileVersion(p.dir) ?? readPackageJson(p.dir)?.version ?? "*";
+  for (const p of packages) {
+    const found = findLockfile(p.dir);
+    out[p.name] = found?.lock.packages?.[lockPath(found.root, p.dir)]?.version ?? readPackageJson(p.dir)?.version ?? "*";
+  }
   return out;
 }
 
-/** The version of the package in `dir` in the nearest package-lock.json (or npm-shrinkwrap.json) above it. */
-function lockfileVersion(dir: string): string | undefined {
-  for (let up = path.dirname(dir); path.dirname(up) !== up; up = path.dirname(up)) {
-    for (const name of ["npm-shrinkwrap.json", "package-lock.json"]) {
-      const lock = path.join(up, name);
-      if (!fs.existsSync(lock)) continue;
-      try {
-        const parsed = JSON.parse(fs.readFileSync(lock, "utf8")) as { packages?: Record<string, { version?: string }> };
-        return parsed.packages?.[path.relative(up, dir).split(path.sep).join("/")]?.version;
-      } catch {
-        return undefined;
-      }
-    }
-  }
-  return undefined;
-}
-
-/** Install `versions` for `platform` into `dir` (made empty first); resolves when npm is done. */
-export async function installFor(versions: Record<string, string>, platform: Platform, dir: string, signal?: AbortSignal): Promise<void> {
+/**
+ * Install `versions` for `platform` into `dir` (made empty first); resolves when npm is done.
+ * With `lock` (the user's lockfile's entries for them), `npm ci` installs exactly those
+ * versions, their dependencies' too; without, `npm install` resolves their dependencies.
+ */
+export async function installFor(versions: Record<string, string>, platform: Platform, dir: string, lock?: object): Promise<void> {
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "fanout-deps", private: true, dependencies: versions }, null, 2));
+  if (lock) fs.writeFileSync(path.join(dir, "package-lock.json"), JSON.stringify(lock, null, 2));
   const args = [
-    "install",
+    lock ? "ci" : "install",
     `--os=${platform.os}`,
     `--cpu=${platform.cpu}`,
     ...(platform.libc ? [`--libc=${platform.libc}`] : []),
     "--omit=dev",
     "--ignore-scripts",
-    "--no-package-lock",
+    ...(lock ? [] : ["--no-package-lock"]),
     "--no-audit",
     "--no-fund",
     "--prefer-offline",
@@ -67,7 +59,7 @@ export async function installFor(versions: Record<string, string>, platform: Pla
     dir,
   ];
   await new Promise<void>((resolve, reject) => {
-    execFile("npm", args, { cwd: dir, env: npmEnv(), maxBuffer: 16 * 1024 * 1024, ...(signal ? { signal } : {}) }, (err, _stdout, stderr) => {
+    execFile("npm", args, { cwd: dir, env: npmEnv(), maxBuffer: 16 * 1024 * 1024 }, (err, _stdout, stderr) => {
       if (!err) return resolve();
       const last = String(stderr).trim().split("\n").filter((l) => !/^npm (warn|notice)/.test(l)).slice(-2).join(" ").trim();
       reject(

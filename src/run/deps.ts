@@ -17,6 +17,7 @@ import type { DepsRef } from "../types.js";
 import { openPacked, packFolder } from "../util/archive.js";
 import type { Bundle } from "./bundle.js";
 import { installFor, lockedVersions, platformName, type Platform } from "./deps-install.js";
+import { subsetLockfile } from "./deps-lock.js";
 
 /**
  * Lambda's limit on a function's code and layers, unzipped: 262,144,000 bytes ("250 MB",
@@ -62,7 +63,8 @@ export async function depsFor(store: ObjectStore, local: DepsRef, backend: Pick<
   const platform = targetPlatform(backend);
   if (!platform) return { packages, root };
   // Cached beside the installed packages, where `npm ci` or removing node_modules clears it too.
-  const built = await archiveFor(packages, platform, path.join(root, "node_modules", ".cache", "fanout", "deps"));
+  const lock = subsetLockfile(Object.keys(packages).map((name) => ({ name, dir: path.join(root, "node_modules", name) })), packages);
+  const built = await archiveFor({ packages, ...(lock ? { lock } : {}) }, platform, path.join(root, "node_modules", ".cache", "fanout", "deps"));
   checkSize(built.meta, platform);
   const key = keys.deps(built.meta.sha256);
   if (!(await store.exists(key))) await store.put(key, built.gz);
@@ -83,15 +85,22 @@ interface ArchiveMeta {
   sizes: { name: string; bytes: number }[];
 }
 
-/** The archive of `packages` installed for `platform`: from the cache when it holds an intact one, else built and cached. */
-async function archiveFor(packages: Record<string, string>, platform: Platform, cacheDir: string): Promise<{ gz: Buffer; meta: ArchiveMeta }> {
-  const id = createHash("sha256").update(JSON.stringify({ format: 1, platform, packages: Object.entries(packages).sort() })).digest("hex").slice(0, 32);
+/** What to install: the packages' versions, and the user's lockfile's entries for them and their dependencies. */
+interface InstallSet {
+  packages: Record<string, string>;
+  lock?: object;
+}
+
+/** The archive of `set` installed for `platform`: from the cache when it holds an intact one, else built and cached. */
+async function archiveFor(set: InstallSet, platform: Platform, cacheDir: string): Promise<{ gz: Buffer; meta: ArchiveMeta }> {
+  const { packages, lock } = set;
+  const id = createHash("sha256").update(JSON.stringify({ format: 1, platform, packages: Object.entries(packages).sort(), lock })).digest("hex").slice(0, 32);
   const dir = path.join(cacheDir, id);
   const cached = readCached(dir);
   if (cached) return cached;
   const work = `${dir}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
-    await installFor(packages, platform, work);
+    await installFor(packages, platform, work, lock);
     const modules = path.join(work, "node_modules");
     // npm's own bookkeeping and bin links: nothing the job imports.
     fs.rmSync(path.join(modules, ".package-lock.json"), { force: true });
