@@ -160,7 +160,7 @@ export function checkRunFlags(options: RunOptions): void {
 }
 
 /** The job a module's default export defines, or a JobLoadError saying why it is not one. */
-export function loadJob(mod: Record<string, unknown>, file: string): Job {
+function loadJob(mod: Record<string, unknown>, file: string): Job {
   const why = notAJob(mod.default, file);
   if (why) throw new JobLoadError(why.problem, why.fix);
   return mod.default as Job;
