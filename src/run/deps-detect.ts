@@ -91,6 +91,19 @@ function holdsNodeFile(dir: string, depth: number): boolean {
   return false;
 }
 
+/** Scripts that compile an addon (or fetch one for this machine) at install time. */
+const BUILD_SCRIPT = /node-gyp|prebuild-install|node-pre-gyp|cmake-js/;
+
+/** Whether the package in `dir` makes its addon in an install script rather than shipping it prebuilt per platform. */
+export function buildsFromSource(dir: string): boolean {
+  const pkg = readPackageJson(dir) as (PackageJson & { scripts?: Record<string, string> }) | undefined;
+  if (!pkg) return false;
+  const scripts = [pkg.scripts?.preinstall, pkg.scripts?.install, pkg.scripts?.postinstall].filter((s): s is string => typeof s === "string");
+  // npm runs `node-gyp rebuild` itself for a package with a binding.gyp and no install script.
+  const implicitGyp = scripts.length === 0 && fs.existsSync(path.join(dir, "binding.gyp"));
+  return implicitGyp || scripts.some((s) => BUILD_SCRIPT.test(s)) || (pkg.gypfile === true && scripts.length === 0);
+}
+
 /** The package.json in `dir`, or undefined where there is none (or it is not JSON). */
 export function readPackageJson(dir: string): PackageJson | undefined {
   try {

@@ -16,6 +16,7 @@ import type { ObjectStore } from "../store/types.js";
 import type { DepsRef } from "../types.js";
 import { openPacked, packFolder } from "../util/archive.js";
 import type { Bundle } from "./bundle.js";
+import { buildsFromSource } from "./deps-detect.js";
 import { installFor, lockedVersions, platformName, type Platform } from "./deps-install.js";
 import { subsetLockfile } from "./deps-lock.js";
 
@@ -62,8 +63,10 @@ export async function depsFor(store: ObjectStore, local: DepsRef, backend: Pick<
   const { packages, root } = local;
   const platform = targetPlatform(backend);
   if (!platform) return { packages, root };
+  const lock = subsetLockfile(Object.keys(packages).map((name) => ({ name, dir: path.join(root, "node_modules", name) })), packages) as { packages: Record<string, unknown> } | undefined;
+  // The whole tree when the lockfile gives it, else the packages themselves.
+  checkPrebuilt(root, lock ? Object.keys(lock.packages).filter(Boolean) : Object.keys(packages).map((n) => `node_modules/${n}`), platform);
   // Cached beside the installed packages, where `npm ci` or removing node_modules clears it too.
-  const lock = subsetLockfile(Object.keys(packages).map((name) => ({ name, dir: path.join(root, "node_modules", name) })), packages);
   const built = await archiveFor({ packages, ...(lock ? { lock } : {}) }, platform, path.join(root, "node_modules", ".cache", "fanout", "deps"));
   checkSize(built.meta, platform);
   const key = keys.deps(built.meta.sha256);
@@ -157,6 +160,22 @@ function folderBytes(dir: string): number {
     total += e.isDirectory() ? folderBytes(p) : fs.lstatSync(p).size;
   }
   return total;
+}
+
+/**
+ * Install scripts are not run for the target platform (they would build for this machine), so
+ * a package that compiles its addon in one would arrive without it: say so before anything runs.
+ */
+function checkPrebuilt(root: string, lockPaths: readonly string[], platform: Platform): void {
+  for (const p of lockPaths) {
+    const dir = path.join(root, ...p.split("/"));
+    if (!buildsFromSource(dir)) continue;
+    const name = p.slice(p.lastIndexOf("node_modules/") + "node_modules/".length);
+    throw new UsageError(
+      `${name} builds its compiled addon in an install script (node-gyp), which fanout does not run when installing for ${platformName(platform)}`,
+      "use a package that ships prebuilt binaries per platform (as napi-rs packages and sharp do), or run the job from a container image",
+    );
+  }
 }
 
 const mb = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MB`;
