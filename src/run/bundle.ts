@@ -15,6 +15,8 @@ export interface Bundle {
   sha256: string;
   /** The job file as given, resolved. */
   entry: string;
+  /** The user's own source files the bundle holds (absolute; not node_modules, not fanout's), from esbuild's metafile (absent for a stored bundle). */
+  sources?: string[];
   /**
    * Packages left out of the bundle and imported by name at run time, sorted by name: those
    * with a compiled addon (found by the bundler) and those `defaults.external` names.
@@ -49,14 +51,15 @@ export async function bundleJob(file: string, cwd = process.cwd(), declared: rea
     for (const n of found.addonOwners) explicit.add(n);
     found = await esbuild(entry, file, cwd, explicit);
   }
-  const { out, map, external } = found;
+  const { out, map, sources, external } = found;
   const code = Buffer.from(withAbsoluteSourceMap(out, map, cwd));
-  return { code, sha256: createHash("sha256").update(code).digest("hex"), entry, external: [...external.values()].sort((a, b) => (a.name < b.name ? -1 : 1)) };
+  return { code, sha256: createHash("sha256").update(code).digest("hex"), entry, sources, external: [...external.values()].sort((a, b) => (a.name < b.name ? -1 : 1)) };
 }
 
 interface Built {
   out: string;
   map: string;
+  sources: string[];
   external: Map<string, InstalledPackage>;
   /** Packages whose `.node` files the bundler met. */
   addonOwners: string[];
@@ -79,6 +82,7 @@ async function esbuild(entry: string, file: string, cwd: string, explicit: Reado
       sourcemap: "external",
       sourcesContent: false,
       logLevel: "silent",
+      metafile: true,
       alias: { fanout: JOB_ENTRY },
       plugins: [externalsPlugin(explicit, external, addonOwners)],
       // Bundled CommonJS packages call require(); ESM output has none of its own.
@@ -97,7 +101,14 @@ async function esbuild(entry: string, file: string, cwd: string, explicit: Reado
   const out = result.outputFiles.find((f) => f.path.endsWith(".mjs"));
   const map = result.outputFiles.find((f) => f.path.endsWith(".map"));
   if (!out || !map) throw new JobLoadError(`cannot bundle ${file}: esbuild produced no output`);
-  return { out: out.text, map: map.text, external, addonOwners: [...addonOwners] };
+  return { out: out.text, map: map.text, sources: ownSources(Object.keys(result.metafile.inputs), cwd), external, addonOwners: [...addonOwners] };
+}
+
+/** esbuild's input paths (relative to cwd) that are the user's own files. */
+function ownSources(inputs: string[], cwd: string): string[] {
+  return inputs
+    .map((i) => path.resolve(cwd, i))
+    .filter((f) => f !== JOB_ENTRY && !f.split(path.sep).includes("node_modules") && fs.existsSync(f));
 }
 
 /**
