@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
+import { map } from "fanout";
 import { bundleJob } from "../dist/src/run/bundle.js";
 import { shipDeps } from "../dist/src/run/deps.js";
 import { subsetLockfile } from "../dist/src/run/deps-lock.js";
@@ -58,6 +59,16 @@ describe("native packages on the local backend", () => {
       const res = await fanout(["attach", runId, "--store", store, "--json"]);
       expect(res.code, res.stderr).toBe(0);
       expect(JSON.parse(res.stdout).result).toEqual(CRC32_EXPECTED);
+    } finally {
+      rmDir(store);
+    }
+  });
+
+  it("map() over a module that calls the addon, from the library", async () => {
+    const store = tmpDir("native-map");
+    try {
+      const strings = Object.keys(CRC32_EXPECTED);
+      expect(await map("test/fixtures/native/crc-functions.ts", "crcHex", strings, { cwd: ROOT, store })).toEqual(Object.values(CRC32_EXPECTED));
     } finally {
       rmDir(store);
     }
