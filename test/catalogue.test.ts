@@ -181,6 +181,21 @@ async function failedRunAsInput(): Promise<string[]> {
   return run("examples/primes.ts", "--input-run", runId);
 }
 
+/**
+ * A project whose job imports a package that compiles its addon with node-gyp at install time
+ * (a stand-in: its package.json and binding.gyp say so; its index.js needs no addon to load).
+ */
+async function projectWithGypAddon(): Promise<string[]> {
+  const dir = path.join(STORE, "gyp-project");
+  const pkg = path.join(dir, "node_modules", "gyp-addon");
+  fs.mkdirSync(pkg, { recursive: true });
+  fs.writeFileSync(path.join(pkg, "package.json"), JSON.stringify({ name: "gyp-addon", version: "1.0.0", gypfile: true, scripts: { install: "node-gyp rebuild" } }));
+  fs.writeFileSync(path.join(pkg, "binding.gyp"), "{}");
+  fs.writeFileSync(path.join(pkg, "index.js"), "module.exports = { twice: (n) => 2 * n };\n");
+  fs.writeFileSync(path.join(dir, "job.ts"), 'import addon from "gyp-addon";\nimport { defineJob } from "fanout";\nexport default defineJob({ input: [1, 2], map: (c) => c.map(addon.twice) });\n');
+  return run(path.join(dir, "job.ts"), "--backend", "aws", "--region", "us-east-1", "--function", "catalogue-fn", "--bucket", "fanout-catalogue-in", "--timeout", "30");
+}
+
 const rows: Row[] = [
   { title: "--input-run of a run that does not exist", args: run("examples/primes.ts", "--input-run", BAD_RUN), exit: 2, line: new RegExp(`^fanout: no run "${BAD_RUN}" in .* — list runs with \`fanout status\``) },
   { title: "--input-run of a run that did not finish", args: run("examples/primes.ts", "--input-run", "20261127T052008Z-crzkti"), setup: failedRunAsInput, exit: 2, line: /^fanout: run \S+ ended failed: its results are not final, so it cannot be an input — finish it first/ },
@@ -358,6 +373,22 @@ const rows: Row[] = [
   { title: "lines() over an S3 bucket that does not exist", args: run("test/fixtures/catalogue/s3-missing-bucket.ts"), env: S3_INPUT_ENV, exit: 2, line: /input bucket "no-such-bucket-zz9" does not exist \(s3:\/\/no-such-bucket-zz9\/logs\/\)/ },
   { title: "objects() over an empty S3 prefix", args: run("test/fixtures/catalogue/s3-empty-prefix.ts"), env: S3_INPUT_ENV, exit: 2, line: /objects\("s3:\/\/fanout-catalogue-in\/nothing-here\/"\) found no objects in bucket fanout-catalogue-in/ },
   { title: "deploy --read with a wildcard", args: ["deploy", "--read", "s3://in-bucket/logs/*"], exit: 2, line: /--read "s3:\/\/in-bucket\/logs\/\*" is not an s3:\/\/bucket\/prefix URL/ },
+  {
+    // Lambda's 250 MB limit lowered by its test setting, so the crc32 archive for arm64 (the deployed function's) is over it.
+    title: "native packages too big for Lambda",
+    args: run("examples/crc32.ts", "--backend", "aws", "--region", "us-east-1", "--function", "catalogue-fn", "--bucket", "fanout-catalogue-in", "--timeout", "30"),
+    env: () => ({ ...DEPLOYED(() => fakeAwsUrl)(), FANOUT_TEST_UNZIPPED_LIMIT_BYTES: "262144" }),
+    exit: 2,
+    line: /^fanout: the job's external packages for linux-arm64 unpack to 0\.\d MB, over Lambda's 0\.3 MB limit for unzipped code \(largest: @node-rs\/crc32-linux-arm64-gnu 0\.\d MB, @node-rs\/crc32 0\.0 MB\) — run the job from a container image/,
+  },
+  {
+    title: "a native package that builds its addon at install time, for Lambda",
+    args: run("gyp-project/job.ts", "--backend", "aws", "--region", "us-east-1", "--function", "catalogue-fn", "--bucket", "fanout-catalogue-in", "--timeout", "30"),
+    setup: projectWithGypAddon,
+    env: DEPLOYED(() => fakeAwsUrl),
+    exit: 2,
+    line: /^fanout: gyp-addon builds its compiled addon in an install script \(node-gyp\), which fanout does not run when installing for linux-arm64 — use a package that ships prebuilt binaries/,
+  },
   { title: "gc with an age that is not a duration", args: ["gc", "--older-than", "7x", "--store", STORE], exit: 2, line: /^fanout: --older-than must be a duration like 30m, 12h or 7d, got "7x" — e\.g\. --older-than 7d$/ },
 ];
 

@@ -51,17 +51,20 @@ export function runTask(task: Task, env: WorkerEnv, opts: RunTaskOptions = {}): 
 /** The slow path: load the bundle and fetch the payload first. */
 async function runLoading(task: Task, env: WorkerEnv, opts: RunTaskOptions, scope: ChunkScope, t0: number): Promise<Reply> {
   let cold = false;
+  let depsMs: number | undefined;
+  const times = (): Times => ({ t0, startedAt: t0, cold, ...(depsMs !== undefined ? { depsMs } : {}) });
   try {
-    const loaded = await loadBundle(task.bundle, env);
+    const loaded = await loadBundle(task.bundle, env, task.deps);
     cold = loaded.cold;
+    if (loaded.depsMs !== undefined) depsMs = loaded.depsMs;
     const target = resolveTarget(loaded.module, task.export);
     // Every asset is fetched and checked before the chunk starts, so ctx.asset is synchronous.
     await fetchAssets(task, env);
     const chunk = await resolveChunk(task.source, env.store);
     const vars = await varsOf(task, env.readSecret);
-    return await start(task, env, opts, scope, target, chunk, { t0, startedAt: t0, cold }, vars);
+    return await start(task, env, opts, scope, target, chunk, times(), vars);
   } catch (err) {
-    return storeAndReply(task, env, scope, { error: classify(err) }, { t0, startedAt: t0, cold });
+    return storeAndReply(task, env, scope, { error: classify(err) }, times());
   }
 }
 

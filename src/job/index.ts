@@ -82,6 +82,12 @@ export interface JobDefaults {
    * `--env` and the `env` option override them by name. Not written to the manifest or logs.
    */
   env?: Record<string, string>;
+  /**
+   * Packages the bundler leaves out and the workers import by name, e.g. `["sharp"]`.
+   * Packages with a compiled addon are found without it; name one here when its loading is
+   * hidden from the bundler. On Lambda they are installed for the function's platform.
+   */
+  external?: readonly string[];
 }
 
 /** A chunk of `range(...)`: the integers start..end-1. */
@@ -224,6 +230,10 @@ export function defineJob<I extends JobInput, R, O = Awaited<R>[]>(
   }
   if (spec.assets !== undefined && (!Array.isArray(spec.assets) || !spec.assets.every((a) => typeof a === "string" && a !== ""))) {
     throw new TypeError('defineJob(spec): spec.assets must be a list of paths or globs, e.g. ["model.bin", "tables/*.json"]');
+  }
+  const external = spec.defaults?.external;
+  if (external !== undefined && (!Array.isArray(external) || !external.every((a) => typeof a === "string" && a !== ""))) {
+    throw new TypeError('defineJob(spec): spec.defaults.external must be a list of package names, e.g. ["sharp"]');
   }
   return {
     __fanout: JOB_BRAND,

@@ -187,6 +187,7 @@ function dispatch(p: ExecuteRunParams, todo: number[], done: Set<number>, stoppi
   if (p.vars?.env) base.env = p.vars.env;
   if (p.vars?.secrets) base.secrets = p.vars.secrets;
   if (manifest.assets) base.assets = manifest.assets;
+  if (manifest.deps) base.deps = manifest.deps;
   if (manifest.output) base.output = manifest.output;
   const tasks: Task[] = todo.map((index) => taskOf(base, index, 1, p.sources[index]!));
   return execute({

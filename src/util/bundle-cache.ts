@@ -19,6 +19,15 @@ export function defaultAssetCacheDir(): string {
   return path.join(os.tmpdir(), "fanout-assets");
 }
 
+/**
+ * Where a bundle that imports packages by name is written on this machine: inside the
+ * project's node_modules/.cache, so Node's resolution, walking up from the file, reaches
+ * the project's node_modules (a bundle in the temp folder would find none).
+ */
+export function nearPackages(projectRoot: string): string {
+  return path.join(projectRoot, "node_modules", ".cache", "fanout", "bundles");
+}
+
 /** The cached file for bundle `sha256`, written (atomically) if it is not there yet. */
 export function cachedBundleFile(dir: string, sha256: string, code: Buffer, now = Date.now()): string {
   const file = path.join(dir, `${sha256}.mjs`);
