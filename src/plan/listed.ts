@@ -6,3 +6,25 @@ export interface Listed {
   etag: string;
   gzip: boolean;
 }
+
+/** Listed objects, and the local files to upload to the run store first (store key -> path). */
+export interface ListedInputs {
+  listed: Listed[];
+  uploads: Map<string, string>;
+}
+
+/**
+ * The URL scheme of a local file uploaded to the run store for remote workers:
+ * `store:inputs/<sha256>`, read from the run's own store (its content hash is its etag).
+ */
+const STORED = "store:";
+
+/** The URL of the run store's object `key`. */
+export function storedUrl(key: string): string {
+  return STORED + key;
+}
+
+/** The run store key a `store:` URL names, or undefined for any other URL. */
+export function storedKey(url: string): string | undefined {
+  return url.startsWith(STORED) ? url.slice(STORED.length) : undefined;
+}

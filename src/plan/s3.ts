@@ -4,16 +4,23 @@
  */
 import { minimatch } from "minimatch";
 import { UsageError } from "../errors.js";
+import type { AwsOptions } from "../options.js";
+import type { UserS3Access } from "../store/s3-data.js";
 import type { Listed } from "./listed.js";
+
+/** The caller's S3 profile and region from the run's AWS options (--profile, --region); the rest is the SDK's chain. */
+export function userS3Access(aws: AwsOptions | undefined): UserS3Access {
+  return { ...(aws?.profile ? { profile: aws.profile } : {}), ...(aws?.region ? { region: aws.region } : {}) };
+}
 
 /**
  * The objects under an s3:// URL: the object itself when the URL names one key exactly,
  * else every object under the prefix (filtered by `match`, a glob over the key after it).
  */
-export async function listS3Input(url: string, opts: { heads: boolean; match?: string; what: string }): Promise<Listed[]> {
+export async function listS3Input(url: string, opts: { heads: boolean; match?: string; what: string; access?: UserS3Access }): Promise<Listed[]> {
   const { listS3Prefix, parseS3Url } = await import("../store/s3-data.js");
   const { bucket, key: prefix } = parseS3Url(url);
-  let found = await listS3Prefix(url, { heads: opts.heads });
+  let found = await listS3Prefix(url, { heads: opts.heads, ...(opts.access ? { access: opts.access } : {}) });
   // s3://b/logs/a.txt also lists s3://b/logs/a.txt.bak: a URL that names a key reads that key.
   const exact = found.filter((o) => o.key === prefix);
   if (exact.length && !prefix.endsWith("/")) found = exact;

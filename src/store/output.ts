@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { OutputBody } from "../job/index.js";
 import { counted, type OutputObject, type OutputSink } from "./output-sink.js";
+import type { UserS3Access } from "./s3-data.js";
 
 /** The keys of a run's outputs, relative to the output location. */
 export const outputKeys = {
@@ -76,8 +77,8 @@ class FolderOutput implements OutputSink {
   }
 }
 
-/** The sink for a resolved output location. */
-export async function openOutput(location: string): Promise<OutputSink> {
-  if (location.startsWith("s3://")) return new (await import("./s3-output.js")).S3Output(location);
+/** The sink for a resolved output location; `access`: the caller's AWS profile and region for an S3 one. */
+export async function openOutput(location: string, access?: UserS3Access): Promise<OutputSink> {
+  if (location.startsWith("s3://")) return new (await import("./s3-output.js")).S3Output(location, access);
   return new FolderOutput(location);
 }

@@ -5,7 +5,7 @@
  * SDK's standard AWS_ENDPOINT_URL_S3, with path-style addressing.
  */
 import { Readable } from "node:stream";
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
 import { ConfigError, INPUT_DENIED, UsageError } from "../errors.js";
 import { makeS3Client } from "./s3.js";
@@ -24,6 +24,56 @@ export function client(): S3Client {
   const region = process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || undefined;
   shared ??= makeS3Client({ ...(region ? { region } : { region: "us-east-1" }), ...(endpoint ? { endpoint } : {}), followRegionRedirects: true, maxSockets: 256 });
   return shared;
+}
+
+/**
+ * Whose credentials and which region the caller's own S3 requests use: the run's `--profile`
+ * and `--region` (AwsOptions), each falling back to the SDK's chain (AWS_PROFILE, AWS_REGION,
+ * then the profile's region), as the run's Lambda and store clients do.
+ */
+export interface UserS3Access {
+  profile?: string;
+  region?: string;
+}
+
+/** The SDK's region chain for `profile`; us-east-1 when it finds none (a user bucket's region is then followed by redirect). */
+function chainRegion(profile: string | undefined): () => Promise<string> {
+  let found: Promise<string> | undefined;
+  return () =>
+    (found ??= (async () => {
+      const probe = new S3Client(profile ? { profile } : {});
+      try {
+        return await probe.config.region();
+      } catch {
+        // "Region is missing": the chain found none.
+        return "us-east-1";
+      } finally {
+        probe.destroy();
+      }
+    })());
+}
+
+const byAccess = new Map<string, S3Client>();
+/**
+ * The client for the caller's requests (listing inputs, sweeping and counting outputs) made
+ * with the run's profile and region; without either, the environment's shared client.
+ */
+export function clientFor(access: UserS3Access | undefined): S3Client {
+  if (!access?.profile && !access?.region) return client();
+  const id = `${access.profile ?? ""}\n${access.region ?? ""}`;
+  let c = byAccess.get(id);
+  if (!c) {
+    const endpoint = process.env.AWS_ENDPOINT_URL_S3 || undefined;
+    c = makeS3Client({
+      region: access.region ?? chainRegion(access.profile),
+      ...(access.profile ? { profile: access.profile } : {}),
+      ...(endpoint ? { endpoint } : {}),
+      followRegionRedirects: true,
+      maxSockets: 256,
+    });
+    byAccess.set(id, c);
+  }
+  return c;
 }
 
 function status(err: unknown): number | undefined {
@@ -45,13 +95,14 @@ export interface ListedObject {
  * continuation token. A missing bucket or a denied listing is a clear error before any chunk
  * runs. `heads`: also HEAD each object to learn its Content-Encoding (lines() needs it).
  */
-export async function listS3Prefix(url: string, opts: { heads?: boolean } = {}): Promise<ListedObject[]> {
+export async function listS3Prefix(url: string, opts: { heads?: boolean; access?: UserS3Access } = {}): Promise<ListedObject[]> {
   const { bucket, key: prefix } = parseS3Url(url);
+  const s3 = clientFor(opts.access);
   const out: ListedObject[] = [];
   let token: string | undefined;
   try {
     do {
-      const page = await client().send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
+      const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
       for (const o of page.Contents ?? []) {
         if (o.Key === undefined || o.Key.endsWith("/")) continue;
         out.push({ key: o.Key, size: o.Size ?? 0, etag: o.ETag ?? "", gzip: o.Key.endsWith(".gz") });
@@ -73,7 +124,7 @@ export async function listS3Prefix(url: string, opts: { heads?: boolean } = {}):
       out.map((o) =>
         limit(async () => {
           if (o.gzip || o.size === 0) return;
-          const head = await client().send(new HeadObjectCommand({ Bucket: bucket, Key: o.key, IfMatch: o.etag }));
+          const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: o.key, IfMatch: o.etag }));
           o.gzip = /\bgzip\b/i.test(head.ContentEncoding ?? "");
         }),
       ),

@@ -7,7 +7,8 @@ import { CopyObjectCommand, DeleteObjectsCommand, ListObjectsV2Command } from "@
 import { Upload } from "@aws-sdk/lib-storage";
 import type { OutputBody } from "../job/index.js";
 import { counted, type OutputObject, type OutputSink } from "./output-sink.js";
-import { client, parseS3Url } from "./s3-data.js";
+import { clientFor, parseS3Url, type UserS3Access } from "./s3-data.js";
+import type { S3Client } from "@aws-sdk/client-s3";
 
 /** Multipart part size: S3's minimum is 5 MiB; 8 MiB keeps a 1 GB body well under 10,000 parts. */
 const PART_SIZE = 8 * 1024 * 1024;
@@ -15,8 +16,11 @@ const PART_SIZE = 8 * 1024 * 1024;
 export class S3Output implements OutputSink {
   private readonly bucket: string;
   private readonly prefix: string;
+  private readonly s3: S3Client;
 
-  constructor(location: string) {
+  /** `access`: the caller's profile and region (the client's side); workers use their environment's. */
+  constructor(location: string, access?: UserS3Access) {
+    this.s3 = clientFor(access);
     const { bucket, key } = parseS3Url(location);
     this.bucket = bucket;
     this.prefix = key === "" || key.endsWith("/") ? key : `${key}/`;
@@ -29,25 +33,25 @@ export class S3Output implements OutputSink {
   async write(rel: string, body: OutputBody): Promise<number> {
     if (typeof body === "string" || body instanceof Uint8Array) {
       const buf = typeof body === "string" ? Buffer.from(body) : body;
-      await new Upload({ client: client(), params: { Bucket: this.bucket, Key: this.keyOf(rel), Body: buf }, partSize: PART_SIZE, queueSize: 4 }).done();
+      await new Upload({ client: this.s3, params: { Bucket: this.bucket, Key: this.keyOf(rel), Body: buf }, partSize: PART_SIZE, queueSize: 4 }).done();
       return buf.byteLength;
     }
     const c = counted(body);
-    await new Upload({ client: client(), params: { Bucket: this.bucket, Key: this.keyOf(rel), Body: c.stream }, partSize: PART_SIZE, queueSize: 4 }).done();
+    await new Upload({ client: this.s3, params: { Bucket: this.bucket, Key: this.keyOf(rel), Body: c.stream }, partSize: PART_SIZE, queueSize: 4 }).done();
     return c.bytes();
   }
 
   async move(from: string, to: string): Promise<void> {
     // CopySource is "bucket/key", URL-encoded part by part.
     const source = [this.bucket, ...this.keyOf(from).split("/")].map(encodeURIComponent).join("/");
-    await client().send(new CopyObjectCommand({ Bucket: this.bucket, Key: this.keyOf(to), CopySource: source }));
+    await this.s3.send(new CopyObjectCommand({ Bucket: this.bucket, Key: this.keyOf(to), CopySource: source }));
     await this.remove([from]);
   }
 
   async remove(rels: string[]): Promise<void> {
     for (let i = 0; i < rels.length; i += 1000) {
       const batch = rels.slice(i, i + 1000).map((r) => ({ Key: this.keyOf(r) }));
-      await client().send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch, Quiet: true } }));
+      await this.s3.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch, Quiet: true } }));
     }
   }
 
@@ -55,7 +59,7 @@ export class S3Output implements OutputSink {
     const out: OutputObject[] = [];
     let token: string | undefined;
     do {
-      const page = await client().send(
+      const page = await this.s3.send(
         new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.keyOf(relPrefix), ...(token ? { ContinuationToken: token } : {}) }),
       );
       for (const o of page.Contents ?? []) if (o.Key !== undefined) out.push({ rel: o.Key.slice(this.prefix.length), size: o.Size ?? 0 });
