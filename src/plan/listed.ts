@@ -28,3 +28,10 @@ export function storedUrl(key: string): string {
 export function storedKey(url: string): string | undefined {
   return url.startsWith(STORED) ? url.slice(STORED.length) : undefined;
 }
+
+/**
+ * lines() over a listing of at most this many objects asks S3 for each one's Content-Encoding
+ * (one HEAD each, 32 at once); a larger one decides gzip by the .gz suffix alone, and the
+ * worker that reads an object's first bytes refuses gzip data (objects.ts GzipInputError).
+ */
+export const HEAD_AT_MOST = 64;

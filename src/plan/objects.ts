@@ -7,10 +7,11 @@ import { createGunzip } from "node:zlib";
 import pLimit from "p-limit";
 import { readOwnedLines, splitLines } from "./lines.js";
 import { splitPoints } from "./split.js";
+import { INPUT_GZIP } from "../errors.js";
 import type { ObjectRef } from "../job/index.js";
 import type { ChunkSource, ObjectPart } from "../types.js";
 import type { ObjectStore } from "../store/types.js";
-import { storedKey, type Listed } from "./listed.js";
+import { HEAD_AT_MOST, storedKey, type Listed } from "./listed.js";
 
 
 /**
@@ -122,13 +123,36 @@ export async function* readObject(obj: ObjectRef, range?: { start: number; end: 
   yield* await openObject(obj.url, obj.etag, obj.size, range, store);
 }
 
+/** An object planned as text whose bytes are gzip's: its byte ranges cannot be split into lines. */
+export class GzipInputError extends Error {
+  override name = "GzipInputError";
+  /** The run stops on it: the other chunks' ranges of this object are compressed bytes (src/exec/policy.ts fatalOf). */
+  readonly code = INPUT_GZIP;
+  constructor(url: string) {
+    super(
+      `${url} holds gzip data but was planned as plain text (a listing of more than ${HEAD_AT_MOST} objects is not asked each object's Content-Encoding), so its byte ranges cannot be split into lines — give it a name ending in .gz: such objects are read whole, one chunk each`,
+    );
+  }
+}
+
+/** gzip's magic number (RFC 1952, 2.3.1): no text line starts with these two bytes. */
+function isGzip(head: Buffer): boolean {
+  return head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+}
+
 async function linesOfPart(p: ObjectPart, store: RunStore | undefined): Promise<string[]> {
   if (p.gzip) {
     const bufs: Buffer[] = [];
     for await (const b of (await openObject(p.url, p.etag, p.size, undefined, store)).pipe(createGunzip())) bufs.push(b as Buffer);
     return splitLines(Buffer.concat(bufs).toString("utf8"));
   }
-  return readOwnedLines({ getRange: (_key, s, e) => readRange(p.url, p.etag, s, e, store) }, p.url, p.start, p.end, p.size);
+  // The chunk that owns an object's first byte checks it is not gzip (S3 serves a Content-Encoding: gzip object's bytes as stored).
+  const getRange = async (_key: string, s: number, e: number) => {
+    const buf = await readRange(p.url, p.etag, s, e, store);
+    if (s === 0 && isGzip(buf)) throw new GzipInputError(p.url);
+    return buf;
+  };
+  return readOwnedLines({ getRange }, p.url, p.start, p.end, p.size);
 }
 
 /** Parts read at once by one chunk (a prefix of small objects is many GETs). */

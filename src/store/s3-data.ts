@@ -82,7 +82,7 @@ function status(err: unknown): number | undefined {
 
 const deniedHint = (url: string) => `give your credentials s3:ListBucket on that prefix (the workers need \`fanout deploy --read ${url}\`)`;
 
-/** One listed object. `gzip`: named .gz or stored with Content-Encoding gzip (only looked up when `heads`). */
+/** One listed object. `gzip`: named .gz, or stored with Content-Encoding gzip (once markGzipEncoded looked). */
 export interface ListedObject {
   key: string;
   size: number;
@@ -93,9 +93,9 @@ export interface ListedObject {
 /**
  * Every object under `s3://bucket/prefix`, in key order: ListObjectsV2, paged with its
  * continuation token. A missing bucket or a denied listing is a clear error before any chunk
- * runs. `heads`: also HEAD each object to learn its Content-Encoding (lines() needs it).
+ * runs. `gzip` is from the key's .gz suffix; markGzipEncoded asks S3 for the rest.
  */
-export async function listS3Prefix(url: string, opts: { heads?: boolean; access?: UserS3Access } = {}): Promise<ListedObject[]> {
+export async function listS3Prefix(url: string, opts: { access?: UserS3Access } = {}): Promise<ListedObject[]> {
   const { bucket, key: prefix } = parseS3Url(url);
   const s3 = clientFor(opts.access);
   const out: ListedObject[] = [];
@@ -118,19 +118,28 @@ export async function listS3Prefix(url: string, opts: { heads?: boolean; access?
     throw err;
   }
   out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  if (opts.heads) {
-    const limit = pLimit(32);
-    await Promise.all(
-      out.map((o) =>
-        limit(async () => {
-          if (o.gzip || o.size === 0) return;
-          const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: o.key, IfMatch: o.etag }));
-          o.gzip = /\bgzip\b/i.test(head.ContentEncoding ?? "");
-        }),
-      ),
-    );
-  }
   return out;
+}
+
+/** HEADs in flight at once while reading Content-Encodings. */
+const HEADS_AT_ONCE = 32;
+
+/**
+ * Mark each listed object of `bucket` stored with Content-Encoding gzip (one HEAD each,
+ * pinned to the listed etag); objects already marked, and empty ones, are not asked.
+ */
+export async function markGzipEncoded(bucket: string, objects: ListedObject[], access?: UserS3Access): Promise<void> {
+  const s3 = clientFor(access);
+  const limit = pLimit(HEADS_AT_ONCE);
+  await Promise.all(
+    objects.map((o) =>
+      limit(async () => {
+        if (o.gzip || o.size === 0) return;
+        const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: o.key, IfMatch: o.etag }));
+        o.gzip = /\bgzip\b/i.test(head.ContentEncoding ?? "");
+      }),
+    ),
+  );
 }
 
 /** The object changed after the run listed it: reading on would give different data. */
