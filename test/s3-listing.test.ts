@@ -11,18 +11,18 @@ import { lines, run } from "fanout";
 import { startS3rver, stopS3rver, type EmulatedS3 } from "../dist/src/compute/aws/s3rver.js";
 import { planChunks } from "../dist/src/plan/plan.js";
 import { withEnv } from "./helpers/env.js";
-import { startS3LogProxy } from "./helpers/s3-log-proxy.js";
+import { startS3Proxy } from "./helpers/s3-proxy.js";
 import { rmDir, tmpDir } from "./helpers/tmp.js";
 
 const DIR = tmpDir("s3-listing");
 const BUCKET = "listing-data";
 let s3: EmulatedS3;
-let proxy: Awaited<ReturnType<typeof startS3LogProxy>>;
+let proxy: Awaited<ReturnType<typeof startS3Proxy>>;
 const env = () => ({ AWS_ENDPOINT_URL_S3: proxy.url, AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER", AWS_REGION: "us-east-1" });
 
 beforeAll(async () => {
   s3 = await startS3rver(path.join(DIR, "s3"), BUCKET);
-  proxy = await startS3LogProxy(s3.endpoint);
+  proxy = await startS3Proxy(s3.endpoint);
   const client = new S3Client({ region: "us-east-1", endpoint: s3.endpoint, forcePathStyle: true, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
   const put = (Key: string, Body: string | Buffer, ContentEncoding?: string) => client.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body, ...(ContentEncoding ? { ContentEncoding } : {}) }));
   await client.send(new CreateBucketCommand({ Bucket: BUCKET })).catch(() => {});

@@ -30,7 +30,7 @@ export function resolveOutput(output: string | undefined, backend: BackendName, 
 export async function finishOutputs(location: string, runId: string, access?: UserS3Access): Promise<NonNullable<RunSummary["output"]>> {
   const sink = await openOutput(location, access);
   await sink.clear(outputKeys.staging(runId));
-  const committed = (await sink.list(outputKeys.run(runId))).filter((o) => !o.rel.startsWith(outputKeys.staging(runId)));
+  const committed = (await sink.list(outputKeys.run(runId))).filter((o) => !o.rel.startsWith(outputKeys.hidden(runId)));
   const shown = location.startsWith("s3://") ? `${location}${outputKeys.run(runId)}` : path.join(location, runId) + path.sep;
   return { location: shown, objects: committed.length, bytes: committed.reduce((n, o) => n + o.size, 0) };
 }

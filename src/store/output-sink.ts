@@ -21,6 +21,14 @@ export interface OutputSink {
   list(relPrefix: string): Promise<OutputObject[]>;
   /** Remove everything under a relative prefix (a folder: the directory too). */
   clear(relPrefix: string): Promise<void>;
+  /**
+   * Create `rel` holding `body` only if nothing is there: true for the one caller that made
+   * it, false for every other (S3: PutObject with If-None-Match: *; a folder: a hard link,
+   * which fails when the name exists).
+   */
+  claim(rel: string, body: string): Promise<boolean>;
+  /** The body at `rel`, or undefined when there is none. */
+  read(rel: string): Promise<Buffer | undefined>;
 }
 
 /** The body as Buffers, counted as they pass. */

@@ -17,6 +17,13 @@ export const outputKeys = {
   run: (runId: string) => `${runId}/`,
   staging: (runId: string) => `${runId}/.staging/`,
   attempt: (runId: string, index: number, attempt: number) => `${runId}/.staging/${index}-${attempt}/`,
+  /**
+   * The chunk's commit claim: the first successful attempt to create it commits its outputs.
+   * Kept after the run, so a copy still running on Lambda after the run ended cannot commit.
+   */
+  claim: (runId: string, index: number) => `${runId}/.claims/${index}`,
+  /** Keys under a run's output that are fanout's bookkeeping, not outputs (staging, claims). */
+  hidden: (runId: string) => `${runId}/.`,
   final: (runId: string, index: number, name: string) => `${runId}/${index}/${name}`,
 };
 
@@ -74,6 +81,32 @@ class FolderOutput implements OutputSink {
 
   async clear(relPrefix: string): Promise<void> {
     await fs.promises.rm(this.keyOf(relPrefix), { recursive: true, force: true });
+  }
+
+  async claim(rel: string, body: string): Promise<boolean> {
+    const dest = this.keyOf(rel);
+    await fs.promises.mkdir(path.dirname(dest), { recursive: true });
+    // Written whole under a name of its own, then linked: a reader never sees a half-written claim.
+    const tmp = `${dest}.${process.pid}-${Math.random().toString(36).slice(2)}.tmp`;
+    await fs.promises.writeFile(tmp, body);
+    try {
+      await fs.promises.link(tmp, dest);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw err;
+    } finally {
+      await fs.promises.rm(tmp, { force: true });
+    }
+  }
+
+  async read(rel: string): Promise<Buffer | undefined> {
+    try {
+      return await fs.promises.readFile(this.keyOf(rel));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    }
   }
 }
 

@@ -3,7 +3,7 @@
  * inputs are (src/store/s3-data.ts: the caller's credentials, AWS_ENDPOINT_URL_S3, path-style).
  * Bodies go up with lib-storage's Upload: one PUT when small, multipart when big.
  */
-import { CopyObjectCommand, DeleteObjectsCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { CopyObjectCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import type { OutputBody } from "../job/index.js";
 import { counted, type OutputObject, type OutputSink } from "./output-sink.js";
@@ -12,6 +12,9 @@ import type { S3Client } from "@aws-sdk/client-s3";
 
 /** Multipart part size: S3's minimum is 5 MiB; 8 MiB keeps a 1 GB body well under 10,000 parts. */
 const PART_SIZE = 8 * 1024 * 1024;
+
+/** A claim that met 409 ConditionalRequestConflict is tried again this many times in all. */
+const CLAIM_TRIES = 5;
 
 export class S3Output implements OutputSink {
   private readonly bucket: string;
@@ -71,5 +74,35 @@ export class S3Output implements OutputSink {
   async clear(relPrefix: string): Promise<void> {
     const found = await this.list(relPrefix);
     if (found.length) await this.remove(found.map((o) => o.rel));
+  }
+
+  /**
+   * PutObject with If-None-Match: *: S3 answers 412 PreconditionFailed when the key exists,
+   * and 409 ConditionalRequestConflict to a writer that raced another, which should try again
+   * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html). A store
+   * that ignores the header (s3rver, older MinIO) lets every writer win, as before.
+   */
+  async claim(rel: string, body: string): Promise<boolean> {
+    for (let tries = 1; ; tries++) {
+      try {
+        await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.keyOf(rel), Body: body, IfNoneMatch: "*" }));
+        return true;
+      } catch (err) {
+        const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+        if (e.name === "PreconditionFailed" || e.$metadata?.httpStatusCode === 412) return false;
+        const conflict = e.name === "ConditionalRequestConflict" || e.$metadata?.httpStatusCode === 409;
+        if (!conflict || tries >= CLAIM_TRIES) throw err;
+      }
+    }
+  }
+
+  async read(rel: string): Promise<Buffer | undefined> {
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(rel) }));
+      return Buffer.from(await out.Body!.transformToByteArray());
+    } catch (err) {
+      if ((err as { name?: string }).name === "NoSuchKey") return undefined;
+      throw err;
+    }
   }
 }
