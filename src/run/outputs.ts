@@ -26,10 +26,14 @@ export function resolveOutput(output: string | undefined, backend: BackendName, 
   return path.resolve(cwd, output);
 }
 
-/** Sweep the run's staging (attempts killed mid-chunk leave some) and count what was committed. */
+/**
+ * Sweep the run's staging (attempts killed mid-chunk leave some) and its commit claims (every
+ * chunk is settled, and copies of it were cancelled), and count what was committed.
+ */
 export async function finishOutputs(location: string, runId: string, access?: UserS3Access): Promise<NonNullable<RunSummary["output"]>> {
   const sink = await openOutput(location, access);
   await sink.clear(outputKeys.staging(runId));
+  await sink.clear(outputKeys.claims(runId));
   const committed = (await sink.list(outputKeys.run(runId))).filter((o) => !o.rel.startsWith(outputKeys.hidden(runId)));
   const shown = location.startsWith("s3://") ? `${location}${outputKeys.run(runId)}` : path.join(location, runId) + path.sep;
   return { location: shown, objects: committed.length, bytes: committed.reduce((n, o) => n + o.size, 0) };

@@ -17,11 +17,9 @@ export const outputKeys = {
   run: (runId: string) => `${runId}/`,
   staging: (runId: string) => `${runId}/.staging/`,
   attempt: (runId: string, index: number, attempt: number) => `${runId}/.staging/${index}-${attempt}/`,
-  /**
-   * The chunk's commit claim: the first successful attempt to create it commits its outputs.
-   * Kept after the run, so a copy still running on Lambda after the run ended cannot commit.
-   */
+  /** The chunk's commit claim: the first successful attempt to create it commits its outputs. */
   claim: (runId: string, index: number) => `${runId}/.claims/${index}`,
+  claims: (runId: string) => `${runId}/.claims/`,
   /** Keys under a run's output that are fanout's bookkeeping, not outputs (staging, claims). */
   hidden: (runId: string) => `${runId}/.`,
   final: (runId: string, index: number, name: string) => `${runId}/${index}/${name}`,
