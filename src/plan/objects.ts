@@ -124,7 +124,7 @@ export async function* readObject(obj: ObjectRef, range?: { start: number; end: 
 }
 
 /** An object planned as text whose bytes are gzip's: its byte ranges cannot be split into lines. */
-export class GzipInputError extends Error {
+class GzipInputError extends Error {
   override name = "GzipInputError";
   /** The run stops on it: the other chunks' ranges of this object are compressed bytes (src/exec/policy.ts fatalOf). */
   readonly code = INPUT_GZIP;
