@@ -59,6 +59,7 @@ export async function prepareMap(file: string, exportName: string, inputs: reado
   const cwd = options.cwd ?? process.cwd();
   const bundle = await bundleJob(file, cwd);
   const backend = checkBackend(options.backend);
+  const output = resolveOutput(options.output, backend, cwd);
   const resolved = resolveOptions(options, {}, inputs.length);
   const vars = runVars(options, {});
   return opened(await openRunStore(storeConfig(backend, cwd, options), resolved.concurrency), options, async (site, openCompute) => {
@@ -67,6 +68,7 @@ export async function prepareMap(file: string, exportName: string, inputs: reado
     const why = notAFunction(stored.mod[exportName], exportName, file);
     if (why) throw new JobLoadError(why.problem, why.fix);
     const planned = await newMapRun(site.store, { file, backend, bundle, stored }, exportName, inputs, resolved);
+    if (output) planned.manifest.output = output;
     return { ...withVarNames(planned, vars), backend: compute, reduce: undefined, vars };
   });
 }
