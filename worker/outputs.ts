@@ -78,7 +78,7 @@ export class ChunkOutputs {
     }
     const limit = pLimit(COMMIT_MOVES);
     try {
-      await Promise.all(records.map((r) => limit(() => sink.move(this.stagedRel(r.name), outputKeys.final(runId, index, r.name)))));
+      await Promise.all(records.map((r) => limit(() => sink.move(this.stagedRel(r.name), outputKeys.final(runId, index, r.name), r.bytes))));
     } catch (err) {
       // The chunk fails with this attempt: its retry must be free to commit.
       await sink.remove([claim]).catch(() => {});

@@ -14,8 +14,8 @@ export interface OutputSink {
   keyOf(rel: string): string;
   /** Write `body` at `rel`; resolves to the bytes written. */
   write(rel: string, body: OutputBody): Promise<number>;
-  /** Put `from` at `to` and drop `from` (S3: copy, then delete; a folder: rename). */
-  move(from: string, to: string): Promise<void>;
+  /** Put `from` (of `bytes` bytes) at `to` and drop `from` (S3: copy, then delete; a folder: rename). */
+  move(from: string, to: string, bytes: number): Promise<void>;
   remove(rels: string[]): Promise<void>;
   /** Every object under a relative prefix. */
   list(relPrefix: string): Promise<OutputObject[]>;

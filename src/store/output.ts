@@ -49,7 +49,7 @@ class FolderOutput implements OutputSink {
     return c.bytes();
   }
 
-  async move(from: string, to: string): Promise<void> {
+  async move(from: string, to: string, _bytes: number): Promise<void> {
     const dest = this.keyOf(to);
     await fs.promises.mkdir(path.dirname(dest), { recursive: true });
     await fs.promises.rename(this.keyOf(from), dest);
