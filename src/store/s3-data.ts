@@ -21,8 +21,9 @@ let shared: S3Client | undefined;
 /** One client per process for user data, from the environment's endpoint, region and credentials. */
 export function client(): S3Client {
   const endpoint = process.env.AWS_ENDPOINT_URL_S3 || undefined;
-  const region = process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || undefined;
-  shared ??= makeS3Client({ ...(region ? { region } : { region: "us-east-1" }), ...(endpoint ? { endpoint } : {}), followRegionRedirects: true, maxSockets: 256 });
+  // Without a region variable, the SDK's chain (AWS_PROFILE's region) as the client's listing uses.
+  const region = process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || chainRegion(undefined);
+  shared ??= makeS3Client({ region, ...(endpoint ? { endpoint } : {}), followRegionRedirects: true, maxSockets: 256 });
   return shared;
 }
 

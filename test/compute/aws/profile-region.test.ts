@@ -169,10 +169,12 @@ describe("the listing of an s3:// input uses the run's profile and region", () =
     expect([...new Set(signed.map((s) => `${s.key} ${s.region}`))]).toEqual(["AKIAPROFILEPKEY ap-south-1"]);
   });
 
-  it("local: --profile p lists with p's key in p's region (eu-west-3), not the default profile's", async () => {
-    await fanout(["run", "examples/logs.ts", "--json", "--profile", "p", "--chunks", "1", "--store", path.join(dir, "store")], { env: awsEnv(LOGS) });
+  it("local: --profile p lists, and the workers read, with p's key in p's region (eu-west-3), not the default profile's", async () => {
+    const r = await fanout(["run", "examples/logs.ts", "--json", "--profile", "p", "--chunks", "1", "--store", path.join(dir, "store")], { env: awsEnv(LOGS) });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).result).toEqual({ "200": 1 });
     expect(listed().map((s) => `${s.key} ${s.region}`)).toEqual(["AKIAPROFILEPKEY eu-west-3"]);
-    // The HEAD that reads the object's Content-Encoding, too.
-    expect(signed.filter((s) => s.method === "HEAD").map((s) => s.key)).toEqual(["AKIAPROFILEPKEY"]);
+    // The HEAD that reads the object's Content-Encoding, and the worker's ranged GET.
+    expect(signed.filter((s) => s.url.startsWith("/bkt/in/a.log")).map((s) => `${s.method} ${s.key} ${s.region}`)).toEqual(["HEAD AKIAPROFILEPKEY eu-west-3", "GET AKIAPROFILEPKEY eu-west-3"]);
   });
 });
