@@ -20,10 +20,11 @@ export function parseS3Url(url: string): { bucket: string; key: string } {
 let shared: S3Client | undefined;
 /** One client per process for user data, from the environment's endpoint, region and credentials. */
 export function client(): S3Client {
+  if (shared) return shared;
   const endpoint = process.env.AWS_ENDPOINT_URL_S3 || undefined;
-  // Without a region variable, the SDK's chain (AWS_PROFILE's region) as the client's listing uses.
+  // Without a region variable, the SDK's chain (AWS_PROFILE's region), as the client's listing uses.
   const region = process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || chainRegion(undefined);
-  shared ??= makeS3Client({ region, ...(endpoint ? { endpoint } : {}), followRegionRedirects: true, maxSockets: 256 });
+  shared = makeS3Client({ region, ...(endpoint ? { endpoint } : {}), followRegionRedirects: true, maxSockets: 256 });
   return shared;
 }
 
