@@ -20,12 +20,15 @@ export function parseS3Url(url: string): { bucket: string; key: string } {
 let shared: S3Client | undefined;
 /** One client per process for user data, from the environment's endpoint, region and credentials. */
 export function client(): S3Client {
-  if (shared) return shared;
-  const endpoint = process.env.AWS_ENDPOINT_URL_S3 || undefined;
   // Without a region variable, the SDK's chain (AWS_PROFILE's region), as the client's listing uses.
-  const region = process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || chainRegion(undefined);
-  shared = makeS3Client({ region, ...(endpoint ? { endpoint } : {}), followRegionRedirects: true, maxSockets: 256 });
+  shared ??= userClient(process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || chainRegion(undefined), undefined);
   return shared;
+}
+
+/** A client for user buckets: any S3-compatible store through AWS_ENDPOINT_URL_S3, a bucket in another region followed. */
+function userClient(region: string | (() => Promise<string>), profile: string | undefined): S3Client {
+  const endpoint = process.env.AWS_ENDPOINT_URL_S3 || undefined;
+  return makeS3Client({ region, ...(profile ? { profile } : {}), ...(endpoint ? { endpoint } : {}), followRegionRedirects: true, maxSockets: 256 });
 }
 
 /**
@@ -64,17 +67,7 @@ export function clientFor(access: UserS3Access | undefined): S3Client {
   if (!access?.profile && !access?.region) return client();
   const id = `${access.profile ?? ""}\n${access.region ?? ""}`;
   let c = byAccess.get(id);
-  if (!c) {
-    const endpoint = process.env.AWS_ENDPOINT_URL_S3 || undefined;
-    c = makeS3Client({
-      region: access.region ?? chainRegion(access.profile),
-      ...(access.profile ? { profile: access.profile } : {}),
-      ...(endpoint ? { endpoint } : {}),
-      followRegionRedirects: true,
-      maxSockets: 256,
-    });
-    byAccess.set(id, c);
-  }
+  if (!c) byAccess.set(id, (c = userClient(access.region ?? chainRegion(access.profile), access.profile)));
   return c;
 }
 
