@@ -70,9 +70,9 @@ beforeAll(async () => {
     req.on("data", (d) => (body += d));
     req.on("end", () => {
       if (req.url?.includes("/functions/catalogue-fn/configuration")) {
-        // GetFunctionConfiguration of a deployed function with a 60 s timeout.
+        // GetFunctionConfiguration of a deployed function with a 60 s timeout and 1024 MB of /tmp.
         res.writeHead(200, { "content-type": "application/json" });
-        res.end(JSON.stringify({ FunctionName: "catalogue-fn", MemorySize: 1769, Timeout: 60, Architectures: ["arm64"] }));
+        res.end(JSON.stringify({ FunctionName: "catalogue-fn", MemorySize: 1769, Timeout: 60, Architectures: ["arm64"], EphemeralStorage: { Size: 1024 } }));
       } else if (body.includes("Action=DescribeStacks")) {
         res.writeHead(400, { "content-type": "text/xml" });
         res.end(
@@ -158,6 +158,15 @@ async function finishedRun(): Promise<string[]> {
   const first = await fanout(run("examples/primes.ts", "--chunks", "2", "--json"));
   const runId = JSON.parse(first.stdout).summary.runId as string;
   return ["cancel", runId, "--store", STORE];
+}
+
+/** A job beside a 1100 MB asset (a sparse file: nothing is written or read), run on catalogue-fn with its 1024 MB of /tmp. */
+async function assetsOverTmp(): Promise<string[]> {
+  const dir = fs.mkdtempSync(path.join(STORE, "big-asset-"));
+  fs.writeFileSync(path.join(dir, "big.ts"), `import { defineJob, range } from "fanout";\nexport default defineJob({ input: range(0, 2), assets: ["weights.bin"], map: (c) => c.end - c.start });\n`);
+  fs.closeSync(fs.openSync(path.join(dir, "weights.bin"), "w"));
+  fs.truncateSync(path.join(dir, "weights.bin"), 1100 * 1024 * 1024);
+  return onAws("--timeout", "30").map((a) => (a === "examples/primes.ts" ? path.join(dir, "big.ts") : a));
 }
 
 /** A run that failed (chunk 2 of map-throws.ts throws): not finished, so not an input. */
@@ -253,11 +262,33 @@ const rows: Row[] = [
   { title: "--env malformed", args: run("examples/primes.ts", "--env", "API_URL"), exit: 2, line: /^fanout: --env must be NAME=value with NAME made of letters, digits and _, got "API_URL" — e\.g\. --env API_URL=https:\/\/api\.example\.com$/ },
   { title: "--secret malformed", args: run("examples/primes.ts", "--secret", "API_KEY=/myapp/api-key"), exit: 2, line: /^fanout: --secret must be NAME=ssm:\/parameter\/path or NAME=secretsmanager:<name or ARN>, got "API_KEY=\/myapp\/api-key" — e\.g\. --secret API_KEY=ssm:\/myapp\/api-key$/ },
   {
-    title: "secret not found",
+    title: "secret not found (looked up before any chunk runs)",
     args: run("examples/primes.ts", "--chunks", "2", "--secret", "API_KEY=ssm:/myapp/api-key"),
     env: ssmEnv,
-    exit: 1,
-    line: /chunk 0 failed: SecretError: secret API_KEY \(ssm:\/myapp\/api-key\): not found as \/myapp\/api-key \(2 chunks failed; this is the first\) — create it in the workers' region/,
+    exit: 2,
+    line: /^fanout: secret API_KEY \(ssm:\/myapp\/api-key\) does not exist: no parameter \/myapp\/api-key — create it \(`aws ssm put-parameter --name \/myapp\/api-key --type SecureString --value \.\.\.`\) or fix --secret API_KEY=\.\.\.$/,
+  },
+  {
+    title: "--secret on an emulated stack started without an SSM server",
+    args: run("examples/primes.ts", "--backend", "emulated", "--secret", "API_KEY=ssm:/myapp/api-key"),
+    env: () => ({ FANOUT_EMULATOR: staleEmulator }),
+    exit: 3,
+    line: /^fanout: --secret on the emulated stack needs an SSM server to read from, and the stack in FANOUT_EMULATOR was started without one — set AWS_ENDPOINT_URL_SSM to a loopback SSM/,
+  },
+  {
+    title: "assets larger than the worker's /tmp",
+    args: onAws("--timeout", "30").map((a) => (a === "examples/primes.ts" ? "big.ts" : a)),
+    setup: assetsOverTmp,
+    env: DEPLOYED(() => fakeAwsUrl),
+    exit: 2,
+    line: /^fanout: the job's assets total 1100\.0 MB, more than the 1024 MB of \/tmp a worker has \(biggest: weights\.bin, 1100\.0 MB\) — ship less, or give the worker function more ephemeral storage/,
+  },
+  {
+    title: "a remote job reads a file beside it that it does not ship",
+    args: onAws("--timeout", "30").map((a) => (a === "examples/primes.ts" ? "test/fixtures/files/reads-data.ts" : a)),
+    env: DEPLOYED(() => fakeAwsUrl),
+    exit: 2,
+    line: /^fanout: test\/fixtures\/files\/reads-data\.ts: reads \.\/data\.csv from disk, which the workers will not have — ship it with assets: \["data\.csv"\] and open it with ctx\.asset\("data\.csv"\)$/,
   },
   {
     title: "secret not granted to the workers",

@@ -14,7 +14,7 @@ import { enterVars, redact, type Release, type Vars } from "./env-scope.js";
 import { Watch } from "./memory.js";
 import type { ChunkOutputs } from "./outputs.js";
 import { storeAndReply, type Times } from "./reply.js";
-import { followChunk } from "./live-log.js";
+import { followChunk, type DropParts } from "./live-log.js";
 import { newScope, type ChunkScope } from "./scope.js";
 import { varsOf } from "./secrets.js";
 
@@ -113,11 +113,19 @@ function call(
     // Only a chunk that waits can outlive a flush interval: its lines go to the store as it runs.
     const stopLive = followChunk(task, env, scope, vars ? (line) => redact(line, vars) : undefined);
     return outcome.then((o) => {
-      stopLive();
-      return end(o);
+      const dropParts = stopLive();
+      return dropParts ? whenStored(end(o), dropParts) : end(o);
     });
   }
   return end(outcome);
+}
+
+/** Once the outcome is stored (its envelope holds every line), the live parts are not needed. */
+async function whenStored(reply: Reply | Promise<Reply>, dropParts: DropParts): Promise<Reply> {
+  const r = await reply;
+  // A transient or cancelled outcome is not stored: its parts are all there is of its lines.
+  if (r.ok || (r.error && r.error.kind !== "transient" && r.error.kind !== "cancelled")) await dropParts();
+  return r;
 }
 
 /** A chunk's writes count only if it succeeded: commit them (a failed commit fails the chunk), or drop them. */

@@ -13,6 +13,8 @@ export interface Bundle {
   sha256: string;
   /** The job file as given, resolved. */
   entry: string;
+  /** The user's own source files the bundle holds (absolute; not node_modules, not fanout's), from esbuild's metafile (absent for a stored bundle). */
+  sources?: string[];
 }
 
 /**
@@ -48,6 +50,7 @@ export async function bundleJob(file: string, cwd = process.cwd()): Promise<Bund
       sourcemap: "external",
       sourcesContent: false,
       logLevel: "silent",
+      metafile: true,
       alias: { fanout: JOB_ENTRY },
       // Bundled CommonJS packages call require(); ESM output has none of its own.
       banner: { js: "import { createRequire as __fanoutCreateRequire } from 'node:module'; const require = __fanoutCreateRequire(import.meta.url);" },
@@ -66,7 +69,14 @@ export async function bundleJob(file: string, cwd = process.cwd()): Promise<Bund
   const map = result.outputFiles.find((f) => f.path.endsWith(".map"));
   if (!out || !map) throw new JobLoadError(`cannot bundle ${file}: esbuild produced no output`);
   const code = Buffer.from(withAbsoluteSourceMap(out.text, map.text, cwd));
-  return { code, sha256: createHash("sha256").update(code).digest("hex"), entry };
+  return { code, sha256: createHash("sha256").update(code).digest("hex"), entry, sources: ownSources(Object.keys(result.metafile.inputs), cwd) };
+}
+
+/** esbuild's input paths (relative to cwd) that are the user's own files. */
+function ownSources(inputs: string[], cwd: string): string[] {
+  return inputs
+    .map((i) => path.resolve(cwd, i))
+    .filter((f) => f !== JOB_ENTRY && !f.split(path.sep).includes("node_modules") && fs.existsSync(f));
 }
 
 function hintForBuildError(text: string): string {

@@ -12,11 +12,13 @@ import { allowedFailures, checkBackend, positiveInt, resolveOptions, runVars, ty
 import { isRunId } from "../store/keys.js";
 import type { ObjectStore } from "../store/types.js";
 import type { RunOptionsResolved } from "../types.js";
+import { checkBeforeDispatch } from "./before-dispatch.js";
 import { bundleJob } from "./bundle.js";
 import { storeAndImport } from "./import-bundle.js";
 import { newJobRun, newMapRun, type PlannedRun } from "./new-run.js";
 import { resolveOutput } from "./outputs.js";
 import { resumeRun } from "./resume.js";
+import { checkSecretsExist, checkSecretsServed } from "./secrets-check.js";
 import type { MapOptions, RunOptions } from "./types.js";
 
 /** A run ready to execute: its store and the compute beside it, and what to run. */
@@ -39,7 +41,7 @@ export async function prepareRun(file: string, options: RunOptions): Promise<Pre
   resolveOutput(options.output, backend, cwd);
   // Options are checked before anything is opened, so a bad flag costs nothing.
   const preliminary = resolveOptions(options, {});
-  runVars(options, {});
+  checkSecretsServed(backend, runVars(options, {}).secrets);
   return opened(await openRunStore(storeConfig(backend, cwd, options), preliminary.concurrency), options, async (site, openCompute) => {
     const stored = await storeAndImport(site.store, bundle);
     const job = loadJob(stored.mod, file);
@@ -47,6 +49,7 @@ export async function prepareRun(file: string, options: RunOptions): Promise<Pre
     // Memory comes from the flags and the job's defaults, not the plan: the local pool starts
     // now, while the chunks are planned and uploaded.
     const compute = await openCompute(resolveOptions(options, job.defaults));
+    await checkBeforeDispatch({ file, cwd, bundle, job }, vars, compute);
     const planned = options.resume
       ? await resumeRun(site.store, { runId: options.resume, file, cwd, backend, bundle, stored, job }, options)
       : await newJobRun(site.store, { file, backend, bundle, stored }, job, { ...options, cwd });
@@ -62,8 +65,10 @@ export async function prepareMap(file: string, exportName: string, inputs: reado
   const output = resolveOutput(options.output, backend, cwd);
   const resolved = resolveOptions(options, {}, inputs.length);
   const vars = runVars(options, {});
+  checkSecretsServed(backend, vars.secrets);
   return opened(await openRunStore(storeConfig(backend, cwd, options), resolved.concurrency), options, async (site, openCompute) => {
     const compute = await openCompute(resolved);
+    await checkSecretsExist(vars.secrets, compute);
     const stored = await storeAndImport(site.store, bundle);
     const why = notAFunction(stored.mod[exportName], exportName, file);
     if (why) throw new JobLoadError(why.problem, why.fix);

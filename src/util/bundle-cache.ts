@@ -30,16 +30,24 @@ export function cachedBundleFile(dir: string, sha256: string, code: Buffer, now 
 }
 
 /** Write `name` in cache folder `dir` (atomically, replacing what is there), pruning unused files first. */
-export function writeCachedFile(dir: string, name: string, code: Buffer, now = Date.now()): string {
+function writeCachedFile(dir: string, name: string, code: Buffer, now = Date.now()): string {
+  const { file, aside } = cacheSlot(dir, name, now);
+  fs.writeFileSync(aside, code);
+  fs.renameSync(aside, file);
+  return file;
+}
+
+/**
+ * Where `name` goes in cache folder `dir` (created, pruned of unused files first), and a file
+ * beside it to write first: several processes may share the folder (emulator threads, a
+ * reused Lambda container, two runs), so a file is written aside and renamed into place,
+ * and nobody opens a half-written one.
+ */
+export function cacheSlot(dir: string, name: string, now = Date.now()): { file: string; aside: string } {
   const file = path.join(dir, name);
   fs.mkdirSync(dir, { recursive: true });
   pruneBundleCache(dir, now);
-  // Several processes may share the folder (emulator threads, a reused Lambda container, two
-  // runs): write aside and rename, so nobody imports a half-written file.
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  fs.writeFileSync(tmp, code);
-  fs.renameSync(tmp, file);
-  return file;
+  return { file, aside: `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp` };
 }
 
 /** Remove cached bundles (and write-aside leftovers) not used for BUNDLE_CACHE_MAX_AGE_MS. */
