@@ -70,9 +70,20 @@ describe("lines() over an S3 prefix: requests the client makes", () => {
     const err = await withEnv(env(), () => run(job, { cwd: DIR, store: path.join(DIR, "store"), chunks: 7 })).catch((e: Error) => e);
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).message).toMatch(
-      new RegExp(`^chunk \\d: s3://${BUCKET}/many-bad/040\\.log holds gzip data but was planned as plain text \\(a listing of more than 64 objects is not asked each object's Content-Encoding\\), so its byte ranges cannot be split into lines$`),
+      new RegExp(`^chunk \\d: s3://${BUCKET}/many-bad/040\\.log holds gzip data but was planned as plain text \\(gzip is known by a \\.gz name, or on S3 by Content-Encoding when a listing has at most 64 objects\\), so its byte ranges cannot be split into lines$`),
     );
     expect((err as { hint?: string }).hint).toBe("give it a name ending in .gz: such objects are read whole, one chunk each");
+  });
+
+  it("a local folder: a gzip file under a plain name stops the run the same way", async () => {
+    const data = path.join(DIR, "local-gz");
+    fs.mkdirSync(data, { recursive: true });
+    fs.writeFileSync(path.join(data, "a.log"), "plain\n");
+    fs.writeFileSync(path.join(data, "b.log"), gzipSync("zipped\n"));
+    const job = path.join(DIR, "local-gz.ts");
+    fs.writeFileSync(job, `import { defineJob, lines } from "fanout";\nexport default defineJob({ input: lines("local-gz"), map: (ls) => ls });\n`);
+    const err = await run(job, { cwd: DIR, store: path.join(DIR, "store"), chunks: 2 }).catch((e: Error) => e);
+    expect((err as Error).message).toMatch(/^chunk \d: file:\/\/.*\/local-gz\/b\.log holds gzip data but was planned as plain text/);
   });
 });
 

@@ -130,7 +130,7 @@ class GzipInputError extends Error {
   readonly code = INPUT_GZIP;
   constructor(url: string) {
     super(
-      `${url} holds gzip data but was planned as plain text (a listing of more than ${HEAD_AT_MOST} objects is not asked each object's Content-Encoding), so its byte ranges cannot be split into lines — give it a name ending in .gz: such objects are read whole, one chunk each`,
+      `${url} holds gzip data but was planned as plain text (gzip is known by a .gz name, or on S3 by Content-Encoding when a listing has at most ${HEAD_AT_MOST} objects), so its byte ranges cannot be split into lines — give it a name ending in .gz: such objects are read whole, one chunk each`,
     );
   }
 }
