@@ -66,6 +66,7 @@ export async function prepareMap(file: string, exportName: string, inputs: reado
   const cwd = options.cwd ?? process.cwd();
   const bundle = await bundleJob(file, cwd);
   const backend = checkBackend(options.backend);
+  const output = resolveOutput(options.output, backend, cwd);
   const resolved = resolveOptions(options, {}, inputs.length);
   const vars = runVars(options, {});
   checkSecretsServed(backend, vars.secrets);
@@ -77,6 +78,7 @@ export async function prepareMap(file: string, exportName: string, inputs: reado
     if (why) throw new JobLoadError(why.problem, why.fix);
     const deps = await shipDeps(site.store, bundle, compute);
     const planned = await newMapRun(site.store, { file, backend, bundle, stored }, exportName, inputs, resolved);
+    if (output) planned.manifest.output = output;
     return { ...withVarNames(withDeps(planned, deps), vars), backend: compute, reduce: undefined, vars };
   });
 }
