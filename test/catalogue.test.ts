@@ -296,7 +296,7 @@ const rows: Row[] = [
     setup: assetsOverTmp,
     env: DEPLOYED(() => fakeAwsUrl),
     exit: 2,
-    line: /^fanout: the job's assets total 1100\.0 MB, more than the 1024 MB of \/tmp a worker has \(biggest: weights\.bin, 1100\.0 MB\) — ship less, or give the worker function more ephemeral storage/,
+    line: /^fanout: the job's assets total 1100\.0 MB, more than the 1024 MB of \/tmp a worker has \(biggest asset: weights\.bin, 1100\.0 MB\) — ship less, or give the worker function more ephemeral storage/,
   },
   {
     title: "a remote job reads a file beside it that it does not ship",
