@@ -13,6 +13,7 @@ import { fanout, ROOT } from "./helpers/cli.js";
 import { startFakeSsm, type FakeSsm } from "./helpers/fake-ssm.js";
 import { startLambdaProxy, type LambdaProxy } from "./helpers/lambda-proxy.js";
 import { startS3DenyProxy } from "./helpers/s3-deny-proxy.js";
+import { gzipSync } from "node:zlib";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 
 const STORE = fs.mkdtempSync(path.join(os.tmpdir(), "fanout-catalogue-"));
@@ -52,6 +53,11 @@ beforeAll(async () => {
   // One object under locked/, which the deny proxy keeps the workers from reading.
   const s3 = new S3Client({ region: "us-east-1", endpoint: userS3.endpoint, forcePathStyle: true, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
   await s3.send(new PutObjectCommand({ Bucket: "fanout-catalogue-in", Key: "locked/0.log", Body: "a line\n" }));
+  // gz-plain/: 65 objects (more than fanout asks each Content-Encoding of), one gzip-encoded under a plain name.
+  for (let i = 0; i < 65; i++) {
+    const gz = i === 7;
+    await s3.send(new PutObjectCommand({ Bucket: "fanout-catalogue-in", Key: `gz-plain/${String(i).padStart(2, "0")}.log`, Body: gz ? gzipSync("zipped\n") : `line ${i}\n`, ...(gz ? { ContentEncoding: "gzip" } : {}) }));
+  }
   s3.destroy();
   deniedS3 = await startS3DenyProxy(userS3.endpoint, "fanout-catalogue-in");
   const gone = http.createServer();
@@ -310,7 +316,7 @@ const rows: Row[] = [
     setup: assetsOverTmp,
     env: DEPLOYED(() => fakeAwsUrl),
     exit: 2,
-    line: /^fanout: the job's assets total 1100\.0 MB, more than the 1024 MB of \/tmp a worker has \(biggest: weights\.bin, 1100\.0 MB\) — ship less, or give the worker function more ephemeral storage/,
+    line: /^fanout: the job's assets total 1100\.0 MB, more than the 1024 MB of \/tmp a worker has \(biggest asset: weights\.bin, 1100\.0 MB\) — ship less, or give the worker function more ephemeral storage/,
   },
   {
     title: "a remote job reads a file beside it that it does not ship",
@@ -369,6 +375,13 @@ const rows: Row[] = [
     env: () => ({ ...S3_INPUT_ENV(), AWS_ENDPOINT_URL_S3: deniedS3!.url }),
     exit: 3,
     line: /^fanout: chunk \d+: access denied reading s3:\/\/fanout-catalogue-in\/locked\/0\.log — grant the workers read access: fanout deploy --read s3:\/\/fanout-catalogue-in\/locked\/$/,
+  },
+  {
+    title: "lines() over a large S3 prefix with a gzip-encoded object under a plain name",
+    args: run("test/fixtures/catalogue/s3-gzip-plain.ts"),
+    env: S3_INPUT_ENV,
+    exit: 3,
+    line: /^fanout: chunk \d+: s3:\/\/fanout-catalogue-in\/gz-plain\/07\.log holds gzip data but was planned as plain text \(gzip is known by a \.gz name, or on S3 by Content-Encoding when a listing has at most 64 objects\), so its byte ranges cannot be split into lines — give it a name ending in \.gz: such objects are read whole, one chunk each$/,
   },
   { title: "lines() over an S3 bucket that does not exist", args: run("test/fixtures/catalogue/s3-missing-bucket.ts"), env: S3_INPUT_ENV, exit: 2, line: /input bucket "no-such-bucket-zz9" does not exist \(s3:\/\/no-such-bucket-zz9\/logs\/\)/ },
   { title: "objects() over an empty S3 prefix", args: run("test/fixtures/catalogue/s3-empty-prefix.ts"), env: S3_INPUT_ENV, exit: 2, line: /objects\("s3:\/\/fanout-catalogue-in\/nothing-here\/"\) found no objects in bucket fanout-catalogue-in/ },

@@ -117,7 +117,28 @@ describe("files a remote job needs, checked before dispatch", () => {
       const res = await fanout(["run", path.join(dir, "big.ts"), "--backend", "emulated", "-q"], { env: emulated.current.env });
       expect(res.code).toBe(2);
       expect(res.stderr).toBe(
-        "fanout: the job's assets total 600.0 MB, more than the 512 MB of /tmp a worker has (biggest: b.bin, 500.0 MB) — ship less, or give the worker function more ephemeral storage (up to 10240 MB: `aws lambda update-function-configuration --function-name <function> --ephemeral-storage Size=<MB>`)\n",
+        "fanout: the job's assets total 600.0 MB, more than the 512 MB of /tmp a worker has (biggest asset: b.bin, 500.0 MB) — ship less, or give the worker function more ephemeral storage (up to 10240 MB: `aws lambda update-function-configuration --function-name <function> --ephemeral-storage Size=<MB>`)\n",
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("assets that fit alone but not beside the native packages unpacked in /tmp stop the run, counting both", async () => {
+    // Inside the project, so the job's import of @node-rs/crc32 resolves to its node_modules.
+    const dir = fs.mkdtempSync(path.join(ROOT, "test", ".tmp-tmpfit-"));
+    try {
+      fs.writeFileSync(
+        path.join(dir, "both.ts"),
+        `import { crc32 } from "@node-rs/crc32";\nimport { defineJob, range } from "fanout";\nexport default defineJob({ input: range(0, 2), assets: ["w.bin"], map: (c) => crc32(String(c.start)) });\n`,
+      );
+      // 511.9 MB on paper (sparse): under 512 MB alone, over it with the packages' 0.6 MB.
+      fs.closeSync(fs.openSync(path.join(dir, "w.bin"), "w"));
+      fs.truncateSync(path.join(dir, "w.bin"), Math.round(511.9 * 1024 * 1024));
+      const res = await fanout(["run", path.join(dir, "both.ts"), "--backend", "emulated", "-q"], { env: emulated.current.env });
+      expect(res.code, res.stderr).toBe(2);
+      expect(res.stderr).toMatch(
+        /^fanout: the job's assets \(511\.9 MB\) and native packages \(0\.\d MB unpacked\) total 512\.\d MB, more than the 512 MB of \/tmp a worker has \(biggest asset: w\.bin, 511\.9 MB\) — ship less/,
       );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

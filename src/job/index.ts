@@ -56,12 +56,12 @@ export interface ReduceInfo {
 
 /** One object of an `objects()` or `files()` input, as the run listed it. */
 export interface ObjectRef {
-  /** Where it lives: `s3://bucket/key` or a `file://` URL. */
+  /** Where it lives: `s3://bucket/key`, a `file://` URL, or on a remote backend `store:inputs/<sha256>` (a local file uploaded to the run store). */
   readonly url: string;
   /** The S3 key, or for `files()` the path relative to the working directory. */
   readonly key: string;
   readonly size: number;
-  /** The S3 ETag, or for a local file its size and modification time. */
+  /** The S3 ETag; for a local file its size and modification time, or its SHA-256 once uploaded to the run store. */
   readonly etag: string;
 }
 
@@ -155,8 +155,9 @@ export function objects(url: string, opts: { match?: string } = {}): Input<Objec
 
 /**
  * One item per local file matching a glob (relative to the working directory, e.g.
- * `data/**\/*.csv`), in path order; chunks are balanced by total bytes. The local backend's
- * workers read them with `ctx.read(obj)`.
+ * `data/**\/*.csv`), in path order; chunks are balanced by total bytes. Workers read them with
+ * `ctx.read(obj)`: the local backend's in place, remote ones from the run store, where each
+ * file is uploaded once by its content hash.
  */
 export function files(pattern: string): Input<ObjectRef[]> {
   if (typeof pattern !== "string" || pattern === "") throw new TypeError("files(pattern): give a glob such as \"data/**/*.csv\"");

@@ -46,9 +46,10 @@ export function assetFiles(patterns: readonly string[], jobDir: string, cwd: str
 
 /**
  * Stop before anything is hashed or uploaded when the assets cannot all fit in the /tmp of a
- * worker with `tmpMb` MB (each is fetched whole into it, see worker/assets.ts).
+ * worker with `tmpMb` MB (each is fetched whole into it, see worker/assets.ts), beside the
+ * native packages' `depsBytes` unpacked there (worker/deps.ts).
  */
-export function checkAssetsFit(files: ReadonlyMap<string, string>, tmpMb: number): void {
+export function checkAssetsFit(files: ReadonlyMap<string, string>, tmpMb: number, depsBytes = 0): void {
   let total = 0;
   let biggest: [string, number] = ["", -1];
   for (const [name, file] of files) {
@@ -56,9 +57,10 @@ export function checkAssetsFit(files: ReadonlyMap<string, string>, tmpMb: number
     total += size;
     if (size > biggest[1]) biggest = [name, size];
   }
-  if (total <= tmpMb * MB) return;
+  if (total + depsBytes <= tmpMb * MB) return;
+  const what = depsBytes > 0 ? `the job's assets (${mb(total)}) and native packages (${mb(depsBytes)} unpacked) total ${mb(total + depsBytes)}` : `the job's assets total ${mb(total)}`;
   throw new UsageError(
-    `the job's assets total ${mb(total)}, more than the ${tmpMb} MB of /tmp a worker has (biggest: ${biggest[0]}, ${mb(biggest[1])})`,
+    `${what}, more than the ${tmpMb} MB of /tmp a worker has${total > 0 ? ` (biggest asset: ${biggest[0]}, ${mb(biggest[1])})` : ""}`,
     `ship less, or give the worker function more ephemeral storage (up to 10240 MB: \`aws lambda update-function-configuration --function-name <function> --ephemeral-storage Size=<MB>\`)`,
   );
 }

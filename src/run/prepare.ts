@@ -12,7 +12,7 @@ import { allowedFailures, checkBackend, positiveInt, resolveOptions, runVars, ty
 import { isRunId } from "../store/keys.js";
 import type { ObjectStore } from "../store/types.js";
 import type { DepsRef, RunOptionsResolved } from "../types.js";
-import { checkBeforeDispatch } from "./before-dispatch.js";
+import { checkBeforeDispatch, checkTmpFits } from "./before-dispatch.js";
 import { bundleJob, type Bundle } from "./bundle.js";
 import { shipDeps } from "./deps.js";
 import { storeAndImport, type StoredBundle } from "./import-bundle.js";
@@ -52,6 +52,7 @@ export async function prepareRun(file: string, options: RunOptions): Promise<Pre
     await checkBeforeDispatch({ file, cwd, bundle: built, job }, vars, compute);
     // Before the plan: packages too big for Lambda stop the run before anything else is uploaded.
     const deps = await shipDeps(site.store, built, compute);
+    checkTmpFits({ file, cwd, job }, compute, deps);
     const planned = options.resume
       ? await resumeRun(site.store, { runId: options.resume, file, cwd, backend, bundle: built, stored, job }, options)
       : await newJobRun(site.store, { file, backend, bundle: built, stored }, job, { ...options, cwd });
@@ -66,6 +67,7 @@ export async function prepareMap(file: string, exportName: string, inputs: reado
   const cwd = options.cwd ?? process.cwd();
   const bundle = await bundleJob(file, cwd);
   const backend = checkBackend(options.backend);
+  const output = resolveOutput(options.output, backend, cwd);
   const resolved = resolveOptions(options, {}, inputs.length);
   const vars = runVars(options, {});
   checkSecretsServed(backend, vars.secrets);
@@ -77,6 +79,7 @@ export async function prepareMap(file: string, exportName: string, inputs: reado
     if (why) throw new JobLoadError(why.problem, why.fix);
     const deps = await shipDeps(site.store, bundle, compute);
     const planned = await newMapRun(site.store, { file, backend, bundle, stored }, exportName, inputs, resolved);
+    if (output) planned.manifest.output = output;
     return { ...withVarNames(withDeps(planned, deps), vars), backend: compute, reduce: undefined, vars };
   });
 }

@@ -50,6 +50,8 @@ export interface LocalBackendOptions {
   memoryMb: number;
   /** Heap caps a chunk may ask for (`--oom-retry`), ascending; default memoryMb doubled, twice. */
   tiers?: readonly number[];
+  /** Variables the worker processes get besides this process's (the run's AWS profile and region, for s3:// data). */
+  env?: Record<string, string>;
 }
 
 /**
@@ -72,6 +74,7 @@ export class LocalBackend implements Backend {
   readonly memoryMb: number;
   readonly tiers: readonly number[];
   private readonly storeRoot: string;
+  private readonly env: Record<string, string>;
   private readonly size: number;
   private readonly pool: Proc[] = [];
   private readonly all = new Set<Proc>();
@@ -82,6 +85,7 @@ export class LocalBackend implements Backend {
     this.storeRoot = opts.storeRoot;
     this.memoryMb = opts.memoryMb;
     this.tiers = opts.tiers ?? defaultTiers(opts.memoryMb);
+    this.env = opts.env ?? {};
     this.size = localPoolSize(opts.processes);
   }
 
@@ -177,6 +181,7 @@ export class LocalBackend implements Backend {
       execArgv,
       env: {
         ...process.env,
+        ...this.env,
         FANOUT_STORE_ROOT: this.storeRoot,
         FANOUT_MEMORY_MB: String(memoryMb),
       },
