@@ -1,7 +1,7 @@
 // Memory tiers: `fanout deploy --memory 1024,3008,10240` deploys one worker function per tier.
 // The first tier is the `worker` function of serverless.yml (param `memory`); each other tier in
 // param `tiers` (comma-separated MB, checked by cli/commands/deploy.ts) is one more function,
-// `worker<MB>` (fanout-<stage>-worker<MB>), with the same handler, role and timeout. Separate
+// `worker<MB>` (fanout-<stage>-worker<MB>), with the same handler, role, timeout and /tmp. Separate
 // functions rather than versions with aliases, because serverless-offline serves functions by
 // name but ignores aliases: the emulated stack then runs the same tiers as AWS.
 // Output WorkerTiers ("1024=fanout-dev-worker,3008=fanout-dev-worker3008") is how
@@ -21,8 +21,9 @@ async function tiersOf(resolveVariable) {
 module.exports.functions = async ({ resolveVariable }) => {
   const { extra } = await tiersOf(resolveVariable);
   const handler = await resolveVariable("param:handler, 'dist/lambda/index.handler'");
+  const ephemeralStorageSize = Number(await resolveVariable("param:tmp, 512"));
   return Object.fromEntries(
-    extra.map((mb) => [`worker${mb}`, { handler, memorySize: mb, description: `fanout worker, ${mb} MB tier (runs one chunk per invocation)` }]),
+    extra.map((mb) => [`worker${mb}`, { handler, memorySize: mb, ephemeralStorageSize, description: `fanout worker, ${mb} MB tier (runs one chunk per invocation)` }]),
   );
 };
 

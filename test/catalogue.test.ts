@@ -316,7 +316,7 @@ const rows: Row[] = [
     setup: assetsOverTmp,
     env: DEPLOYED(() => fakeAwsUrl),
     exit: 2,
-    line: /^fanout: the job's assets total 1100\.0 MB, more than the 1024 MB of \/tmp a worker has \(biggest asset: weights\.bin, 1100\.0 MB\) — ship less, or give the worker function more ephemeral storage/,
+    line: /^fanout: the job's assets total 1100\.0 MB, more than the 1024 MB of \/tmp a worker has \(biggest asset: weights\.bin, 1100\.0 MB\) — ship less, or give the workers more \/tmp: `fanout deploy --tmp <MB>` \(up to 10240\)$/,
   },
   {
     title: "a remote job reads a file beside it that it does not ship",
@@ -336,6 +336,7 @@ const rows: Row[] = [
   { title: "logs of a run id that does not exist", args: ["logs", BAD_RUN, "--store", STORE], exit: 2, line: new RegExp(`no run "${BAD_RUN}"`) },
   { title: "logs with no runs in the store", args: ["logs", "--store", EMPTY_STORE], exit: 2, line: /no runs in .* — start one with `fanout run <job>`, or point --store\/--backend at where your runs are/ },
   { title: "deploy with memory Lambda cannot have", args: ["deploy", "--memory", "64"], exit: 2, line: /--memory must be a whole number from 128 to 10240, got "64"/ },
+  { title: "deploy with a /tmp Lambda cannot have", args: ["deploy", "--tmp", "100"], exit: 2, line: /^fanout: --tmp must be a whole number from 512 to 10240, got "100" — e\.g\. --tmp 512$/ },
   {
     title: "deploy with a worker policy file that does not exist",
     args: ["deploy", "--worker-policy", "no-such-policy.json"],

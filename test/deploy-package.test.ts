@@ -241,7 +241,7 @@ describe("deploy --memory 1024,3008,10240: one worker function per memory tier",
   const tiersOut = fs.mkdtempSync(path.join(os.tmpdir(), "fanout-tiers-"));
   afterAll(() => fs.rmSync(tiersOut, { recursive: true, force: true }));
   beforeAll(() => {
-    tiered = packageWith(tiersOut, deployParams({ stage: "pkgtest", memory: "1024,3008,10240" }, tiersOut));
+    tiered = packageWith(tiersOut, deployParams({ stage: "pkgtest", memory: "1024,3008,10240", tmp: "2048" }, tiersOut));
   }, 120_000);
 
   const functions = (t: typeof template) =>
@@ -269,6 +269,14 @@ describe("deploy --memory 1024,3008,10240: one worker function per memory tier",
     const statements = tiered.Resources.WorkerRole!.Properties.Policies[0].PolicyDocument.Statement;
     const logs = statements.find((st: any) => [].concat(st.Action).includes("logs:PutLogEvents"));
     expect(logs.Resource["Fn::Sub"]).toMatch(/log-group:\/aws\/lambda\/fanout-\$\{sls:stage\}-worker\*:\*$|log-group:\/aws\/lambda\/fanout-pkgtest-worker\*:\*$/);
+  });
+
+  // /tmp holds the job's assets and native packages: `--tmp 2048` gives every tier 2048 MB of
+  // ephemeral storage; Lambda's default is 512 MB ("Configuring ephemeral storage for Lambda functions").
+  it("deploy --tmp 2048 gives every tier's /tmp 2048 MB; without it, Lambda's 512 MB", () => {
+    const storage = (t: typeof template) => Object.values(t.Resources).filter((r) => r.Type === "AWS::Lambda::Function").map((r) => r.Properties.EphemeralStorage);
+    expect(storage(tiered)).toEqual([{ Size: 2048 }, { Size: 2048 }, { Size: 2048 }]);
+    expect(storage(template)).toEqual([{ Size: 512 }]);
   });
 
   it("a single --memory keeps one function, its one tier in WorkerTiers", () => {

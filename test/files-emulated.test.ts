@@ -117,7 +117,7 @@ describe("files a remote job needs, checked before dispatch", () => {
       const res = await fanout(["run", path.join(dir, "big.ts"), "--backend", "emulated", "-q"], { env: emulated.current.env });
       expect(res.code).toBe(2);
       expect(res.stderr).toBe(
-        "fanout: the job's assets total 600.0 MB, more than the 512 MB of /tmp a worker has (biggest asset: b.bin, 500.0 MB) — ship less, or give the worker function more ephemeral storage (up to 10240 MB: `aws lambda update-function-configuration --function-name <function> --ephemeral-storage Size=<MB>`)\n",
+        "fanout: the job's assets total 600.0 MB, more than the 512 MB of /tmp a worker has (biggest asset: b.bin, 500.0 MB) — ship less, or give the workers more /tmp: `fanout deploy --tmp <MB>` (up to 10240)\n",
       );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

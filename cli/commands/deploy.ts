@@ -17,6 +17,7 @@ export interface DeployFlags {
   /** arm64 or x86_64: commander checks the choice. */
   arch?: string;
   expireDays?: string;
+  tmp?: string;
   /** A JSON file of IAM statements the job needs, added to the worker role. */
   workerPolicy?: string;
   secrets?: string;
@@ -62,6 +63,7 @@ export function registerDeploy(program: Command): void {
     )
     .addOption(new Option("--arch <arch>", "worker architecture (default arm64)").choices(["arm64", "x86_64"]))
     .option("--expire-days <days>", "run data in the bucket expires after this many days (default 7)")
+    .option("--tmp <MB>", "each worker's /tmp (ephemeral storage) in MB, 512-10240, for the job's assets and native packages (default 512)")
     .option("--worker-policy <file>", "JSON file of IAM statements the job needs (other AWS services), added to the worker role")
     .option("--secrets <prefix>", "let the workers read SSM parameters under this path (e.g. /myapp), and Secrets Manager secrets named myapp/...")
     .option("--read <s3url>", "let the workers read s3://bucket/prefix (GetObject, ListBucket on that prefix only); repeatable", collect, [])
@@ -80,12 +82,15 @@ function limitParams(f: DeployFlags): string[] {
   const tiers = f.memory === undefined ? undefined : memoryTiers(f.memory, (n, v) => intInRange(n, v, 128, 10240));
   const timeout = flag((n, v) => intInRange(n, v, 1, 900), "timeout", f.timeout);
   const days = flag((n, v) => intInRange(n, v, 1, 3650), "expire-days", f.expireDays);
+  // Lambda's ephemeral storage: 512-10240 MB.
+  const tmp = flag((n, v) => intInRange(n, v, 512, 10240), "tmp", f.tmp);
   // The first tier is the `worker` function; each other one is a worker<MB> function (serverless-tiers.cjs).
   if (tiers) params.push(`--param=memory=${tiers[0]}`);
   if (tiers && tiers.length > 1) params.push(`--param=tiers=${tiers.join(",")}`);
   if (timeout !== undefined) params.push(`--param=timeout=${timeout}`);
   if (f.arch) params.push(`--param=arch=${f.arch}`);
   if (days !== undefined) params.push(`--param=expireDays=${days}`);
+  if (tmp !== undefined) params.push(`--param=tmp=${tmp}`);
   if (f.secrets !== undefined) {
     // A path, so the grant is exactly that subtree: no wildcards, no trailing "/".
     if (!/^(\/[A-Za-z0-9_.-]+)+$/.test(f.secrets)) {

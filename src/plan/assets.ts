@@ -61,7 +61,7 @@ export function checkAssetsFit(files: ReadonlyMap<string, string>, tmpMb: number
   const what = depsBytes > 0 ? `the job's assets (${mb(total)}) and native packages (${mb(depsBytes)} unpacked) total ${mb(total + depsBytes)}` : `the job's assets total ${mb(total)}`;
   throw new UsageError(
     `${what}, more than the ${tmpMb} MB of /tmp a worker has${total > 0 ? ` (biggest asset: ${biggest[0]}, ${mb(biggest[1])})` : ""}`,
-    `ship less, or give the worker function more ephemeral storage (up to 10240 MB: \`aws lambda update-function-configuration --function-name <function> --ephemeral-storage Size=<MB>\`)`,
+    "ship less, or give the workers more /tmp: `fanout deploy --tmp <MB>` (up to 10240)",
   );
 }
 
