@@ -113,5 +113,6 @@ const PART_READS = 16;
 export async function readObjectLines(parts: readonly ObjectPart[]): Promise<string[]> {
   const limit = pLimit(PART_READS);
   const each = await Promise.all(parts.map((p) => limit(() => linesOfPart(p))));
-  return each.flat();
+  // Not each.flat(): V8's flat copies element by element, about 40 ms per 175,000 lines; concat copies in bulk (bench/run.js, case g).
+  return each.length === 1 ? each[0]! : ([] as string[]).concat(...each);
 }
