@@ -5,7 +5,7 @@
 import { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import pLimit from "p-limit";
-import { readOwnedLines, splitLines } from "./lines.js";
+import { readOwnedLines, splitLines, type RangeReader } from "./lines.js";
 import { splitPoints } from "./split.js";
 import type { ObjectRef } from "../job/index.js";
 import type { ChunkSource, ObjectPart } from "../types.js";
@@ -77,11 +77,6 @@ export function planObjectItems(listed: readonly Listed[], chunks: number): Obje
   return out;
 }
 
-/** Bytes [start, end) of a listed object, wherever it lives; the SDK loads only for s3://. */
-async function readRange(url: string, etag: string, start: number, end: number): Promise<Buffer> {
-  if (url.startsWith("s3://")) return (await import("../store/s3-data.js")).readS3Range(url, etag, start, end);
-  return (await import("./files.js")).readFileRange(url, etag, start, end);
-}
 
 /** A listed object (or bytes [start, end) of it) as a stream. */
 async function openObject(url: string, etag: string, range?: { start: number; end: number }): Promise<Readable> {
@@ -103,7 +98,16 @@ async function linesOfPart(p: ObjectPart): Promise<string[]> {
     for await (const b of (await openObject(p.url, p.etag)).pipe(createGunzip())) bufs.push(b as Buffer);
     return splitLines(Buffer.concat(bufs).toString("utf8"));
   }
-  return readOwnedLines({ getRange: (_key, s, e) => readRange(p.url, p.etag, s, e) }, p.url, p.start, p.end, p.size);
+  return readOwnedLines(rangeReader(p.url, p.etag), p.url, p.start, p.end, p.size);
+}
+
+/**
+ * An object's bytes for readOwnedLines: an S3 object's ranged GET streamed, so its lines are
+ * cut as the body arrives (no buffer of the whole range: bench/run.js, case g); a local file read whole.
+ */
+function rangeReader(url: string, etag: string): RangeReader {
+  if (url.startsWith("s3://")) return { streamRange: (_key, start, end) => openObject(url, etag, { start, end }) };
+  return { getRange: async (_key, start, end) => (await import("./files.js")).readFileRange(url, etag, start, end) };
 }
 
 /** Parts read at once by one chunk (a prefix of small objects is many GETs). */

@@ -129,36 +129,6 @@ async function get(url: string, etag: string, range?: { start: number; end: numb
   }
 }
 
-/** Bytes [start, end) of an S3 object still at `etag`; a range past the end reads as empty. */
-export async function readS3Range(url: string, etag: string, start: number, end: number): Promise<Buffer> {
-  if (end <= start) return Buffer.alloc(0);
-  try {
-    const out = await get(url, etag, { start, end });
-    return await gather(out.Body as Readable, out.ContentLength ?? end - start);
-  } catch (err) {
-    if ((err as { name?: string }).name === "InvalidRange") return Buffer.alloc(0);
-    throw err;
-  }
-}
-
-/**
- * A response body, copied once into one buffer of the size the response announced, as its
- * pieces arrive. The SDK's transformToByteArray copies every byte twice (gathered into a
- * Uint8Array, then into a Buffer); at lines("s3://...")'s tens of MB a chunk that is a
- * measurable share of the read (bench/run.js, case g).
- */
-async function gather(body: Readable, length: number): Promise<Buffer> {
-  let buf = Buffer.allocUnsafe(length);
-  let n = 0;
-  for await (const piece of body as AsyncIterable<Buffer>) {
-    // More than announced (a store that does not say Content-Length): grow, keeping what came.
-    if (n + piece.length > buf.length) buf = Buffer.concat([buf.subarray(0, n)], Math.max(2 * buf.length, n + piece.length));
-    piece.copy(buf, n);
-    n += piece.length;
-  }
-  return n === buf.length ? buf : buf.subarray(0, n);
-}
-
 /** An S3 object still at `etag` (or bytes [start, end) of it) as a stream. */
 export async function streamS3(url: string, etag: string, range?: { start: number; end: number }): Promise<Readable> {
   if (range && range.end <= range.start) return Readable.from([]);
