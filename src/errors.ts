@@ -44,6 +44,13 @@ export class JobLoadError extends FanoutError {
  */
 export const INPUT_DENIED = "E_INPUT_DENIED";
 
+/**
+ * The RemoteError code of a chunk that found gzip bytes in an object planned as plain text (a
+ * large listing decides gzip by the .gz suffix): the other chunks' byte ranges of it would be
+ * compressed bytes read as lines, so the run stops at once (src/plan/objects.ts).
+ */
+export const INPUT_GZIP = "E_INPUT_GZIP";
+
 /** Something the platform needs is missing: credentials, a deployed stack, a tool. */
 export class ConfigError extends FanoutError {
   override name = "ConfigError";

@@ -36,6 +36,8 @@ export interface Backend {
   close(): Promise<void>;
   /** The most chunks the platform lets run at once (Lambda: the account's unreserved concurrency), when known. */
   readonly concurrencyCap?: number;
+  /** MB of /tmp a remote worker has for the job's assets (Lambda's ephemeral storage); absent where chunks read in place. */
+  readonly tmpMb?: number;
 }
 
 /** Where a run's objects live: the backend's kind of store, and which one. */

@@ -56,6 +56,7 @@ export class Attempt implements InvokeOptions {
       if (result.timing.handlerMs !== undefined) record.handlerMs = result.timing.handlerMs;
       if (result.timing.initMs !== undefined) record.initMs = result.timing.initMs;
       if (result.memory) record.memory = result.memory;
+      if (result.timing.depsMs !== undefined) record.depsMs = result.timing.depsMs;
       record.outcome = result.ok ? "ok" : (result.error?.kind ?? "user");
     }
     return result;

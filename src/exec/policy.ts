@@ -1,4 +1,4 @@
-import { ConfigError, InfraError, INPUT_DENIED, type FanoutError } from "../errors.js";
+import { ConfigError, InfraError, INPUT_DENIED, INPUT_GZIP, type FanoutError } from "../errors.js";
 import { backoffMs } from "../util/backoff.js";
 import type { RemoteError, Reply } from "../types.js";
 
@@ -77,8 +77,8 @@ export function failureOf(result: Reply | InfraError): Failure {
   return { chunkAtFault: false, bystander: false, error: { kind: error.kind, name: "InfraError", message: error.message } };
 }
 
-/** Chunk errors that every chunk would meet alike, so retrying or going on is pointless. */
-const RUN_STOPPING_CODES = new Set([INPUT_DENIED]);
+/** Chunk errors that every chunk would meet alike, or that make the whole plan wrong, so retrying or going on is pointless. */
+const RUN_STOPPING_CODES = new Set([INPUT_DENIED, INPUT_GZIP]);
 
 /**
  * The error that stops the whole run, if this attempt's outcome is one: a platform answer no

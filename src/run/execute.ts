@@ -19,6 +19,7 @@ import { watchRunCancel, type RunCancel } from "./cancel.js";
 import { recordFailures } from "./failures.js";
 import { takeLease, type Lease } from "./lease.js";
 import { finishManifest, startManifest } from "./manifest.js";
+import { userS3Access } from "../plan/s3.js";
 import { finishOutputs } from "./outputs.js";
 import { readValue, valuesInOrder } from "./results.js";
 import type { RunOptions, RunResult } from "./types.js";
@@ -96,7 +97,7 @@ async function finishRun<O>(p: ExecuteRunParams, ref: RunRef, todo: number[], do
   const { signal, lease } = stopping;
   const outcome = await dispatch(p, todo, done, stopping);
   const summary = summarize(manifest, p.backend, outcome, done.size, p.t0, manifest.options);
-  if (manifest.output) summary.output = await finishOutputs(manifest.output, manifest.runId);
+  if (manifest.output) summary.output = await finishOutputs(manifest.output, manifest.runId, userS3Access(options.aws));
   summary.builds = chunksPerBuild(manifest, new Set([...done, ...outcome.values.keys(), ...outcome.stored]));
   const roomy = memoryNotice(summary);
   if (roomy) options.onNotice?.(roomy);
@@ -180,6 +181,7 @@ function dispatch(p: ExecuteRunParams, todo: number[], done: Set<number>, stoppi
   if (p.vars?.env) base.env = p.vars.env;
   if (p.vars?.secrets) base.secrets = p.vars.secrets;
   if (manifest.assets) base.assets = manifest.assets;
+  if (manifest.deps) base.deps = manifest.deps;
   if (manifest.output) base.output = manifest.output;
   const tasks: Task[] = todo.map((index) => taskOf(base, index, 1, p.sources[index]!));
   return execute({

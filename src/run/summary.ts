@@ -41,7 +41,26 @@ export function summarize(
     ...(o.throttle.throttled ? { throttle: { throttled: o.throttle.throttled, limitFound: o.throttle.final, ceiling: o.throttle.ceiling } } : {}),
     ...(o.speculation.copies ? { speculation: o.speculation } : {}),
     ...peakMemory(o.attempts, opts.memoryMb),
+    ...depsFigures(manifest, o.attempts),
     ...(o.stoppedEarly ? { stoppedEarly: o.stoppedEarly } : {}),
+  };
+}
+
+/** The run's external packages, and what fetching, checking and unpacking their archive cost the workers. */
+function depsFigures(manifest: RunManifest, attempts: readonly AttemptRecord[]): Pick<RunSummary, "deps"> {
+  const d = manifest.deps;
+  if (!d) return {};
+  const ms = attempts.flatMap((a) => (a.depsMs === undefined ? [] : [a.depsMs]));
+  const { platform, packedBytes, unpackedBytes } = d;
+  return {
+    deps: {
+      packages: Object.keys(d.packages),
+      ...(platform ? { platform } : {}),
+      ...(packedBytes !== undefined ? { packedBytes } : {}),
+      ...(unpackedBytes !== undefined ? { unpackedBytes } : {}),
+      unpacks: ms.length,
+      unpackMaxMs: ms.length ? Math.max(...ms) : 0,
+    },
   };
 }
 

@@ -214,6 +214,48 @@ describe("execute on a FakeBackend", { timeout: 5000 }, () => {
     expect([...out.failures.keys()]).toEqual([0, 1]);
     expect(backend.calls.map((c) => c.index)).toEqual([0, 1]);
   });
+
+  // run/execute.ts passes --max-failures N as maxFailures N + 1: N failures finish the run
+  // (partial), the (N + 1)th stops it.
+  it("maxFailures 3 (--max-failures 2): two failures run every chunk; a third stops dispatch at once", async () => {
+    const failing = (bad: number[]) => new FakeBackend((i) => (bad.includes(i) ? { reply: "user" } : { ok: i }));
+    const two = failing([1, 3]);
+    const within = await exec(two, 6, { concurrency: 1, maxFailures: 3 });
+    expect([within.stopped, [...within.failures.keys()], within.values.size, two.calls.length]).toEqual([undefined, [1, 3], 4, 6]);
+
+    const three = failing([1, 3, 4]);
+    const over = await exec(three, 6, { concurrency: 1, maxFailures: 3 });
+    expect([over.stopped, [...over.failures.keys()], three.calls.map((c) => c.index)]).toEqual(["too-many-failures", [1, 3, 4], [0, 1, 2, 3, 4]]);
+  });
+
+  it("onStopAttempt tells the loser of a speculative race to stop, by index and attempt, once", async () => {
+    const copyWins = new FakeBackend((i, attempt) => (i === 5 && attempt === 1 ? { hang: true } : { ok: i, ms: 2 }));
+    const told: [number, number][] = [];
+    await exec(copyWins, 6, { concurrency: 6, speculate: true, onStopAttempt: (i, a) => told.push([i, a]) });
+    expect(told).toEqual([[5, 1]]);
+
+    const originalWins = new FakeBackend((i, attempt) => (i === 5 ? (attempt === 1 ? { ok: "first", ms: 250 } : { hang: true }) : { ok: i, ms: 2 }));
+    const told2: [number, number][] = [];
+    await exec(originalWins, 6, { concurrency: 6, speculate: true, onStopAttempt: (i, a) => told2.push([i, a]) });
+    expect(told2).toEqual([[5, 2]]);
+  });
+
+  it("a chunk failing for good tells its copy still running to stop; an abort tells no one (the run's cancel marker does)", async () => {
+    const backend = new FakeBackend((i, attempt) => (i === 2 ? (attempt === 1 ? { reply: "user", ms: 250 } : { hang: true }) : { ok: i, ms: 2 }));
+    const told: [number, number][] = [];
+    const out = await exec(backend, 4, { concurrency: 4, speculate: true, onStopAttempt: (i, a) => told.push([i, a]) });
+    expect([...out.failures.keys()]).toEqual([2]);
+    expect(told).toEqual([[2, 2]]);
+
+    const hanging = new FakeBackend(() => ({ hang: true }));
+    const ctl = new AbortController();
+    const told3: [number, number][] = [];
+    const pending = exec(hanging, 3, { concurrency: 3, signal: ctl.signal, onStopAttempt: (i, a) => told3.push([i, a]) });
+    await waitFor(() => hanging.calls.length === 3);
+    ctl.abort();
+    expect((await pending).stopped).toBe("aborted");
+    expect(told3).toEqual([]);
+  });
 });
 
 // Lambda answers an Invoke past the account's (or function's) concurrency with 429

@@ -14,6 +14,7 @@ export async function useEmulator(): Promise<{ emu: Emulator; env: Record<string
     lambdaEndpoint: emu.lambdaEndpoint,
     bucket: emu.bucket,
     functionName: emu.functionName,
+    ...(emu.ssmEndpoint ? { ssmEndpoint: emu.ssmEndpoint } : {}),
   });
   const previous = process.env.FANOUT_EMULATOR;
   process.env.FANOUT_EMULATOR = value;

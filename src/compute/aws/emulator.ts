@@ -38,6 +38,13 @@ export interface EmulatorOptions {
    * (about 35 ms of CPU each, so 360 of them take seconds on two cores).
    */
   isolation?: "process" | "threads";
+  /**
+   * An SSM server (AWS_ENDPOINT_URL_SSM) the worker reads `--secret` from, since the stack has
+   * none; default the variable of the starting process. The same for Secrets Manager
+   * (AWS_ENDPOINT_URL_SECRETS_MANAGER), for jobs that call it themselves.
+   */
+  ssmEndpoint?: string;
+  secretsManagerEndpoint?: string;
 }
 
 /**
@@ -56,6 +63,10 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   };
   const bucket = emulatedBucket(stage);
   const timeoutMs = opts.readyTimeoutMs ?? 60_000;
+  const secrets = {
+    ssm: opts.ssmEndpoint ?? (process.env.AWS_ENDPOINT_URL_SSM || undefined),
+    secretsManager: opts.secretsManagerEndpoint ?? (process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER || undefined),
+  };
   let s3: EmulatedS3 | undefined;
   try {
     s3 = await startS3rver(data.dir, bucket, { ...(opts.s3Port ? { port: opts.s3Port } : {}), timeoutMs });
@@ -66,8 +77,9 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       lambdaPort: opts.lambdaPort,
       isolation: opts.isolation,
       timeoutMs,
+      secrets,
     });
-    return runningEmulator({ stage, dir: data.dir, bucket, s3, offline: offline.child, lambdaPort: offline.lambdaPort, timeoutMs, removeDirs });
+    return runningEmulator({ stage, dir: data.dir, bucket, s3, offline: offline.child, lambdaPort: offline.lambdaPort, timeoutMs, removeDirs, ssmEndpoint: secrets.ssm });
   } catch (err) {
     if (s3) await stopS3rver(s3);
     removeDirs();
@@ -84,6 +96,7 @@ function runningEmulator(o: {
   lambdaPort: number;
   timeoutMs: number;
   removeDirs: () => void;
+  ssmEndpoint: string | undefined;
 }): Emulator {
   const children = [o.offline, o.s3.child];
   const emulator: Emulator = {
@@ -94,6 +107,7 @@ function runningEmulator(o: {
     functionName: `fanout-${o.stage}-worker`,
     accessKeyId: "S3RVER",
     secretAccessKey: "S3RVER",
+    ...(o.ssmEndpoint ? { ssmEndpoint: o.ssmEndpoint } : {}),
     dir: o.dir,
     pids: children.map((c) => c.pid!).filter(Boolean),
     async stop() {

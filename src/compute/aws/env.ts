@@ -15,6 +15,11 @@ export interface EmulatorEndpoints {
   /** s3rver accepts only these credentials. */
   accessKeyId: string;
   secretAccessKey: string;
+  /**
+   * Where the worker's secret reads go (SSM), when the stack was started with one: the emulated
+   * stack serves no SSM of its own, so `--secret` resolves only against a server named here.
+   */
+  ssmEndpoint?: string;
 }
 
 /** The running stack named by FANOUT_EMULATOR (set by `fanout emulate`), if any. 
@@ -34,6 +39,7 @@ export function emulatorFromEnv(env = process.env): EmulatorEndpoints | undefine
         functionName: e.functionName,
         accessKeyId: e.accessKeyId ?? "S3RVER",
         secretAccessKey: e.secretAccessKey ?? "S3RVER",
+        ...(e.ssmEndpoint ? { ssmEndpoint: e.ssmEndpoint } : {}),
       };
     }
   } catch {

@@ -3,6 +3,7 @@ import { Agent as HttpsAgent } from "node:https";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { classifyFunctionError, classifyInvokeError, functionError, isConnectionLoss } from "./errors.js";
+import { LiveProgress } from "./live-progress.js";
 import { awaitStoredOutcome } from "./stored-outcome.js";
 import type { AwsTarget } from "./target.js";
 import { InfraError } from "../../errors.js";
@@ -25,7 +26,15 @@ export interface AwsBackendExtras {
   concurrencyCap?: number;
   /** The deployed architecture (preflight), for cost. */
   arch?: "arm64" | "x86_64";
+  /** The deployed function's ephemeral storage in MB (preflight). */
+  tmpMb?: number;
 }
+
+/**
+ * /tmp of a function that says nothing else: "512 MB by default, up to 10,240 MB" ("Configuring
+ * ephemeral storage for Lambda functions", https://docs.aws.amazon.com/lambda/latest/dg/configuration-ephemeral-storage.html).
+ */
+const DEFAULT_TMP_MB = 512;
 
 /**
  * Chunks on AWS Lambda (payloads and results in the S3 store opened beside it). Each chunk is one synchronous
@@ -36,8 +45,11 @@ export interface AwsBackendExtras {
  */
 export class AwsBackend implements Backend {
   private readonly lambda: LambdaClient;
+  /** Running chunks' ctx.progress, read back from their live parts in the store. */
+  private readonly live: LiveProgress | undefined;
   readonly concurrencyCap: number | undefined;
   readonly arch?: "arm64" | "x86_64";
+  readonly tmpMb: number;
 
   constructor(
     readonly name: "aws" | "emulated",
@@ -47,7 +59,9 @@ export class AwsBackend implements Backend {
     private readonly extras: AwsBackendExtras = {},
   ) {
     this.concurrencyCap = extras.concurrencyCap;
+    this.live = extras.store ? new LiveProgress(extras.store) : undefined;
     if (extras.arch) this.arch = extras.arch;
+    this.tmpMb = extras.tmpMb ?? DEFAULT_TMP_MB;
     const maxSockets = Math.max(50, concurrency);
     this.lambda = new LambdaClient({
       region: target.region,
@@ -80,6 +94,7 @@ export class AwsBackend implements Backend {
     );
     // Lambda starts a chunk on receipt; there is no queue to wait in.
     opts.started?.();
+    const unwatch = opts.progress && this.live?.watch(task, opts.progress.bind(opts));
     try {
       const out = await this.lambda.send(
         new InvokeCommand({
@@ -110,6 +125,7 @@ export class AwsBackend implements Backend {
       throw new InfraError("transient", `lost the connection to Lambda during chunk ${task.index}, and its invocation ended without a result in S3`, { cause: err });
     } finally {
       clearTimeout(deadline);
+      unwatch?.();
       opts.cancel = undefined;
     }
   }

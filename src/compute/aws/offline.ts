@@ -30,7 +30,7 @@ export function makeTaskRoot(): string {
  * user's variables, so the worker cannot lean on the developer's shell (Lambda has no such
  * thing). worker/emulated.ts narrows it further, per invocation, to what Lambda defines.
  */
-function offlineEnv(s3Endpoint: string, taskRoot: string): NodeJS.ProcessEnv {
+function offlineEnv(s3Endpoint: string, taskRoot: string, secrets: SecretEndpoints): NodeJS.ProcessEnv {
   const keep = ["PATH", "HOME", "TMPDIR", "SYSTEMROOT"] as const;
   const env: NodeJS.ProcessEnv = {};
   for (const k of keep) if (process.env[k] !== undefined) env[k] = process.env[k];
@@ -43,7 +43,16 @@ function offlineEnv(s3Endpoint: string, taskRoot: string): NodeJS.ProcessEnv {
     AWS_SECRET_ACCESS_KEY: "S3RVER",
     AWS_REGION: "us-east-1",
     FANOUT_EMULATED_TASK_ROOT: taskRoot,
+    // The SDK's per-service endpoint variables: the worker reads --secret there (on AWS they are unset).
+    ...(secrets.ssm ? { AWS_ENDPOINT_URL_SSM: secrets.ssm } : {}),
+    ...(secrets.secretsManager ? { AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.secretsManager } : {}),
   };
+}
+
+/** SSM and Secrets Manager servers the emulated worker reads secrets from (it has none of its own). */
+interface SecretEndpoints {
+  ssm?: string | undefined;
+  secretsManager?: string | undefined;
 }
 
 export interface OfflineOptions {
@@ -54,6 +63,7 @@ export interface OfflineOptions {
   lambdaPort?: number;
   isolation?: "process" | "threads";
   timeoutMs: number;
+  secrets?: SecretEndpoints;
 }
 
 /** Start serverless-offline on loopback; resolves once its Lambda port is listening. */
@@ -81,7 +91,7 @@ export async function startOffline(opts: OfflineOptions): Promise<{ child: Child
     ],
     {
       cwd: PACKAGE_ROOT,
-      env: offlineEnv(opts.s3Endpoint, opts.taskRoot),
+      env: offlineEnv(opts.s3Endpoint, opts.taskRoot, opts.secrets ?? {}),
       ready: new RegExp(`listening on http://127\\.0\\.0\\.1:${lambdaPort}`),
       timeoutMs: opts.timeoutMs,
     },

@@ -61,6 +61,7 @@ function lambdaBeside(target: AwsTarget, store: S3Store, name: "aws" | "emulated
         ...(deployed.timeoutMs ? { functionTimeoutMs: deployed.timeoutMs } : {}),
         ...(deployed.account ? { concurrencyCap: deployed.account } : {}),
         ...(deployed.arch ? { arch: deployed.arch } : {}),
+        ...(deployed.tmpMb ? { tmpMb: deployed.tmpMb } : {}),
       });
     },
     close: async () => {

@@ -19,6 +19,8 @@ export interface AwsTarget {
   s3Endpoint?: string;
   credentials?: { accessKeyId: string; secretAccessKey: string };
   profile?: string;
+  /** The emulated stack's SSM server, if it has one (on AWS the SDK's own chain finds SSM). */
+  ssmEndpoint?: string;
 }
 
 function stackName(stage: string): string {
@@ -105,14 +107,17 @@ export function emulatedTarget(e: EmulatorEndpoints): AwsTarget {
     lambdaEndpoint: e.lambdaEndpoint,
     s3Endpoint: e.s3Endpoint,
     credentials: { accessKeyId: e.accessKeyId, secretAccessKey: e.secretAccessKey },
+    ...(e.ssmEndpoint ? { ssmEndpoint: e.ssmEndpoint } : {}),
   };
 }
 
-/** The deployed function as preflight reads it: memory and architecture (how Lambda bills it), and its timeout. */
+/** The deployed function as preflight reads it: memory and architecture (how Lambda bills it), its timeout and /tmp. */
 export interface DeployedFunction {
   memoryMb?: number;
   arch?: "arm64" | "x86_64";
   timeoutMs?: number;
+  /** Ephemeral storage (/tmp) in MB. */
+  tmpMb?: number;
 }
 
 function lambdaClientFor(t: AwsTarget): LambdaClient {
@@ -144,7 +149,7 @@ export async function accountConcurrency(t: AwsTarget): Promise<number | undefin
 }
 
 /** Fail fast, before any chunk runs, when the function is missing or the credentials are bad. */
-export async function preflight(t: AwsTarget): Promise<{ memoryMb?: number; timeoutMs?: number }> {
+export async function preflight(t: AwsTarget): Promise<DeployedFunction> {
   const lambda = lambdaClientFor(t);
   try {
     const cfg = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: t.functionName }));
@@ -153,6 +158,7 @@ export async function preflight(t: AwsTarget): Promise<{ memoryMb?: number; time
       ...(cfg.MemorySize ? { memoryMb: cfg.MemorySize } : {}),
       ...(arch === "arm64" || arch === "x86_64" ? { arch } : {}),
       ...(cfg.Timeout ? { timeoutMs: cfg.Timeout * 1000 } : {}),
+      ...(cfg.EphemeralStorage?.Size ? { tmpMb: cfg.EphemeralStorage.Size } : {}),
     };
   } catch (err) {
     const cred = credentialProblem(err);

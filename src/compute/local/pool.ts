@@ -45,6 +45,8 @@ export interface LocalBackendOptions {
   processes?: number;
   /** V8 heap cap per process in MB. */
   memoryMb: number;
+  /** Variables the worker processes get besides this process's (the run's AWS profile and region, for s3:// data). */
+  env?: Record<string, string>;
 }
 
 /**
@@ -57,6 +59,7 @@ export class LocalBackend implements Backend {
   readonly name = "local" as const;
   readonly memoryMb: number;
   private readonly storeRoot: string;
+  private readonly env: Record<string, string>;
   private readonly size: number;
   private readonly pool: Proc[] = [];
   private readonly all = new Set<Proc>();
@@ -66,6 +69,7 @@ export class LocalBackend implements Backend {
   constructor(opts: LocalBackendOptions) {
     this.storeRoot = opts.storeRoot;
     this.memoryMb = opts.memoryMb;
+    this.env = opts.env ?? {};
     this.size = localPoolSize(opts.processes);
   }
 
@@ -159,6 +163,7 @@ export class LocalBackend implements Backend {
       execArgv,
       env: {
         ...process.env,
+        ...this.env,
         FANOUT_STORE_ROOT: this.storeRoot,
         FANOUT_MEMORY_MB: String(this.memoryMb),
       },
