@@ -25,7 +25,7 @@ export class OwnedLineCutter {
   /** The last owned line has ended: later bytes are not the range's. */
   done = false;
   /** Owned bytes not decoded yet, from a line start. */
-  private batch = Buffer.allocUnsafe(BATCH);
+  private batch: Buffer;
   private n = 0;
   private readonly parts: string[][] = [];
 
@@ -40,6 +40,8 @@ export class OwnedLineCutter {
   ) {
     this.at = from;
     this.owning = start === 0;
+    // A small range (a prefix of small objects is thousands of them) needs no full batch: it grows if a line runs on.
+    this.batch = Buffer.allocUnsafe(Math.min(BATCH, end - from + 1024));
   }
 
   /** Feed the next bytes; true once the range's last line has ended (what follows is not needed). */
