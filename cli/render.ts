@@ -119,6 +119,7 @@ function platformLines(s: RunSummary): string[] {
   if (s.throttle) parts.push(`throttled ${s.throttle.throttled}x · in-flight limit found ${s.throttle.limitFound} of ${s.throttle.ceiling}`);
   if (s.speculation) parts.push(`speculative copies ${s.speculation.copies} (${s.speculation.won} won) · time of lost copies ${fmtMs(s.speculation.lostMs)}`);
   if (s.stoppedEarly) parts.push(`attempts stopped early ${s.stoppedEarly}`);
+  for (const e of s.escalated ?? []) parts.push(`${e.chunks} chunk${e.chunks === 1 ? "" : "s"} escalated ${e.fromMb}→${e.toMb} MB (out of memory, --oom-retry)`);
   return parts.length ? [`  ${parts.join(" · ")}`] : [];
 }
 

@@ -199,9 +199,9 @@ function hintFor(kind: ErrorKind, ref: RunRef, index: number): string {
     case "oom":
       // On Lambda the memory is the deployed function's: a run's --memory cannot change it.
       if (/--backend (aws|emulated)/.test(ref.flags ?? "")) {
-        return `raise the function's memory with \`fanout deploy --memory <mb>\`, or use more --chunks so each holds less; other results are kept: ${resumeCmd(ref)}`;
+        return `deploy a larger memory tier with \`fanout deploy --memory <mb>,<larger mb>\` and rerun such chunks on it with --oom-retry, or use more --chunks so each holds less; other results are kept: ${resumeCmd(ref)} --oom-retry`;
       }
-      return `raise --memory, or use more --chunks so each holds less; other results are kept: ${resumeCmd(ref)} --memory <mb>`;
+      return `raise --memory (or add --oom-retry to rerun such chunks with a larger heap), or use more --chunks so each holds less; other results are kept: ${resumeCmd(ref)} --memory <mb>`;
     case "throttled":
       return `the platform has no concurrency to spare for the function: check its reserved concurrency and the account's quota (Service Quotas), then run the rest: ${resumeCmd(ref)}`;
     case "serialize":

@@ -217,6 +217,8 @@ export interface AttemptRecord {
   initMs?: number;
   /** The worker's peak memory during the attempt, when it replied. */
   memory?: PeakMemory;
+  /** The memory tier the attempt ran on, when `--oom-retry` moved its chunk up from the run's memory (MB). */
+  memoryMb?: number;
   /** When this attempt's worker fetched, checked and unpacked the dependency archive: how long it took (ms). */
   depsMs?: number;
 }
@@ -227,6 +229,12 @@ export interface RunOptionsResolved {
   timeoutMs: number;
   retries: number;
   memoryMb: number;
+  /** `--memory 512,2048`: the tiers `--oom-retry` climbs, ascending from memoryMb. */
+  memoryTiers?: number[];
+  /** The memory was named (flag or job default), so on a stack with tiers it picks the tier. */
+  memoryAsked?: boolean;
+  /** `--oom-retry`: a chunk out of memory reruns on the next tier up. */
+  oomRetry?: boolean;
   speculate: boolean;
   retryUserErrors: boolean;
   /** Chunks that may fail for good while the run still finishes, as `partial` (`--max-failures`). */
@@ -338,6 +346,8 @@ export interface RunSummary {
   speculation?: { copies: number; won: number; lostMs: number };
   /** Peak RSS of the attempts that replied, against the worker memory setting (MB). */
   memory?: { p50Mb: number; p95Mb: number; maxMb: number; limitMb: number };
+  /** `--oom-retry`: chunks that ran out of memory and moved up, by the tier they reached last (MB). */
+  escalated?: { fromMb: number; toMb: number; chunks: number }[];
   /**
    * The packages the bundle imports at run time: their archive for Lambda and the emulated
    * stack, and what unpacking it cost the workers (once per environment: `unpacks` times, the

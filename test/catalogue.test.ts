@@ -73,6 +73,17 @@ beforeAll(async () => {
         // GetFunctionConfiguration of a deployed function with a 60 s timeout and 1024 MB of /tmp.
         res.writeHead(200, { "content-type": "application/json" });
         res.end(JSON.stringify({ FunctionName: "catalogue-fn", MemorySize: 1769, Timeout: 60, Architectures: ["arm64"], EphemeralStorage: { Size: 1024 } }));
+      } else if (body.includes("Action=DescribeStacks") && body.includes("StackName=fanout-tiers")) {
+        // A stack deployed with `fanout deploy --memory 1024,3008` (serverless-tiers.cjs's WorkerTiers output).
+        const output = (k: string, v: string) => `<member><OutputKey>${k}</OutputKey><OutputValue>${v}</OutputValue></member>`;
+        res.writeHead(200, { "content-type": "text/xml" });
+        res.end(
+          `<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member><StackName>fanout-tiers</StackName><StackStatus>UPDATE_COMPLETE</StackStatus><Outputs>` +
+            output("WorkerFunctionName", "catalogue-fn") +
+            output("RunsBucketName", "fanout-catalogue-in") +
+            output("WorkerTiers", "1024=catalogue-fn,3008=catalogue-fn3008") +
+            `</Outputs></member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></DescribeStacksResponse>`,
+        );
       } else if (body.includes("Action=DescribeStacks")) {
         res.writeHead(400, { "content-type": "text/xml" });
         res.end(
@@ -251,6 +262,15 @@ const rows: Row[] = [
     exit: 2,
     line: /^fanout: --timeout 120 is above the deployed function's timeout of 60 s — /,
   },
+  {
+    title: "--memory that no deployed memory tier has",
+    args: run("examples/primes.ts", "--backend", "aws", "--region", "us-east-1", "--stage", "tiers", "--chunks", "2", "--timeout", "30", "--memory", "2048"),
+    env: () => ({ ...DEPLOYED(() => fakeAwsUrl)(), AWS_ENDPOINT_URL_CLOUDFORMATION: fakeAwsUrl }),
+    exit: 2,
+    line: /^fanout: --memory 2048 is not a deployed memory tier \(the stack has 1024, 3008 MB\) — pass --memory 1024 or 3008, or deploy that tier with `fanout deploy --memory 1024,3008,2048`$/,
+  },
+  { title: "bench --sample without a memory sweep", args: ["bench", "examples/primes.ts", "--sample", "5", "--store", STORE], exit: 2, line: /^fanout: --sample applies to a memory sweep only — list the tiers to compare, e\.g\. --memory 1024,1769,3008 --sample 20$/ },
+  { title: "--memory list with a tier that is not a number", args: run("examples/primes.ts", "--memory", "1024,lots"), exit: 2, line: /^fanout: --memory must be a positive integer, got "lots" — e\.g\. --memory 1024$/ },
   {
     title: "function not deployed (bucket and function named)",
     args: run("examples/primes.ts", "--backend", "aws", "--region", "us-east-1", "--function", "fanout-dev-worker", "--bucket", "b"),

@@ -34,7 +34,7 @@ export async function openRunStore(cfg: StoreConfig, concurrency: number): Promi
     return {
       store,
       openCompute: async (c: ComputeConfig) => {
-        const local = new LocalBackend({ storeRoot: store.root, memoryMb: c.memoryMb, env: awsEnv(cfg.aws), ...(c.processes ? { processes: c.processes } : {}) });
+        const local = new LocalBackend({ storeRoot: store.root, memoryMb: c.memoryMb, env: awsEnv(cfg.aws), ...(c.tiers ? { tiers: c.tiers } : {}), ...(c.processes ? { processes: c.processes } : {}) });
         local.warm();
         return local;
       },

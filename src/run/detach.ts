@@ -23,7 +23,7 @@ import { executeRun } from "./execute.js";
 import { liveLease } from "./lease.js";
 import { readManifest } from "./manifest.js";
 import { newJobRun } from "./new-run.js";
-import { checkRunFlags, storeConfig, withDeclaredExternals } from "./prepare.js";
+import { checkRunFlags, computeMemory, storeConfig, withDeclaredExternals } from "./prepare.js";
 import type { RunOptions } from "./types.js";
 
 /** fanout's own CLI, which the driver process runs (`fanout drive <runId>`). */
@@ -119,7 +119,7 @@ export async function driveRun(runId: string, options: CommonOptions = {}): Prom
     const manifest = await readManifest(site.store, runId);
     if (manifest.status !== "running") return;
     const sources = sourcesFromPayloads(await site.store.get(manifest.payloadsKey), manifest.payloadsKey);
-    compute = await site.openCompute({ memoryMb: manifest.options.memoryMb, concurrency: manifest.options.concurrency, ...(options.processes ? { processes: options.processes } : {}) });
+    compute = await site.openCompute({ ...computeMemory(manifest.options), concurrency: manifest.options.concurrency, ...(options.processes ? { processes: options.processes } : {}) });
     if (manifest.deps && !manifest.deps.key) manifest.deps = await depsFor(site.store, manifest.deps, compute);
     await executeRun({ store: site.store, backend: compute, manifest, sources, reduce: undefined, t0: Date.now(), options: { ...options, cwd, resume: runId }, collect: false });
   } finally {

@@ -43,6 +43,8 @@ export interface ExecuteRunParams {
   vars?: RunVars;
   /** false: dispatch only, no values read back and no reduce (a detached run's driver). */
   collect?: boolean;
+  /** Run only these chunks (a bench memory sweep's sample); use with collect: false. */
+  only?: readonly number[];
 }
 
 /** The shared second half of run() and map(): dispatch, collect in order, reduce, record. */
@@ -51,13 +53,18 @@ export async function executeRun<O>(p: ExecuteRunParams): Promise<RunResult<O>> 
   const runId = manifest.runId;
   const done = await retrying(() => new RunResults(store, runId).done());
   const todo: number[] = [];
-  for (let i = 0; i < p.sources.length; i++) if (!done.has(i)) todo.push(i);
+  const only = p.only ? new Set(p.only) : undefined;
+  for (let i = 0; i < p.sources.length; i++) if (!done.has(i) && (!only || only.has(i))) todo.push(i);
   const rebuilt = p.rebuilt ? ` with a new build of the job (bundle ${manifest.job.bundleSha256.slice(0, 12)})` : "";
   if (options.resume) options.onNotice?.(`resuming run ${runId}${rebuilt}: ${done.size} of ${manifest.chunks} chunks already done, ${todo.length} to run`);
   else options.onNotice?.(`run ${runId}: ${manifest.chunks} chunks on ${backend.name}, store ${store.location}`);
   const cap = backend.concurrencyCap;
   if (cap !== undefined && cap < manifest.options.concurrency) {
     options.onNotice?.(`the AWS account allows ${cap} concurrent executions: at most ${cap} chunks run at once (--concurrency ${manifest.options.concurrency})`);
+  }
+  const noneAbove = manifest.options.oomRetry && !backend.tiers?.some((mb) => mb > backend.memoryMb);
+  if (noneAbove) {
+    options.onNotice?.(`--oom-retry: no memory tier above ${backend.memoryMb} MB to move a chunk to, so one out of memory is retried on the same memory (deploy one with \`fanout deploy --memory ${backend.memoryMb},<larger mb>\`)`);
   }
   const ref: RunRef = {
     runId,
@@ -194,6 +201,7 @@ function dispatch(p: ExecuteRunParams, todo: number[], done: Set<number>, stoppi
     retries: opts.retries,
     retryUserErrors: opts.retryUserErrors,
     speculate: opts.speculate,
+    ...(opts.oomRetry ? { oomRetry: true } : {}),
     // Dispatch stops at the first failure past what --max-failures allows; without it, at 10.
     maxFailures: opts.maxFailures === undefined ? 10 : opts.maxFailures + 1,
     signal: stopping.signal,

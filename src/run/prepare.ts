@@ -4,7 +4,7 @@
  * one. What is opened is closed again if any step fails.
  */
 import { openRunStore } from "../compute/open.js";
-import type { Backend, RunStore, StoreConfig } from "../compute/types.js";
+import type { Backend, ComputeConfig, RunStore, StoreConfig } from "../compute/types.js";
 import { JobLoadError, RunNotFoundError, UsageError } from "../errors.js";
 import { notAFunction, notAJob } from "../job/check.js";
 import type { Job } from "../job/index.js";
@@ -135,7 +135,7 @@ async function opened(
   };
   const openCompute: OpenCompute = async (resolved) =>
     (compute = await site.openCompute({
-      memoryMb: resolved.memoryMb,
+      ...computeMemory(resolved),
       concurrency: resolved.concurrency,
       timeoutMs: resolved.timeoutMs,
       ...(options.processes ? { processes: options.processes } : {}),
@@ -146,6 +146,11 @@ async function opened(
     await close();
     throw err;
   }
+}
+
+/** The memory a run's compute opens with: its setting, whether it was asked for, and its tiers (`--memory 512,2048`). */
+export function computeMemory(o: RunOptionsResolved): Pick<ComputeConfig, "memoryMb" | "memoryAsked" | "tiers"> {
+  return { memoryMb: o.memoryMb, ...(o.memoryAsked ? { memoryAsked: true } : {}), ...(o.memoryTiers ? { tiers: o.memoryTiers } : {}) };
 }
 
 export function storeConfig(backend: BackendName, cwd: string, options: CommonOptions): StoreConfig {

@@ -263,6 +263,59 @@ describe("execute on a FakeBackend", { timeout: 5000 }, () => {
 // and stay under it, not burn a budget per chunk
 // (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html,
 // https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html#API_Invoke_Errors).
+describe("--oom-retry on a FakeBackend with memory tiers 128, 512, 1024 MB", { timeout: 5000 }, () => {
+  /** Chunk 3 runs out of memory below `needs` MB; every other chunk fits the backend's own 128 MB. */
+  const needing = (needs: number) => new FakeBackend((i, _attempt, mb) => (i === 3 && mb < needs ? { infra: "oom" } : { ok: i }), undefined, [128, 512, 1024]);
+  const tiersOf = (b: FakeBackend, i: number) => b.of(i).map((c) => c.memoryMb);
+
+  it("an OOM chunk reruns on the next tier up and succeeds there, charging no retry", async () => {
+    const backend = needing(512);
+    const out = await exec(backend, 8, { oomRetry: true });
+    expect(out.failures.size).toBe(0);
+    expect([...out.values.entries()].sort(([a], [b]) => a - b).map(([, v]) => v)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(tiersOf(backend, 3)).toEqual([128, 512]);
+    expect(tiersOf(backend, 2)).toEqual([128]);
+    expect(out.retries).toBe(0);
+    expect(out.attempts.filter((a) => a.index === 3).map((a) => [a.attempt, a.outcome, a.memoryMb, a.won])).toEqual([
+      [1, "oom", undefined, false],
+      [2, "ok", 512, true],
+    ]);
+  });
+
+  it("climbs tier by tier to the one that fits", async () => {
+    const backend = needing(1024);
+    const out = await exec(backend, 8, { oomRetry: true });
+    expect(out.failures.size).toBe(0);
+    expect(tiersOf(backend, 3)).toEqual([128, 512, 1024]);
+  });
+
+  it("out of memory on the top tier: fails as out of memory once --retries is spent", async () => {
+    const backend = needing(4096);
+    const out = await exec(backend, 8, { oomRetry: true, retries: 1 });
+    expect(tiersOf(backend, 3)).toEqual([128, 512, 1024, 1024]);
+    expect(out.failures.get(3)?.remote.kind).toBe("oom");
+    expect(out.failures.get(3)?.attempts).toBe(4);
+  });
+
+  it("without --oom-retry an OOM is retried on the same memory, as before", async () => {
+    const backend = needing(512);
+    const out = await exec(backend, 8, { retries: 1 });
+    expect(tiersOf(backend, 3)).toEqual([128, 128]);
+    expect(out.failures.get(3)?.remote.kind).toBe("oom");
+  });
+
+  it("a bystander to an OOM reruns alone on its own tier first, then climbs", async () => {
+    const backend = new FakeBackend((i, attempt, mb) => (i === 3 && attempt === 1 ? { infra: "oom", bystander: true } : i === 3 && mb < 512 ? { infra: "oom" } : undefined), undefined, [128, 512, 1024]);
+    const out = await exec(backend, 8, { oomRetry: true });
+    expect(out.failures.size).toBe(0);
+    expect(backend.of(3).map((c) => [c.memoryMb, c.isolate])).toEqual([
+      [128, false],
+      [128, true],
+      [512, true],
+    ]);
+  });
+});
+
 describe("execute against a concurrency quota (AIMD)", { timeout: 10_000 }, () => {
   it("300 chunks at --concurrency 200 on a quota of 10: each finishes once, none fails or is charged, the limit found is near 10", async () => {
     const backend = new FakeBackend((i) => ({ ok: i * 2, ms: 5 }), { capacity: 10 });

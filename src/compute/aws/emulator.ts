@@ -39,6 +39,11 @@ export interface EmulatorOptions {
    */
   isolation?: "process" | "threads";
   /**
+   * Memory tiers in MB, as `fanout deploy --memory 256,1024` deploys them: one worker function
+   * each (the first is `worker`), named in EmulatorEndpoints.tiers. Default: one worker, no tiers.
+   */
+  tiers?: readonly number[];
+  /**
    * An SSM server (AWS_ENDPOINT_URL_SSM) the worker reads `--secret` from, since the stack has
    * none; default the variable of the starting process. The same for Secrets Manager
    * (AWS_ENDPOINT_URL_SECRETS_MANAGER), for jobs that call it themselves.
@@ -76,15 +81,23 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       taskRoot,
       lambdaPort: opts.lambdaPort,
       isolation: opts.isolation,
+      ...(opts.tiers?.length ? { tiers: opts.tiers } : {}),
       timeoutMs,
       secrets,
     });
-    return runningEmulator({ stage, dir: data.dir, bucket, s3, offline: offline.child, lambdaPort: offline.lambdaPort, timeoutMs, removeDirs, ssmEndpoint: secrets.ssm });
+    const emu = runningEmulator({ stage, dir: data.dir, bucket, s3, offline: offline.child, lambdaPort: offline.lambdaPort, timeoutMs, removeDirs, ssmEndpoint: secrets.ssm });
+    if (opts.tiers?.length) emu.tiers = tiersOutput(emu.functionName, opts.tiers);
+    return emu;
   } catch (err) {
     if (s3) await stopS3rver(s3);
     removeDirs();
     throw err;
   }
+}
+
+/** The tiers as the stack's WorkerTiers output names them (serverless-tiers.cjs): worker, then worker<MB>. */
+function tiersOutput(functionName: string, tiers: readonly number[]): string {
+  return tiers.map((mb, i) => `${mb}=${functionName}${i === 0 ? "" : mb}`).join(",");
 }
 
 function runningEmulator(o: {

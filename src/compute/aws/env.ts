@@ -12,6 +12,8 @@ export interface EmulatorEndpoints {
   lambdaEndpoint: string;
   bucket: string;
   functionName: string;
+  /** The memory tiers it serves, as the stack's WorkerTiers output ("256=fanout-dev-worker,1024=fanout-dev-worker1024"). */
+  tiers?: string;
   /** s3rver accepts only these credentials. */
   accessKeyId: string;
   secretAccessKey: string;
@@ -37,6 +39,7 @@ export function emulatorFromEnv(env = process.env): EmulatorEndpoints | undefine
         lambdaEndpoint: e.lambdaEndpoint,
         bucket: e.bucket,
         functionName: e.functionName,
+        ...(typeof e.tiers === "string" ? { tiers: e.tiers } : {}),
         accessKeyId: e.accessKeyId ?? "S3RVER",
         secretAccessKey: e.secretAccessKey ?? "S3RVER",
         ...(e.ssmEndpoint ? { ssmEndpoint: e.ssmEndpoint } : {}),

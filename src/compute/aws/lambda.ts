@@ -5,7 +5,7 @@ import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { classifyFunctionError, classifyInvokeError, functionError, isConnectionLoss } from "./errors.js";
 import { LiveProgress } from "./live-progress.js";
 import { awaitStoredOutcome } from "./stored-outcome.js";
-import type { AwsTarget } from "./target.js";
+import type { AwsTarget, MemoryTier } from "./target.js";
 import { InfraError } from "../../errors.js";
 import type { ObjectStore } from "../../store/types.js";
 import type { Reply, Task } from "../../types.js";
@@ -26,6 +26,8 @@ export interface AwsBackendExtras {
   concurrencyCap?: number;
   /** The deployed architecture (preflight), for cost. */
   arch?: "arm64" | "x86_64";
+  /** The deployed memory tiers an invoke may ask for (InvokeOptions.memoryMb), ascending. */
+  tiers?: readonly MemoryTier[];
   /** The deployed function's ephemeral storage in MB (preflight). */
   tmpMb?: number;
 }
@@ -49,6 +51,7 @@ export class AwsBackend implements Backend {
   private readonly live: LiveProgress | undefined;
   readonly concurrencyCap: number | undefined;
   readonly arch?: "arm64" | "x86_64";
+  readonly tiers?: readonly number[];
   readonly tmpMb: number;
 
   constructor(
@@ -61,6 +64,7 @@ export class AwsBackend implements Backend {
     this.concurrencyCap = extras.concurrencyCap;
     this.live = extras.store ? new LiveProgress(extras.store) : undefined;
     if (extras.arch) this.arch = extras.arch;
+    if (extras.tiers) this.tiers = extras.tiers.map((t) => t.memoryMb);
     this.tmpMb = extras.tmpMb ?? DEFAULT_TMP_MB;
     const maxSockets = Math.max(50, concurrency);
     this.lambda = new LambdaClient({
@@ -94,18 +98,19 @@ export class AwsBackend implements Backend {
     );
     // Lambda starts a chunk on receipt; there is no queue to wait in.
     opts.started?.();
+    const tier = opts.memoryMb === undefined ? undefined : this.extras.tiers?.find((t) => t.memoryMb === opts.memoryMb);
     const unwatch = opts.progress && this.live?.watch(task, opts.progress.bind(opts));
     try {
       const out = await this.lambda.send(
         new InvokeCommand({
-          FunctionName: this.target.functionName,
+          FunctionName: tier?.functionName ?? this.target.functionName,
           InvocationType: "RequestResponse",
           Payload: Buffer.from(JSON.stringify({ ...task, bucket: this.target.bucket })),
         }),
         { abortSignal: ac.signal },
       );
       const text = out.Payload ? Buffer.from(out.Payload).toString("utf8") : "";
-      const reply = out.FunctionError ? await this.fromFunctionError(task, text, ac.signal) : (JSON.parse(text) as Reply);
+      const reply = out.FunctionError ? await this.fromFunctionError(task, text, ac.signal, tier?.memoryMb) : (JSON.parse(text) as Reply);
       if (!reply.ok && reply.error?.kind === "transient") {
         throw new InfraError("transient", reply.error.message, { cause: reply.error });
       }
@@ -135,13 +140,13 @@ export class AwsBackend implements Backend {
    * (a reply over 6 MB, a stray error the runtime reported and exited on), that outcome is
    * the attempt's, as it would be locally; else the error is the platform's (crash, OOM, ...).
    */
-  private async fromFunctionError(task: Task, payload: string, signal: AbortSignal): Promise<Reply> {
+  private async fromFunctionError(task: Task, payload: string, signal: AbortSignal, memoryMb = this.memoryMb): Promise<Reply> {
     const cls = classifyFunctionError(payload);
     if ((cls === "too-large" || cls === "stray") && this.extras.store) {
       const found = await awaitStoredOutcome(this.extras.store, task, Date.now() + STORED_WAIT_MS, signal);
       if (found) return found;
     }
-    throw functionError(task, payload, this.memoryMb);
+    throw functionError(task, payload, memoryMb);
   }
 
   async close(): Promise<void> {

@@ -62,6 +62,8 @@ export interface OfflineOptions {
   taskRoot: string;
   lambdaPort?: number;
   isolation?: "process" | "threads";
+  /** Memory tiers (MB): serverless.yml's params memory and tiers, as `fanout deploy --memory` passes them. */
+  tiers?: readonly number[];
   timeoutMs: number;
   secrets?: SecretEndpoints;
 }
@@ -87,6 +89,7 @@ export async function startOffline(opts: OfflineOptions): Promise<{ child: Child
       String(httpPort),
       "--noPrependStageInUrl",
       "--param=handler=dist/worker/emulated.handler",
+      ...(opts.tiers ? [`--param=memory=${opts.tiers[0]}`, `--param=tiers=${opts.tiers.join(",")}`] : []),
       ...((opts.isolation ?? process.env.FANOUT_EMULATOR_ISOLATION ?? "process") === "process" ? ["--useInProcess"] : []),
     ],
     {
