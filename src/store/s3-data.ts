@@ -184,18 +184,6 @@ async function get(url: string, etag: string, range?: { start: number; end: numb
   }
 }
 
-/** Bytes [start, end) of an S3 object still at `etag`; a range past the end reads as empty. */
-export async function readS3Range(url: string, etag: string, start: number, end: number): Promise<Buffer> {
-  if (end <= start) return Buffer.alloc(0);
-  try {
-    const out = await get(url, etag, { start, end });
-    return Buffer.from(await out.Body!.transformToByteArray());
-  } catch (err) {
-    if ((err as { name?: string }).name === "InvalidRange") return Buffer.alloc(0);
-    throw err;
-  }
-}
-
 /** An S3 object still at `etag` (or bytes [start, end) of it) as a stream. */
 export async function streamS3(url: string, etag: string, range?: { start: number; end: number }): Promise<Readable> {
   if (range && range.end <= range.start) return Readable.from([]);
