@@ -126,6 +126,11 @@ export function memoryTiers(value: unknown, check: (name: string, v: unknown) =>
   return [...new Set(items.map((v) => check("memory", typeof v === "string" ? v.trim() : v)))];
 }
 
+/** Memory tiers a Lambda function can have (128-10240 MB), as `fanout deploy` and `fanout emulate` take them. */
+export function lambdaMemoryTiers(value: unknown): number[] {
+  return memoryTiers(value, (n, v) => intInRange(n, v, 128, 10240));
+}
+
 /** One of a fixed set of names (a backend, a baseline, an architecture). */
 export function oneOf<T extends string>(what: string, value: unknown, allowed: readonly T[]): T {
   if (typeof value === "string" && (allowed as readonly string[]).includes(value)) return value as T;

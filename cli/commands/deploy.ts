@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Option, type Command } from "commander";
 import { ConfigError, UsageError } from "../../src/errors.js";
-import { intInRange, memoryTiers } from "../../src/options.js";
+import { intInRange, lambdaMemoryTiers } from "../../src/options.js";
 import { flag } from "../common.js";
 
 /** The flags of `fanout deploy`, as commander hands them over. */
@@ -79,7 +79,7 @@ export function registerDeploy(program: Command): void {
 function limitParams(f: DeployFlags): string[] {
   const params: string[] = [];
   // Lambda's limits: memory 128-10240 MB, timeout 1-900 s.
-  const tiers = f.memory === undefined ? undefined : memoryTiers(f.memory, (n, v) => intInRange(n, v, 128, 10240));
+  const tiers = f.memory === undefined ? undefined : lambdaMemoryTiers(f.memory);
   const timeout = flag((n, v) => intInRange(n, v, 1, 900), "timeout", f.timeout);
   const days = flag((n, v) => intInRange(n, v, 1, 3650), "expire-days", f.expireDays);
   // Lambda's ephemeral storage: 512-10240 MB.
