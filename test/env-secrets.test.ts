@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fanout } from "./helpers/cli.js";
 import { startFakeSsm, type FakeSsm } from "./helpers/fake-ssm.js";
-import { tmpDir } from "./helpers/tmp.js";
+import { allText, tmpDir } from "./helpers/tmp.js";
 
 const TOKEN = "s3cr3t-token-value";
 const KEY = "k3y-from-parameter-store";
@@ -29,15 +29,6 @@ afterAll(async () => {
 /** The runs a store holds. */
 function runsIn(store: string): string[] {
   return fs.existsSync(path.join(store, "runs")) ? fs.readdirSync(path.join(store, "runs")).sort() : [];
-}
-
-/** Every file under `dir`, read as text. */
-function allText(dir: string): string {
-  return fs
-    .readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => fs.readFileSync(path.join(e.parentPath, e.name), "latin1"))
-    .join("\n");
 }
 
 describe("env and secrets on the local backend", () => {

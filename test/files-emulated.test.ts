@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fanout, ROOT } from "./helpers/cli.js";
 import { emulatorForFile } from "./helpers/emulator.js";
 import { startFakeSsm, type FakeSsm } from "./helpers/fake-ssm.js";
-import { tmpDir } from "./helpers/tmp.js";
+import { allText, tmpDir } from "./helpers/tmp.js";
 
 const TOKEN = "s3cr3t-token-value";
 const KEY = "k3y-read-by-the-lambda-worker";
@@ -29,15 +29,6 @@ beforeAll(() => void delete process.env.AWS_ENDPOINT_URL_SSM);
 afterAll(async () => {
   await ssm.close();
 });
-
-/** Every file under `dir`, read as text. */
-function allText(dir: string): string {
-  return fs
-    .readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => fs.readFileSync(path.join(e.parentPath, e.name), "latin1"))
-    .join("\n");
-}
 
 describe("secrets on the emulated stack", () => {
   it("the Lambda worker reads --secret from the stack's SSM: the exact value in the chunk, masked in logs, status and --json", async () => {

@@ -12,6 +12,15 @@ export function rmDir(dir: string | undefined): void {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 }
 
+/** Every file under `dir`, read as text (to show a value never reached the disk in clear). */
+export function allText(dir: string): string {
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => fs.readFileSync(path.join(e.parentPath, e.name), "latin1"))
+    .join("\n");
+}
+
 /** The stderr lines that start with "fanout: " (the error lines of the CLI). */
 export function errorLines(stderr: string): string[] {
   return stderr.split("\n").filter((l) => l.startsWith("fanout: "));
