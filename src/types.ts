@@ -231,6 +231,11 @@ export interface RunClient {
   pid: number;
   /** The manifest's updatedAt is rewritten this often while the run is going. */
   heartbeatMs: number;
+  /**
+   * Set when the client is a Lambda invocation (a detached run's remote driver): its log
+   * stream. Its liveness is its heartbeat alone, since host and pid say nothing there.
+   */
+  lambda?: string;
 }
 
 /** `runs/<runId>/manifest.json`: enough to resume, inspect or tear down a run. */
@@ -345,4 +350,18 @@ export interface LivePart {
   progress?: number;
   /** When the worker wrote the part (ms since the epoch). */
   at: number;
+}
+
+/**
+ * The event that makes the worker function a detached run's driver (invoked with
+ * InvocationType Event): the run, the lease generation it may claim, and the bucket.
+ */
+export interface DriverEvent {
+  driver: {
+    runId: string;
+    generation: number;
+    bucket: string;
+    /** Test setting: hand over to the next generation after this many ms (FANOUT_DRIVER_HANDOVER_MS). */
+    handoverMs?: number;
+  };
 }

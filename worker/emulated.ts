@@ -42,8 +42,11 @@ const LAMBDA_DEFINED = new Set([
   "_AWS_XRAY_DAEMON_PORT",
 ]);
 
-/** Set by fanout itself: serverless.yml's provider.environment, and the emulator's S3 route. */
-const FANOUT_SET = new Set(["NODE_OPTIONS", "AWS_ENDPOINT_URL_S3"]);
+/**
+ * Set by fanout itself: serverless.yml's provider.environment, and the emulator's S3 and
+ * Lambda routes (a detached run's driver invokes this function through the SDK's chain).
+ */
+const FANOUT_SET = new Set(["NODE_OPTIONS", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_LAMBDA"]);
 
 /** Values Lambda gives that serverless-offline leaves out or sets from the host. */
 const LAMBDA_VALUES: Record<string, string> = {

@@ -1,6 +1,6 @@
 import type { AwsOptions, BackendName } from "../options.js";
 import type { ObjectStore } from "../store/types.js";
-import type { Reply, Task } from "../types.js";
+import type { DriverEvent, Reply, Task } from "../types.js";
 
 /**
  * One attempt's dealings with a backend, passed to `invoke` (the executor passes one object
@@ -36,6 +36,8 @@ export interface Backend {
   close(): Promise<void>;
   /** The most chunks the platform lets run at once (Lambda: the account's unreserved concurrency), when known. */
   readonly concurrencyCap?: number;
+  /** Lambda: invoke the function asynchronously as a detached run's driver; resolves once Lambda accepted the event. */
+  startDriver?(driver: Omit<DriverEvent["driver"], "bucket">): Promise<void>;
 }
 
 /** Where a run's objects live: the backend's kind of store, and which one. */

@@ -13,7 +13,7 @@ import { RunResults } from "../store/results.js";
 import type { ObjectStore } from "../store/types.js";
 import type { Progress, RunManifest } from "../types.js";
 import { followUpFlags, type RunRef } from "../util/follow-up.js";
-import { startDriver } from "./detach.js";
+import { startAnyDriver } from "./detach.js";
 import { reduceError } from "./execute.js";
 import { storeAndImport } from "./import-bundle.js";
 import { liveLease } from "./lease.js";
@@ -58,9 +58,11 @@ async function waitForEnd(store: ObjectStore, runId: string, options: AttachOpti
       options.onProgress?.(await progressOf(store, m, t0));
       return m;
     }
-    if (shownStatus(m) === "interrupted" && !(await liveLease(store, runId))) {
-      const pid = await startDriver(store, runId, options);
-      options.onNotice?.(`run ${runId}'s driver was gone: a new one (pid ${pid}) goes on with it`);
+    // A remote driver shares its host and process with others: only its lease says it is gone.
+    const gone = options.backend === "local" ? shownStatus(m) === "interrupted" : true;
+    if (gone && !(await liveLease(store, runId))) {
+      const where = await startAnyDriver(store, runId, options);
+      options.onNotice?.(`run ${runId}'s driver was gone: a new one (${where}) goes on with it`);
     }
     options.onProgress?.(await progressOf(store, m, t0));
     if (options.signal?.aborted) throw new RunAbortedError({ runId }, options.signal.reason);

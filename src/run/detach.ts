@@ -1,8 +1,9 @@
 /**
- * Detached runs: `submit` plans and uploads a run as `run` does, then hands it to a driver in
- * a background process of its own (`fanout drive`, detached, its output in the store) and
- * returns once that driver holds the run's lease. The driver runs fanout's own executor from
- * the manifest and payloads, and leaves reduce to `attach`.
+ * Detached runs: `submit` plans and uploads a run as `run` does, then hands it to a driver and
+ * returns once that driver holds the run's lease: locally a background process of its own
+ * (`fanout drive`, detached, its output in the store); on AWS and the emulated stack the
+ * worker function itself, invoked with a driver event (src/run/remote-driver.ts). The driver
+ * runs fanout's own executor from the manifest and payloads, and leaves reduce to `attach`.
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -12,7 +13,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import type { Backend } from "../compute/types.js";
 import { openRunStore, openStore } from "../compute/open.js";
-import { FanoutError, UsageError } from "../errors.js";
+import { FanoutError, InfraError, UsageError } from "../errors.js";
 import { checkBackend, resolveOptions, type AwsOptions, type BackendName, type CommonOptions } from "../options.js";
 import { sourcesFromPayloads } from "../plan/plan.js";
 import { keys } from "../store/keys.js";
@@ -20,7 +21,7 @@ import type { ObjectStore } from "../store/types.js";
 import { bundleJob } from "./bundle.js";
 import { executeRun } from "./execute.js";
 import { storeAndImport } from "./import-bundle.js";
-import { liveLease } from "./lease.js";
+import { liveLease, nextGeneration } from "./lease.js";
 import { readManifest } from "./manifest.js";
 import { newJobRun } from "./new-run.js";
 import { checkRunFlags, loadJob, storeConfig } from "./prepare.js";
@@ -43,8 +44,9 @@ export async function submit(job: string | URL, options: RunOptions = {}): Promi
     throw new UsageError("--detach starts a new run", `to go on with run ${options.resume} in the background, \`fanout attach ${options.resume}\` restarts its driver if it is gone`);
   }
   checkRunFlags(options);
-  const bundle = await bundleJob(file, cwd);
   const backend = checkBackend(options.backend);
+  checkDriverHost(backend);
+  const bundle = await bundleJob(file, cwd);
   resolveOptions(options, {});
   const opened = await openStore(storeConfig(backend, cwd, options));
   try {
@@ -53,12 +55,71 @@ export async function submit(job: string | URL, options: RunOptions = {}): Promi
     const { manifest } = planned;
     manifest.detached = true;
     await opened.store.put(keys.manifest(manifest.runId), JSON.stringify(manifest, null, 2));
-    const pid = await startDriver(opened.store, manifest.runId, { ...options, backend, cwd });
-    options.onNotice?.(`run ${manifest.runId}: ${manifest.chunks} chunks on ${backend}, driven in the background by pid ${pid}`);
+    const where = await startAnyDriver(opened.store, manifest.runId, { ...options, backend, cwd });
+    options.onNotice?.(`run ${manifest.runId}: ${manifest.chunks} chunks on ${backend}, driven in the background by ${where}`);
     return { runId: manifest.runId };
   } finally {
     await opened.close();
   }
+}
+
+/**
+ * A driver that outlives this process: on the emulated stack it runs inside the stack, so the
+ * stack must outlive this process too (a stack a command starts stops with it).
+ */
+function checkDriverHost(backend: BackendName): void {
+  if (backend === "emulated" && !process.env.FANOUT_EMULATOR) {
+    throw new UsageError(
+      "a detached run on the emulated backend needs a running stack",
+      "start `fanout emulate` and export the FANOUT_EMULATOR line it prints: a stack started for one command stops with it",
+    );
+  }
+}
+
+/** Start the run's driver where its backend keeps it; says where, for the notice. */
+export async function startAnyDriver(store: ObjectStore, runId: string, options: CommonOptions & { backend: BackendName; cwd: string }): Promise<string> {
+  if (options.backend === "local") return `pid ${await startDriver(store, runId, options)}`;
+  checkDriverHost(options.backend);
+  const generation = await nextGeneration(store, runId);
+  await startLambdaDriver(store, runId, generation, options);
+  return `the worker function, driver generation ${generation}`;
+}
+
+/**
+ * Hand the run to the worker function (an Event invocation with a driver event) and wait
+ * until that driver holds the run's lease at `generation` (or the run already ended).
+ */
+async function startLambdaDriver(store: ObjectStore, runId: string, generation: number, options: CommonOptions & { backend: BackendName; cwd: string }): Promise<void> {
+  const site = await openRunStore(storeConfig(options.backend, options.cwd, options), 1);
+  try {
+    const manifest = await readManifest(store, runId);
+    const compute = await site.openCompute({ memoryMb: manifest.options.memoryMb, concurrency: 1 });
+    // Test setting: the driver hands over to its next generation this often.
+    const handoverMs = Number(process.env.FANOUT_DRIVER_HANDOVER_MS) || undefined;
+    try {
+      await compute.startDriver!({ runId, generation, ...(handoverMs ? { handoverMs } : {}) });
+    } catch (err) {
+      if (err instanceof InfraError && err.fatal) throw err.fatal;
+      throw new FanoutError("E_DRIVER_START", `the worker function did not accept run ${runId}'s driver: ${(err as Error).message}`, {
+        hint: "check the deployed stack with `fanout deploy`, then `fanout attach` the run",
+        exitCode: 1,
+        cause: err,
+      });
+    } finally {
+      await compute.close();
+    }
+  } finally {
+    await site.close();
+  }
+  for (const t0 = Date.now(); Date.now() - t0 < DRIVER_START_MS; await sleep(200)) {
+    const lease = await liveLease(store, runId);
+    if (lease && lease.generation >= generation) return;
+    if ((await readManifest(store, runId)).status !== "running") return;
+  }
+  throw new FanoutError("E_DRIVER_START", `run ${runId}'s driver did not start on the worker function within ${DRIVER_START_MS / 1000} s`, {
+    hint: "see the function's log (CloudWatch /aws/lambda/<function>), then `fanout attach` the run to try again",
+    exitCode: 1,
+  });
 }
 
 /**

@@ -1,0 +1,61 @@
+/**
+ * A backend that can stop taking new chunks while those in flight finish: a remote driver
+ * near its deadline drains this way, so no chunk it started is left for its successor to
+ * start again.
+ */
+import type { Backend, InvokeOptions } from "../compute/types.js";
+import { InfraError } from "../errors.js";
+import type { Reply, Task } from "../types.js";
+
+export class DrainingBackend implements Backend {
+  readonly name: Backend["name"];
+  readonly memoryMb: number;
+  readonly arch?: "arm64" | "x86_64";
+  readonly concurrencyCap?: number;
+  private inFlight = 0;
+  private draining = false;
+  private onIdle: (() => void) | undefined;
+  /** Invocations held back since the drain began: each rejects (cancelled) when the executor cancels it. */
+  private readonly held = new Set<() => void>();
+
+  constructor(private readonly inner: Backend) {
+    this.name = inner.name;
+    this.memoryMb = inner.memoryMb;
+    if (inner.arch) this.arch = inner.arch;
+    if (inner.concurrencyCap !== undefined) this.concurrencyCap = inner.concurrencyCap;
+  }
+
+  async invoke(task: Task, opts: InvokeOptions = {}): Promise<Reply> {
+    if (this.draining) return this.hold(opts);
+    this.inFlight++;
+    try {
+      return await this.inner.invoke(task, opts);
+    } finally {
+      if (--this.inFlight === 0) this.onIdle?.();
+    }
+  }
+
+  /** Take no new chunks from now on; resolves once none is in flight. */
+  drain(): Promise<void> {
+    this.draining = true;
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.onIdle = resolve));
+  }
+
+  /** Never sent: it waits for the executor, stopped by the handover, to cancel it. */
+  private hold(opts: InvokeOptions): Promise<Reply> {
+    return new Promise<Reply>((_, reject) => {
+      const cancel = () => {
+        this.held.delete(cancel);
+        reject(new InfraError("cancelled", "held back for the next driver"));
+      };
+      this.held.add(cancel);
+      opts.cancel = cancel;
+    });
+  }
+
+  close(): Promise<void> {
+    for (const cancel of [...this.held]) cancel();
+    return this.inner.close();
+  }
+}

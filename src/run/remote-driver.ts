@@ -1,0 +1,102 @@
+/**
+ * A detached run's driver inside the worker function (AWS, or the emulated stack): invoked
+ * asynchronously with a DriverEvent, it claims the run's lease for the event's generation,
+ * runs fanout's own executor from the manifest and payloads (invoking chunks as the client
+ * does), and before the invocation's deadline stops dispatching, waits for its chunks in
+ * flight, hands the lease to the next generation and invokes it (Event). The store holds
+ * everything a successor needs: results, failures, the manifest and the lease.
+ */
+import type { Backend } from "../compute/types.js";
+import { FanoutError } from "../errors.js";
+import { sourcesFromPayloads } from "../plan/plan.js";
+import type { ObjectStore } from "../store/types.js";
+import type { DriverEvent } from "../types.js";
+import { followUpFlags, type RunRef } from "../util/follow-up.js";
+import { DrainingBackend } from "./drain.js";
+import { executeRun } from "./execute.js";
+import { claimLease, LEASE_BEAT_MS } from "./lease.js";
+import { readManifest } from "./manifest.js";
+
+/** What the function gives its driver: the run's store, its chunks' backend, the next driver's invoke, its clock. */
+export interface RemoteDriverHost {
+  store: ObjectStore;
+  /** The backend that invokes chunks (RequestResponse), as the client's would; `name` is the run's backend. */
+  openBackend(name: "aws" | "emulated", memoryMb: number, concurrency: number): Backend;
+  /** Invoke the function with the next driver's event (Event). */
+  invokeNext(event: DriverEvent): Promise<void>;
+  /** Lambda's context.getRemainingTimeInMillis(). */
+  remainingMs(): number;
+  log(line: string): void;
+}
+
+/** How a driver invocation ended. */
+export type DriverEnd = "finished" | "handed-over" | "refused" | "not-running";
+
+/** Left for the handover itself (lease, manifest, the next invoke) after the drain. */
+const HANDOVER_MARGIN_MS = 15_000;
+
+/** When to stop dispatching and when to give up on chunks still in flight, from now (ms). */
+export function handoverTimes(remainingMs: number, chunkTimeoutMs: number, handoverMs?: number): { drainAt: number; abandonAt: number } {
+  const usable = Math.max(0, remainingMs - HANDOVER_MARGIN_MS);
+  // Room for a whole chunk to finish after the last dispatch, but never more than half the invocation.
+  const drainAt = Math.min(handoverMs ?? Infinity, Math.max(0, usable - Math.min(chunkTimeoutMs, usable / 2)));
+  return { drainAt, abandonAt: usable };
+}
+
+/** Drive run `e.runId` as generation `e.generation` until it ends or this invocation must hand over. */
+export async function driveRemote(e: DriverEvent["driver"], host: RemoteDriverHost): Promise<DriverEnd> {
+  const { store } = host;
+  const manifest = await readManifest(store, e.runId);
+  if (manifest.status !== "running") return "not-running";
+  const ref: RunRef = { runId: e.runId, flags: followUpFlags(manifest.backend, undefined) };
+  const taken = new AbortController();
+  // A test's short handover also beats faster, so a dropped successor is noticed in seconds.
+  const beatMs = e.handoverMs ? Math.min(LEASE_BEAT_MS, Math.max(250, e.handoverMs / 2)) : LEASE_BEAT_MS;
+  let lease;
+  try {
+    lease = await claimLease(store, ref, e.generation, () => taken.abort(new Error("another driver took the run over")), beatMs);
+  } catch (err) {
+    if (!(err instanceof FanoutError)) throw err;
+    host.log(`fanout driver: ${err.message}`);
+    return "refused";
+  }
+  const compute = new DrainingBackend(host.openBackend(manifest.backend === "emulated" ? "emulated" : "aws", manifest.options.memoryMb, manifest.options.concurrency));
+  const handover = new AbortController();
+  const { drainAt, abandonAt } = handoverTimes(host.remainingMs(), manifest.options.timeoutMs, e.handoverMs);
+  const timers = [
+    setTimeout(() => void compute.drain().then(() => handover.abort()), drainAt),
+    setTimeout(() => handover.abort(), abandonAt),
+  ];
+  let threw = false;
+  try {
+    const sources = sourcesFromPayloads(await store.get(manifest.payloadsKey), manifest.payloadsKey);
+    await executeRun({
+      store,
+      backend: compute,
+      manifest,
+      sources,
+      reduce: undefined,
+      t0: Date.now(),
+      options: { resume: e.runId },
+      collect: false,
+      remote: { lease, handover: AbortSignal.any([handover.signal, taken.signal]) },
+    });
+  } catch (err) {
+    // The run's end (failed, aborted, taken over) is in its manifest; the function's log keeps the line.
+    threw = true;
+    host.log(`fanout driver: run ${e.runId}: ${(err as Error).message}`);
+  } finally {
+    for (const t of timers) clearTimeout(t);
+    await compute.close();
+  }
+  // An error that left the run unfinished is not handed on (it would loop); `fanout attach` restarts a driver.
+  if (manifest.status !== "running" || lease.lost || threw) {
+    await lease.release();
+    return "finished";
+  }
+  const next: DriverEvent = { driver: { ...e, generation: e.generation + 1 } };
+  await lease.handOver(next.driver.generation);
+  await host.invokeNext(next);
+  host.log(`fanout driver: run ${e.runId}: generation ${e.generation} handed over to ${next.driver.generation}`);
+  return "handed-over";
+}
