@@ -135,7 +135,9 @@ describe("detached runs on the emulated stack: the driver is the worker function
     const runId = await detachThenKill(["--chunks", "16"], { FANOUT_DRIVER_HANDOVER_MS: "2000" });
     const res = await attach<number>(runId, { cwd: ROOT, backend: "emulated" });
     expect(res.result).toBe(SUM_0_80);
-    expect(res.summary.succeeded + res.summary.skipped).toBe(16);
+    // The last generation's summary: all 16 succeeded, most of them by earlier generations (skipped by it).
+    expect(res.summary.succeeded).toBe(16);
+    expect(res.summary.skipped).toBeGreaterThan(0);
     expect(countsOf(runId, 16)).toEqual(new Array(16).fill(1));
     // 16 one-second chunks two at a time take about 8 s: at least three generations drove it.
     const gens = generations(runId);
@@ -157,7 +159,7 @@ describe("detached runs on the emulated stack: the driver is the worker function
       expect(countsOf(runId, 16)).toEqual(new Array(16).fill(1));
       expect(generations(runId)).toEqual([1, 2, 3]);
       expect(chunkCalls(runId).length).toBe(16);
-      // The lost generation 2, delivered late, and a repeat of generation 3 are refused (the run has ended: nothing to drive).
+      // The lost generation 2, delivered late once the run has ended, finds nothing to drive.
       expect(await driverEventNow(runId, 2)).toEqual({ driver: "not-running" });
     } finally {
       proxy.setOptions({ dropEvents: undefined });
