@@ -1,5 +1,6 @@
 import { build } from "esbuild";
-import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /**
@@ -39,4 +40,7 @@ export async function bundleLambdaWorker() {
     writeFileSync(`${f.path}.tmp`, f.contents);
     renameSync(`${f.path}.tmp`, f.path);
   }
+  // Chunks of earlier builds (their names carry a hash) would only bloat the package.
+  const made = new Set(result.outputFiles.map((f) => basename(f.path)));
+  for (const f of readdirSync(outdir)) if (!made.has(f)) rmSync(join(outdir, f), { force: true });
 }

@@ -185,7 +185,25 @@ describe("serverless package: the CloudFormation template", () => {
   });
 
   it("packages only the bundled worker: no CLI, no dev tools", () => {
-    expect(zipEntries.sort()).toEqual(["dist/lambda/index.mjs", "dist/lambda/index.mjs.map"]);
+    // The entry, and the chunks it imports (the detached run's driver among them, loaded only for a driver event).
+    for (const e of zipEntries) expect(e).toMatch(/^dist\/lambda\/[\w-]+\.mjs(\.map)?$/);
+    expect(zipEntries).toContain("dist/lambda/index.mjs");
+    expect(zipEntries.some((e) => /^dist\/lambda\/driver-[\w]+\.mjs$/.test(e))).toBe(true);
+  });
+
+  it("lets the worker invoke only its own function (a detached run's driver), and retries no async event", () => {
+    const statements = template.Resources.WorkerRole!.Properties.Policies[0].PolicyDocument.Statement;
+    const invoke = statements.filter((st: any) => [].concat(st.Action ?? []).some((a: string) => a.startsWith("lambda:")));
+    expect(invoke).toEqual([
+      {
+        Effect: "Allow",
+        Action: ["lambda:InvokeFunction"],
+        Resource: { "Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:fanout-pkgtest-worker" },
+      },
+    ]);
+    const configs = byType("AWS::Lambda::EventInvokeConfig");
+    expect(configs.length).toBe(1);
+    expect(configs[0]![1].Properties.MaximumRetryAttempts).toBe(0);
   });
 });
 
