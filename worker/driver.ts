@@ -9,7 +9,6 @@ import { AwsBackend } from "../src/compute/aws/lambda.js";
 import { driveRemote, type DriverEnd } from "../src/run/remote-driver.js";
 import type { ObjectStore } from "../src/store/types.js";
 import type { DriverEvent } from "../src/types.js";
-import type { LambdaContext } from "./lambda-handler.js";
 
 /** Lambda's own variables name the function and region it runs in. */
 function ownTarget(bucket: string): { region: string; functionName: string; bucket: string } {
@@ -20,7 +19,7 @@ function ownTarget(bucket: string): { region: string; functionName: string; buck
 }
 
 /** Drive the run the event names; the answer (nobody reads an Event's) says how it ended, for the logs. */
-export async function driveFromEvent(event: DriverEvent, context: LambdaContext, store: ObjectStore): Promise<{ driver: DriverEnd }> {
+export async function driveFromEvent(event: DriverEvent, context: { getRemainingTimeInMillis?: () => number }, store: ObjectStore): Promise<{ driver: DriverEnd }> {
   const target = ownTarget(event.driver.bucket);
   const backends: AwsBackend[] = [];
   const open = (name: "aws" | "emulated", memoryMb: number, concurrency: number) => {

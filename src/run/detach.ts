@@ -126,7 +126,7 @@ async function startLambdaDriver(store: ObjectStore, runId: string, generation: 
  * Spawn a detached driver for the run and wait until it holds the run's lease; its pid. Its
  * stdout and stderr go to `runs/<id>/driver.log` in a folder store (else a temp file).
  */
-export async function startDriver(store: ObjectStore, runId: string, options: CommonOptions & { backend: BackendName; cwd: string }): Promise<number> {
+async function startDriver(store: ObjectStore, runId: string, options: CommonOptions & { backend: BackendName; cwd: string }): Promise<number> {
   const logFile = store.localPath?.(keys.driverLog(runId)) ?? path.join(os.tmpdir(), `fanout-driver-${runId}.log`);
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
   const fd = fs.openSync(logFile, "a");

@@ -51,7 +51,7 @@ export interface ExecuteRunParams {
  * released) when it hands over, and `handover`, aborted once it has stopped dispatching near
  * its deadline. A run stopped by its handover is left running, unfinished, for the next driver.
  */
-export interface RemoteHold {
+interface RemoteHold {
   lease: Lease;
   handover: AbortSignal;
 }

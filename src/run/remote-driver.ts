@@ -36,7 +36,7 @@ export type DriverEnd = "finished" | "handed-over" | "refused" | "not-running";
 const HANDOVER_MARGIN_MS = 15_000;
 
 /** When to stop dispatching and when to give up on chunks still in flight, from now (ms). */
-export function handoverTimes(remainingMs: number, chunkTimeoutMs: number, handoverMs?: number): { drainAt: number; abandonAt: number } {
+function handoverTimes(remainingMs: number, chunkTimeoutMs: number, handoverMs?: number): { drainAt: number; abandonAt: number } {
   const usable = Math.max(0, remainingMs - HANDOVER_MARGIN_MS);
   // Room for a whole chunk to finish after the last dispatch, but never more than half the invocation.
   const drainAt = Math.min(handoverMs ?? Infinity, Math.max(0, usable - Math.min(chunkTimeoutMs, usable / 2)));
