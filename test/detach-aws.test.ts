@@ -170,6 +170,7 @@ describe("detached runs on the emulated stack: the driver is the worker function
     const runId = await detachThenKill(["--chunks", "8"]);
     // Generation 1 holds the lease: a second delivery of its event, and an older one, are refused.
     expect(await driverEventNow(runId, 1)).toEqual({ driver: "refused" });
+    expect(await driverEventNow(runId, 0)).toEqual({ driver: "refused" });
     const r = await fanout(["attach", runId, "--backend", "emulated", "--json"], { env });
     expect(JSON.parse(r.stdout).result).toBe(SUM_0_80);
     expect(countsOf(runId, 8)).toEqual(new Array(8).fill(1));
