@@ -363,5 +363,7 @@ export interface DriverEvent {
     bucket: string;
     /** Test setting: hand over to the next generation after this many ms (FANOUT_DRIVER_HANDOVER_MS). */
     handoverMs?: number;
+    /** Test setting: the driver dies after this many ms, as if its container were gone (FANOUT_DRIVER_DIE_MS). */
+    dieAfterMs?: number;
   };
 }

@@ -76,8 +76,8 @@ function localDrivers(runId: string): string[] {
 }
 
 /** Start `fanout run --detach` in a process group of its own and SIGKILL the group once it printed the run id. */
-async function detachThenKill(args: string[], extraEnv: Record<string, string> = {}): Promise<string> {
-  const client = spawn(process.execPath, [BIN, "run", "test/fixtures/counted-tmp.ts", "--backend", "emulated", "--detach", "--no-speculate", ...args], {
+async function detachThenKill(args: string[], extraEnv: Record<string, string> = {}, job = "test/fixtures/counted-tmp.ts"): Promise<string> {
+  const client = spawn(process.execPath, [BIN, "run", job, "--backend", "emulated", "--detach", "--no-speculate", ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env, ...extraEnv },
     stdio: ["ignore", "pipe", "pipe"],
@@ -164,6 +164,25 @@ describe("detached runs on the emulated stack: the driver is the worker function
     } finally {
       proxy.setOptions({ dropEvents: undefined });
     }
+  }, 120_000);
+
+  it("a driver that dies mid-run with chunks in flight: attach takes over through the lease, waits for those chunks, runs each chunk once", async () => {
+    // The driver's container dies 2.5 s in (a test setting): it stops without a word, while the
+    // two 12 s chunks it invoked run on in their own invocations, as on Lambda, well past the
+    // moment its lease goes stale and attach starts a successor.
+    const runId = await detachThenKill(["--chunks", "4"], { FANOUT_DRIVER_DIE_MS: "2500" }, "test/fixtures/counted-slow-tmp.ts");
+    await new Promise((r) => setTimeout(r, 3000));
+    const lease = JSON.parse((await readObject(`runs/${runId}/lease`))!);
+    expect(lease.generation).toBe(1);
+    expect(lease.inFlight.map((c: { index: number }) => c.index).sort()).toEqual([0, 1]);
+    const r = await fanout(["attach", runId, "--backend", "emulated", "--json"], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`run ${runId}'s driver was gone: a new one \\(the worker function, driver generation 2\\) goes on with it`));
+    expect(JSON.parse(r.stdout).result).toBe(SUM_0_80);
+    // The chunks the dead driver left in flight finished once, and were not started again.
+    expect(countsOf(runId, 4)).toEqual([1, 1, 1, 1]);
+    expect(chunkCalls(runId).map((t) => t.index).sort()).toEqual([0, 1, 2, 3]);
+    expect(generations(runId)).toEqual([1, 2]);
   }, 120_000);
 
   it("a stale or duplicate driver event is refused by the lease while the run goes on", async () => {

@@ -85,6 +85,13 @@ export async function startAnyDriver(store: ObjectStore, runId: string, options:
   return `the worker function, driver generation ${generation}`;
 }
 
+/** Test settings the driver event carries: hand over this often, die this soon (`FANOUT_DRIVER_HANDOVER_MS`, `FANOUT_DRIVER_DIE_MS`). */
+function driverTestSettings(): { handoverMs?: number; dieAfterMs?: number } {
+  const handoverMs = Number(process.env.FANOUT_DRIVER_HANDOVER_MS) || undefined;
+  const dieAfterMs = Number(process.env.FANOUT_DRIVER_DIE_MS) || undefined;
+  return { ...(handoverMs ? { handoverMs } : {}), ...(dieAfterMs ? { dieAfterMs } : {}) };
+}
+
 /**
  * Hand the run to the worker function (an Event invocation with a driver event) and wait
  * until that driver holds the run's lease at `generation` (or the run already ended).
@@ -94,10 +101,8 @@ async function startLambdaDriver(store: ObjectStore, runId: string, generation: 
   try {
     const manifest = await readManifest(store, runId);
     const compute = await site.openCompute({ memoryMb: manifest.options.memoryMb, concurrency: 1 });
-    // Test setting: the driver hands over to its next generation this often.
-    const handoverMs = Number(process.env.FANOUT_DRIVER_HANDOVER_MS) || undefined;
     try {
-      await compute.startDriver!({ runId, generation, ...(handoverMs ? { handoverMs } : {}) });
+      await compute.startDriver!({ runId, generation, ...driverTestSettings() });
     } catch (err) {
       if (err instanceof InfraError && err.fatal) throw err.fatal;
       throw new FanoutError("E_DRIVER_START", `the worker function did not accept run ${runId}'s driver: ${(err as Error).message}`, {

@@ -1,11 +1,16 @@
 /**
- * A backend that can stop taking new chunks while those in flight finish: a remote driver
- * near its deadline drains this way, so no chunk it started is left for its successor to
- * start again.
+ * A remote driver's backend: it can stop taking new chunks while those in flight finish (near
+ * the driver's deadline), and it has the chunks in flight recorded (`note`, in the lease)
+ * before each invocation leaves, so a successor of a driver that died waits for them instead
+ * of starting them again.
  */
 import type { Backend, InvokeOptions } from "../compute/types.js";
 import { InfraError } from "../errors.js";
 import type { Reply, Task } from "../types.js";
+import type { InFlightChunk } from "./lease.js";
+
+/** After a chunk's own timeout, how long until its invocation is surely over (Lambda ends it by then). */
+const OVER_AFTER_MS = 5_000;
 
 export class DrainingBackend implements Backend {
   readonly name: Backend["name"];
@@ -17,8 +22,12 @@ export class DrainingBackend implements Backend {
   private onIdle: (() => void) | undefined;
   /** Invocations held back since the drain began: each rejects (cancelled) when the executor cancels it. */
   private readonly held = new Set<() => void>();
+  private readonly flying = new Set<InFlightChunk>();
 
-  constructor(private readonly inner: Backend) {
+  constructor(
+    private readonly inner: Backend,
+    private readonly note: (chunks: InFlightChunk[]) => Promise<void> = async () => {},
+  ) {
     this.name = inner.name;
     this.memoryMb = inner.memoryMb;
     if (inner.arch) this.arch = inner.arch;
@@ -28,9 +37,13 @@ export class DrainingBackend implements Backend {
   async invoke(task: Task, opts: InvokeOptions = {}): Promise<Reply> {
     if (this.draining) return this.hold(opts);
     this.inFlight++;
+    const chunk: InFlightChunk = { index: task.index, attempt: task.attempt, until: Date.now() + task.timeoutMs + OVER_AFTER_MS };
+    this.flying.add(chunk);
     try {
+      await this.note([...this.flying]);
       return await this.inner.invoke(task, opts);
     } finally {
+      this.flying.delete(chunk);
       if (--this.inFlight === 0) this.onIdle?.();
     }
   }

@@ -28,6 +28,15 @@ export interface LeaseRecord {
   token?: string;
   /** The holder stopped near its deadline and invited this generation to go on (it invoked it). */
   handedTo?: number;
+  /** A remote driver's chunks in flight, noted before each is invoked: a successor waits for them. */
+  inFlight?: InFlightChunk[];
+}
+
+/** A chunk attempt a driver invoked, and when it is surely over (its timeout passed). */
+export interface InFlightChunk {
+  index: number;
+  attempt: number;
+  until: number;
 }
 
 /** How often the holder renews its lease: a stale lease on another host is taken over after four missed beats. */
@@ -41,6 +50,12 @@ export interface Lease {
   release(): Promise<void>;
   /** Stop the heartbeat and leave the lease to generation `next` (which the caller invokes). */
   handOver(next: number): Promise<void>;
+  /** Chunks the previous holder had in flight when it stopped (a remote driver's claim only). */
+  readonly orphans: InFlightChunk[];
+  /** Record the chunks in flight in the lease; resolves once a write holding them is done. */
+  note(inFlight: InFlightChunk[]): Promise<void>;
+  /** Test setting: stop as a dead process would, writing nothing more (the lease goes stale). */
+  die(): void;
 }
 
 /** Where a driver runs, as a refusal names it. */
@@ -93,7 +108,7 @@ export async function takeLease(store: ObjectStore, ref: RunRef, onLost: () => v
     if (held && !clientGone(held.holder, held.beatAt)) throw driverRefused(ref, held);
     generation = (held?.generation ?? 0) + 1;
   }
-  return hold(store, ref, generation, { onLost, beatMs: LEASE_BEAT_MS, check: !fresh });
+  return hold(store, ref, generation, { onLost, beatMs: LEASE_BEAT_MS, check: !fresh, orphans: [] });
 }
 
 /**
@@ -113,11 +128,12 @@ export async function claimLease(store: ObjectStore, ref: RunRef, generation: nu
     // Released: the run ended (or a stale event outlived it); nothing to drive.
     throw staleGeneration(ref, generation, { generation: 0, holder: thisClient(), beatAt: new Date(0).toISOString() });
   }
-  return hold(store, ref, generation, { onLost, beatMs, check: true });
+  const orphans = (held?.inFlight ?? []).filter((c) => c.until > Date.now());
+  return hold(store, ref, generation, { onLost, beatMs, check: true, orphans });
 }
 
 /** Write this process's lease at `generation`, check it stuck (when others may race), and keep it beating. */
-async function hold(store: ObjectStore, ref: RunRef, generation: number, o: { onLost: () => void; beatMs: number; check: boolean }): Promise<Lease> {
+async function hold(store: ObjectStore, ref: RunRef, generation: number, o: { onLost: () => void; beatMs: number; check: boolean; orphans: InFlightChunk[] }): Promise<Lease> {
   const { runId } = ref;
   const mine: LeaseRecord = { generation, holder: thisClient(o.beatMs), beatAt: new Date().toISOString(), token: randomUUID() };
   const write = () => store.put(keys.lease(runId), JSON.stringify(mine));
@@ -129,6 +145,8 @@ async function hold(store: ObjectStore, ref: RunRef, generation: number, o: { on
   let lost = false;
   let stopped = false;
   let inFlight: Promise<void> = Promise.resolve();
+  /** A note's write not yet started: later notes ride on it. */
+  let noted: Promise<void> | undefined;
   const beat = async () => {
     if (stopped) return;
     const now = await readLease(store, runId);
@@ -154,8 +172,23 @@ async function hold(store: ObjectStore, ref: RunRef, generation: number, o: { on
   };
   return {
     generation,
+    orphans: o.orphans,
     get lost() {
       return lost;
+    },
+    note(chunks: InFlightChunk[]) {
+      mine.inFlight = chunks;
+      noted ??= inFlight = inFlight
+        .then(async () => {
+          noted = undefined;
+          if (!stopped) await write();
+        })
+        .catch(() => {});
+      return noted;
+    },
+    die() {
+      stopped = lost = true;
+      clearInterval(timer);
     },
     async release() {
       try {

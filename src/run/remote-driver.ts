@@ -6,15 +6,16 @@
  * flight, hands the lease to the next generation and invokes it (Event). The store holds
  * everything a successor needs: results, failures, the manifest and the lease.
  */
+import { awaitStoredOutcome } from "../compute/aws/stored-outcome.js";
 import type { Backend } from "../compute/types.js";
 import { FanoutError } from "../errors.js";
 import { sourcesFromPayloads } from "../plan/plan.js";
 import type { ObjectStore } from "../store/types.js";
-import type { DriverEvent } from "../types.js";
+import type { DriverEvent, Task } from "../types.js";
 import { followUpFlags, type RunRef } from "../util/follow-up.js";
 import { DrainingBackend } from "./drain.js";
 import { executeRun } from "./execute.js";
-import { claimLease, LEASE_BEAT_MS } from "./lease.js";
+import { claimLease, LEASE_BEAT_MS, type InFlightChunk } from "./lease.js";
 import { readManifest } from "./manifest.js";
 
 /** What the function gives its driver: the run's store, its chunks' backend, the next driver's invoke, its clock. */
@@ -30,7 +31,7 @@ export interface RemoteDriverHost {
 }
 
 /** How a driver invocation ended. */
-export type DriverEnd = "finished" | "handed-over" | "refused" | "not-running";
+export type DriverEnd = "finished" | "handed-over" | "refused" | "not-running" | "died";
 
 /** Left for the handover itself (lease, manifest, the next invoke) after the drain. */
 const HANDOVER_MARGIN_MS = 15_000;
@@ -43,6 +44,17 @@ function handoverTimes(remainingMs: number, chunkTimeoutMs: number, handoverMs?:
   return { drainAt, abandonAt: usable };
 }
 
+/**
+ * A driver that took over from a dead one waits for the chunks that one had in flight (they
+ * run on in Lambda and will write their outcome) until each is done or surely over, so none
+ * is started twice.
+ */
+async function awaitOrphans(store: ObjectStore, orphans: InFlightChunk[], runId: string, signal: AbortSignal, log: (l: string) => void): Promise<void> {
+  if (orphans.length === 0) return;
+  log(`fanout driver: run ${runId}: waiting for ${orphans.length} chunk(s) the previous driver left in flight`);
+  await Promise.all(orphans.map((o) => awaitStoredOutcome(store, { runId, index: o.index, attempt: o.attempt } as Task, o.until, signal)));
+}
+
 /** Drive run `e.runId` as generation `e.generation` until it ends or this invocation must hand over. */
 export async function driveRemote(e: DriverEvent["driver"], host: RemoteDriverHost): Promise<DriverEnd> {
   const { store } = host;
@@ -50,8 +62,9 @@ export async function driveRemote(e: DriverEvent["driver"], host: RemoteDriverHo
   if (manifest.status !== "running") return "not-running";
   const ref: RunRef = { runId: e.runId, flags: followUpFlags(manifest.backend, undefined) };
   const taken = new AbortController();
-  // A test's short handover also beats faster, so a dropped successor is noticed in seconds.
-  const beatMs = e.handoverMs ? Math.min(LEASE_BEAT_MS, Math.max(250, e.handoverMs / 2)) : LEASE_BEAT_MS;
+  // A test's short handover (or death) also beats faster, so a lost driver is noticed in seconds.
+  const testMs = e.handoverMs ?? e.dieAfterMs;
+  const beatMs = testMs ? Math.min(LEASE_BEAT_MS, Math.max(250, testMs / 2)) : LEASE_BEAT_MS;
   let lease;
   try {
     lease = await claimLease(store, ref, e.generation, () => taken.abort(new Error("another driver took the run over")), beatMs);
@@ -60,15 +73,19 @@ export async function driveRemote(e: DriverEvent["driver"], host: RemoteDriverHo
     host.log(`fanout driver: ${err.message}`);
     return "refused";
   }
-  const compute = new DrainingBackend(host.openBackend(manifest.backend === "emulated" ? "emulated" : "aws", manifest.options.memoryMb, manifest.options.concurrency));
+  const inner = host.openBackend(manifest.backend === "emulated" ? "emulated" : "aws", manifest.options.memoryMb, manifest.options.concurrency);
+  const compute = new DrainingBackend(inner, (chunks) => lease.note(chunks));
   const handover = new AbortController();
   const { drainAt, abandonAt } = handoverTimes(host.remainingMs(), manifest.options.timeoutMs, e.handoverMs);
   const timers = [
     setTimeout(() => void compute.drain().then(() => handover.abort()), drainAt),
     setTimeout(() => handover.abort(), abandonAt),
   ];
+  // Test setting: the driver's container dies here (it stops, writing nothing more).
+  if (e.dieAfterMs) timers.push(setTimeout(() => (lease.die(), taken.abort(new Error("the driver died (test setting)"))), e.dieAfterMs));
   let threw = false;
   try {
+    await awaitOrphans(store, lease.orphans, e.runId, taken.signal, host.log);
     const sources = sourcesFromPayloads(await store.get(manifest.payloadsKey), manifest.payloadsKey);
     await executeRun({
       store,
@@ -90,6 +107,7 @@ export async function driveRemote(e: DriverEvent["driver"], host: RemoteDriverHo
     await compute.close();
   }
   // An error that left the run unfinished is not handed on (it would loop); `fanout attach` restarts a driver.
+  if (e.dieAfterMs && taken.signal.aborted && lease.lost) return "died";
   if (manifest.status !== "running" || lease.lost || threw) {
     await lease.release();
     return "finished";
