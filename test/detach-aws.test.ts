@@ -8,11 +8,12 @@
 // sees every invocation. Lambda answers an Event invocation 202 at once and may drop or
 // repeat the event (https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html,
 // https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html).
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { attach } from "fanout";
-import { BIN, fanout, ROOT } from "./helpers/cli.js";
+import { fanout, ROOT } from "./helpers/cli.js";
+import { detachThenKill as killedDetach } from "./helpers/detach.js";
 import { startLambdaProxy, type LambdaProxy } from "./helpers/lambda-proxy.js";
 import type { Emulator } from "../dist/src/compute/aws/emulator.js";
 
@@ -75,31 +76,9 @@ function localDrivers(runId: string): string[] {
   return ps.split("\n").filter((l) => l.includes(" drive ") && l.includes(runId));
 }
 
-/** Start `fanout run --detach` in a process group of its own and SIGKILL the group once it printed the run id. */
+/** `fanout run <job> --backend emulated --detach`, its client SIGKILLed once it printed the run id. */
 async function detachThenKill(args: string[], extraEnv: Record<string, string> = {}, job = "test/fixtures/counted-tmp.ts"): Promise<string> {
-  const client = spawn(process.execPath, [BIN, "run", job, "--backend", "emulated", "--detach", "--no-speculate", ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env, ...extraEnv },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  let out = "";
-  let err = "";
-  client.stderr.setEncoding("utf8").on("data", (s: string) => (err += s));
-  const runId = await new Promise<string>((resolve, reject) => {
-    client.stdout.setEncoding("utf8").on("data", (s: string) => {
-      out += s;
-      const m = /^(\d{8}T\d{6}Z-[a-z0-9]{6})$/m.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    client.on("close", (code) => reject(new Error(`client exited (${code}) without a run id: ${err}`)));
-  });
-  try {
-    process.kill(-client.pid!, "SIGKILL");
-  } catch {
-    /* already gone: it exits right after printing */
-  }
-  return runId;
+  return (await killedDetach([job, "--backend", "emulated", "--detach", "--no-speculate", ...args], { ...env, ...extraEnv })).runId;
 }
 
 /** Invoke the function synchronously with a driver event, as a duplicate or late delivery would arrive; its answer. */
