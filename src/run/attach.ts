@@ -13,7 +13,7 @@ import { RunResults } from "../store/results.js";
 import type { ObjectStore } from "../store/types.js";
 import type { Progress, RunManifest } from "../types.js";
 import { followUpFlags, type RunRef } from "../util/follow-up.js";
-import { startAnyDriver } from "./detach.js";
+import { polled, startAnyDriver } from "./detach.js";
 import { reduceError } from "./execute.js";
 import { storeAndImport } from "./import-bundle.js";
 import { liveLease } from "./lease.js";
@@ -53,18 +53,18 @@ export async function attach<O = unknown>(runId: string, options: AttachOptions 
 async function waitForEnd(store: ObjectStore, runId: string, options: AttachOptions & { backend: ReturnType<typeof checkBackend>; cwd: string }): Promise<RunManifest> {
   const t0 = Date.now();
   for (;;) {
-    const m = await readManifest(store, runId);
+    const m = await polled(() => readManifest(store, runId));
     if (m.status !== "running") {
-      options.onProgress?.(await progressOf(store, m, t0));
+      options.onProgress?.(await polled(() => progressOf(store, m, t0)));
       return m;
     }
     // A remote driver shares its host and process with others: only its lease says it is gone.
     const gone = options.backend === "local" ? shownStatus(m) === "interrupted" : true;
-    if (gone && !(await liveLease(store, runId))) {
+    if (gone && !(await polled(() => liveLease(store, runId)))) {
       const where = await startAnyDriver(store, runId, options);
       options.onNotice?.(`run ${runId}'s driver was gone: a new one (${where}) goes on with it`);
     }
-    options.onProgress?.(await progressOf(store, m, t0));
+    options.onProgress?.(await polled(() => progressOf(store, m, t0)));
     if (options.signal?.aborted) throw new RunAbortedError({ runId }, options.signal.reason);
     try {
       await sleep(POLL_MS, undefined, options.signal ? { signal: options.signal } : undefined);

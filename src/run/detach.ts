@@ -85,6 +85,21 @@ export async function startAnyDriver(store: ObjectStore, runId: string, options:
   return `the worker function, driver generation ${generation}`;
 }
 
+/**
+ * A store read of a poll, through a short network outage (a connection reset mid-answer): a
+ * FanoutError (no such run) is an answer, not an outage.
+ */
+export async function polled<T>(read: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await read();
+    } catch (err) {
+      if (err instanceof FanoutError || i >= attempts) throw err;
+      await sleep(250 * 2 ** i);
+    }
+  }
+}
+
 /** Test settings the driver event carries: hand over this often, die this soon (`FANOUT_DRIVER_HANDOVER_MS`, `FANOUT_DRIVER_DIE_MS`). */
 function driverTestSettings(): { handoverMs?: number; dieAfterMs?: number } {
   const handoverMs = Number(process.env.FANOUT_DRIVER_HANDOVER_MS) || undefined;
@@ -117,9 +132,9 @@ async function startLambdaDriver(store: ObjectStore, runId: string, generation: 
     await site.close();
   }
   for (const t0 = Date.now(); Date.now() - t0 < DRIVER_START_MS; await sleep(200)) {
-    const lease = await liveLease(store, runId);
+    const lease = await polled(() => liveLease(store, runId));
     if (lease && lease.generation >= generation) return;
-    if ((await readManifest(store, runId)).status !== "running") return;
+    if ((await polled(() => readManifest(store, runId))).status !== "running") return;
   }
   throw new FanoutError("E_DRIVER_START", `run ${runId}'s driver did not start on the worker function within ${DRIVER_START_MS / 1000} s`, {
     hint: "see the function's log (CloudWatch /aws/lambda/<function>), then `fanout attach` the run to try again",
