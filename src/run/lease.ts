@@ -134,75 +134,102 @@ export async function claimLease(store: ObjectStore, ref: RunRef, generation: nu
 
 /** Write this process's lease at `generation`, check it stuck (when others may race), and keep it beating. */
 async function hold(store: ObjectStore, ref: RunRef, generation: number, o: { onLost: () => void; beatMs: number; check: boolean; orphans: InFlightChunk[] }): Promise<Lease> {
-  const { runId } = ref;
   const mine: LeaseRecord = { generation, holder: thisClient(o.beatMs), beatAt: new Date().toISOString(), token: randomUUID() };
-  const write = () => store.put(keys.lease(runId), JSON.stringify(mine));
-  await write();
+  const lease = new HeldLease(store, ref.runId, mine, o.orphans, o.onLost);
+  await lease.write();
   if (o.check) {
-    const back = await readLease(store, runId);
+    const back = await readLease(store, ref.runId);
     if (!isMine(back, mine)) throw driverRefused(ref, back!);
   }
-  let lost = false;
-  let stopped = false;
-  let inFlight: Promise<void> = Promise.resolve();
+  lease.beatEvery(o.beatMs);
+  return lease;
+}
+
+/** A lease this process holds: its record, its heartbeat, and its writes, one at a time. */
+class HeldLease implements Lease {
+  lost = false;
+  private stopped = false;
+  /** The latest write or beat: the next one waits for it. */
+  private inFlight: Promise<void> = Promise.resolve();
   /** A note's write not yet started: later notes ride on it. */
-  let noted: Promise<void> | undefined;
-  const beat = async () => {
-    if (stopped) return;
-    const now = await readLease(store, runId);
-    if (now && !isMine(now, mine) && now.generation >= mine.generation) {
-      lost = true;
-      clearInterval(timer);
-      o.onLost();
+  private noted: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly runId: string,
+    private readonly mine: LeaseRecord,
+    readonly orphans: InFlightChunk[],
+    private readonly onLost: () => void,
+  ) {}
+
+  get generation(): number {
+    return this.mine.generation;
+  }
+
+  write(): Promise<void> {
+    return this.store.put(keys.lease(this.runId), JSON.stringify(this.mine));
+  }
+
+  beatEvery(ms: number): void {
+    this.timer = setInterval(() => {
+      // A missed beat is not worth stopping a run for: the next one will do.
+      this.inFlight = this.inFlight.then(() => this.beat()).catch(() => {});
+    }, ms);
+    this.timer.unref();
+  }
+
+  /** Renew the lease, unless a newer generation took it: then the run is lost to this driver. */
+  private async beat(): Promise<void> {
+    if (this.stopped) return;
+    const now = await readLease(this.store, this.runId);
+    if (now && !isMine(now, this.mine) && now.generation >= this.mine.generation) {
+      this.lost = true;
+      clearInterval(this.timer);
+      this.onLost();
       return;
     }
-    mine.beatAt = new Date().toISOString();
-    await write();
-  };
-  const timer = setInterval(() => {
-    // A missed beat is not worth stopping a run for: the next one will do.
-    inFlight = inFlight.then(beat).catch(() => {});
-  }, o.beatMs);
-  timer.unref();
-  const stop = async (): Promise<boolean> => {
-    stopped = true;
-    clearInterval(timer);
-    await inFlight;
-    return !lost && isMine(await readLease(store, runId), mine);
-  };
-  return {
-    generation,
-    orphans: o.orphans,
-    get lost() {
-      return lost;
-    },
-    note(chunks: InFlightChunk[]) {
-      mine.inFlight = chunks;
-      noted ??= inFlight = inFlight
-        .then(async () => {
-          noted = undefined;
-          if (!stopped) await write();
-        })
-        .catch(() => {});
-      return noted;
-    },
-    die() {
-      stopped = lost = true;
-      clearInterval(timer);
-    },
-    async release() {
-      try {
-        if (await stop()) await store.delete([keys.lease(runId)]);
-      } catch {
-        // A lease left behind is stale as soon as this process is gone.
-      }
-    },
-    async handOver(next: number) {
-      if (!(await stop())) return;
-      // Its beat now dates the handover: the successor has four beats to claim it.
-      await store.put(keys.lease(runId), JSON.stringify({ ...mine, beatAt: new Date().toISOString(), handedTo: next }));
-    },
-  };
+    this.mine.beatAt = new Date().toISOString();
+    await this.write();
+  }
+
+  note(chunks: InFlightChunk[]): Promise<void> {
+    this.mine.inFlight = chunks;
+    this.noted ??= this.inFlight = this.inFlight
+      .then(async () => {
+        this.noted = undefined;
+        if (!this.stopped) await this.write();
+      })
+      .catch(() => {});
+    return this.noted;
+  }
+
+  die(): void {
+    this.stopped = this.lost = true;
+    clearInterval(this.timer);
+  }
+
+  /** Stop beating; whether the lease is still ours. */
+  private async stop(): Promise<boolean> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.inFlight;
+    return !this.lost && isMine(await readLease(this.store, this.runId), this.mine);
+  }
+
+  async release(): Promise<void> {
+    try {
+      if (await this.stop()) await this.store.delete([keys.lease(this.runId)]);
+    } catch {
+      // A lease left behind is stale as soon as this process is gone.
+    }
+  }
+
+  async handOver(next: number): Promise<void> {
+    if (!(await this.stop())) return;
+    // Its beat now dates the handover: the successor has four beats to claim it.
+    await this.store.put(keys.lease(this.runId), JSON.stringify({ ...this.mine, beatAt: new Date().toISOString(), handedTo: next }));
+  }
 }
 
 function isMine(l: LeaseRecord | undefined, mine: LeaseRecord): boolean {

@@ -15,7 +15,7 @@ import type { DriverEvent, Task } from "../types.js";
 import { followUpFlags, type RunRef } from "../util/follow-up.js";
 import { DrainingBackend } from "./drain.js";
 import { executeRun } from "./execute.js";
-import { claimLease, LEASE_BEAT_MS, type InFlightChunk } from "./lease.js";
+import { claimLease, LEASE_BEAT_MS, type InFlightChunk, type Lease } from "./lease.js";
 import { readManifest } from "./manifest.js";
 
 /** What the function gives its driver: the run's store, its chunks' backend, the next driver's invoke, its clock. */
@@ -62,17 +62,8 @@ export async function driveRemote(e: DriverEvent["driver"], host: RemoteDriverHo
   if (manifest.status !== "running") return "not-running";
   const ref: RunRef = { runId: e.runId, flags: followUpFlags(manifest.backend, undefined) };
   const taken = new AbortController();
-  // A test's short handover (or death) also beats faster, so a lost driver is noticed in seconds.
-  const testMs = e.handoverMs ?? e.dieAfterMs;
-  const beatMs = testMs ? Math.min(LEASE_BEAT_MS, Math.max(250, testMs / 2)) : LEASE_BEAT_MS;
-  let lease;
-  try {
-    lease = await claimLease(store, ref, e.generation, () => taken.abort(new Error("another driver took the run over")), beatMs);
-  } catch (err) {
-    if (!(err instanceof FanoutError)) throw err;
-    host.log(`fanout driver: ${err.message}`);
-    return "refused";
-  }
+  const lease = await claim(e, host, ref, () => taken.abort(new Error("another driver took the run over")));
+  if (!lease) return "refused";
   const inner = host.openBackend(manifest.backend === "emulated" ? "emulated" : "aws", manifest.options.memoryMb, manifest.options.concurrency);
   const compute = new DrainingBackend(inner, (chunks) => lease.note(chunks));
   const handover = new AbortController();
@@ -106,15 +97,34 @@ export async function driveRemote(e: DriverEvent["driver"], host: RemoteDriverHo
     for (const t of timers) clearTimeout(t);
     await compute.close();
   }
-  // An error that left the run unfinished is not handed on (it would loop); `fanout attach` restarts a driver.
   if (e.dieAfterMs && taken.signal.aborted && lease.lost) return "died";
+  // An error that left the run unfinished is not handed on (it would loop); `fanout attach` restarts a driver.
   if (manifest.status !== "running" || lease.lost || threw) {
     await lease.release();
     return "finished";
   }
+  await handOn(e, lease, host);
+  return "handed-over";
+}
+
+/** Claim the lease for the event's generation; undefined (logged) when the lease refuses it. */
+async function claim(e: DriverEvent["driver"], host: RemoteDriverHost, ref: RunRef, onLost: () => void): Promise<Lease | undefined> {
+  // A test's short handover (or death) also beats faster, so a lost driver is noticed in seconds.
+  const testMs = e.handoverMs ?? e.dieAfterMs;
+  const beatMs = testMs ? Math.min(LEASE_BEAT_MS, Math.max(250, testMs / 2)) : LEASE_BEAT_MS;
+  try {
+    return await claimLease(host.store, ref, e.generation, onLost, beatMs);
+  } catch (err) {
+    if (!(err instanceof FanoutError)) throw err;
+    host.log(`fanout driver: ${err.message}`);
+    return undefined;
+  }
+}
+
+/** Leave the lease to the next generation and invoke it (Event). */
+async function handOn(e: DriverEvent["driver"], lease: Lease, host: RemoteDriverHost): Promise<void> {
   const next: DriverEvent = { driver: { ...e, generation: e.generation + 1 } };
   await lease.handOver(next.driver.generation);
   await host.invokeNext(next);
   host.log(`fanout driver: run ${e.runId}: generation ${e.generation} handed over to ${next.driver.generation}`);
-  return "handed-over";
 }
