@@ -60,7 +60,8 @@ async function waitForEnd(store: ObjectStore, runId: string, options: AttachOpti
     }
     // A remote driver shares its host and process with others: only its lease says it is gone.
     const gone = options.backend === "local" ? shownStatus(m) === "interrupted" : true;
-    if (gone && !(await polled(() => liveLease(store, runId)))) {
+    // Read again once the lease is gone: a driver that just finished wrote the manifest, then released the lease.
+    if (gone && !(await polled(() => liveLease(store, runId))) && (await polled(() => readManifest(store, runId))).status === "running") {
       const where = await startAnyDriver(store, runId, options);
       options.onNotice?.(`run ${runId}'s driver was gone: a new one (${where}) goes on with it`);
     }
