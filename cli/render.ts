@@ -101,15 +101,25 @@ export function summaryLines(s: RunSummary): string[] {
     ...platformLines(s),
     ...(s.output ? [`  output ${s.output.location} · ${s.output.objects} object${s.output.objects === 1 ? "" : "s"} · ${s.output.bytes} bytes`] : []),
     ...(s.memory ? [`  peak memory p50 ${s.memory.p50Mb} MB · p95 ${s.memory.p95Mb} MB · max ${s.memory.maxMb} MB of ${s.memory.limitMb} MB`] : []),
+    ...(s.deps ? [depsLine(s.deps)] : []),
   ];
 }
 
 /** What the platform imposed and what speculation cost: only when there is something to say. */
+/** The run's external packages: locally imported as installed; on Lambda from an archive each new environment unpacks. */
+function depsLine(d: NonNullable<RunSummary["deps"]>): string {
+  const names = d.packages.join(", ");
+  if (!d.platform) return `  native packages ${names}: imported from the project's node_modules`;
+  const mb = (b = 0) => `${(b / 1048576).toFixed(1)} MB`;
+  return `  native packages ${names} for ${d.platform}: archive ${mb(d.packedBytes)} (${mb(d.unpackedBytes)} unpacked) · fetched, checked and unpacked by ${d.unpacks} new environment${d.unpacks === 1 ? "" : "s"}, slowest ${fmtMs(d.unpackMaxMs)}`;
+}
+
 function platformLines(s: RunSummary): string[] {
   const parts: string[] = [];
   if (s.throttle) parts.push(`throttled ${s.throttle.throttled}x · in-flight limit found ${s.throttle.limitFound} of ${s.throttle.ceiling}`);
   if (s.speculation) parts.push(`speculative copies ${s.speculation.copies} (${s.speculation.won} won) · time of lost copies ${fmtMs(s.speculation.lostMs)}`);
   if (s.stoppedEarly) parts.push(`attempts stopped early ${s.stoppedEarly}`);
+  for (const e of s.escalated ?? []) parts.push(`${e.chunks} chunk${e.chunks === 1 ? "" : "s"} escalated ${e.fromMb}→${e.toMb} MB (out of memory, --oom-retry)`);
   return parts.length ? [`  ${parts.join(" · ")}`] : [];
 }
 

@@ -44,6 +44,13 @@ export class JobLoadError extends FanoutError {
  */
 export const INPUT_DENIED = "E_INPUT_DENIED";
 
+/**
+ * The RemoteError code of a chunk that found gzip bytes in an object planned as plain text (a
+ * large listing decides gzip by the .gz suffix): the other chunks' byte ranges of it would be
+ * compressed bytes read as lines, so the run stops at once (src/plan/objects.ts).
+ */
+export const INPUT_GZIP = "E_INPUT_GZIP";
+
 /** Something the platform needs is missing: credentials, a deployed stack, a tool. */
 export class ConfigError extends FanoutError {
   override name = "ConfigError";
@@ -192,9 +199,9 @@ function hintFor(kind: ErrorKind, ref: RunRef, index: number): string {
     case "oom":
       // On Lambda the memory is the deployed function's: a run's --memory cannot change it.
       if (/--backend (aws|emulated)/.test(ref.flags ?? "")) {
-        return `raise the function's memory with \`fanout deploy --memory <mb>\`, or use more --chunks so each holds less; other results are kept: ${resumeCmd(ref)}`;
+        return `deploy a larger memory tier with \`fanout deploy --memory <mb>,<larger mb>\` and rerun such chunks on it with --oom-retry, or use more --chunks so each holds less; other results are kept: ${resumeCmd(ref)} --oom-retry`;
       }
-      return `raise --memory, or use more --chunks so each holds less; other results are kept: ${resumeCmd(ref)} --memory <mb>`;
+      return `raise --memory (or add --oom-retry to rerun such chunks with a larger heap), or use more --chunks so each holds less; other results are kept: ${resumeCmd(ref)} --memory <mb>`;
     case "throttled":
       return `the platform has no concurrency to spare for the function: check its reserved concurrency and the account's quota (Service Quotas), then run the rest: ${resumeCmd(ref)}`;
     case "serialize":

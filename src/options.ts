@@ -25,8 +25,13 @@ export interface CommonOptions {
   /** Per-chunk timeout, seconds. */
   timeout?: number;
   retries?: number;
-  /** Worker memory, MB. */
-  memory?: number;
+  /**
+   * Worker memory, MB; a list (`--memory 512,2048`) names the tiers `oomRetry` may climb, the
+   * first being where chunks start (on AWS each must be a deployed tier).
+   */
+  memory?: number | readonly number[];
+  /** Rerun a chunk that runs out of memory on the next memory tier up (Lambda's deployed tiers; locally a larger heap). */
+  oomRetry?: boolean;
   speculate?: boolean;
   backend?: BackendName;
   /** Folder of the local store, from cwd; default `.fanout` at the project root (the nearest folder up with a package.json, else cwd). */
@@ -112,6 +117,15 @@ export function intInRange(name: string, value: unknown, lo: number, hi: number)
   return n;
 }
 
+/**
+ * `--memory` as tiers: one value or a comma-separated list ("1024,3008"), each checked by
+ * `check`, in the order given with repeats dropped.
+ */
+export function memoryTiers(value: unknown, check: (name: string, v: unknown) => number = positiveInt): number[] {
+  const items = Array.isArray(value) ? value : typeof value === "string" ? value.split(",") : [value];
+  return [...new Set(items.map((v) => check("memory", typeof v === "string" ? v.trim() : v)))];
+}
+
 /** One of a fixed set of names (a backend, a baseline, an architecture). */
 export function oneOf<T extends string>(what: string, value: unknown, allowed: readonly T[]): T {
   if (typeof value === "string" && (allowed as readonly string[]).includes(value)) return value as T;
@@ -163,9 +177,22 @@ export function resolveOptions(
     concurrency,
     timeoutMs: Math.round(positiveNumber("timeout", opts.timeout ?? job.timeout ?? DEFAULTS.timeoutSec) * 1000),
     retries: nonNegativeInt("retries", opts.retries ?? job.retries ?? DEFAULTS.retries),
-    memoryMb: positiveInt("memory", opts.memory ?? job.memory ?? DEFAULTS.memoryMb),
+    ...memoryOf(opts, job),
     speculate: opts.speculate ?? chunks >= DEFAULTS.speculateFrom,
     retryUserErrors: job.retryErrors ?? false,
+    ...(opts.oomRetry ? { oomRetry: true } : {}),
+  };
+}
+
+/** The run's memory and, for a list, its tiers (ascending); the first value is where chunks start. */
+function memoryOf(opts: CommonOptions, job: JobDefaults): Pick<RunOptionsResolved, "memoryMb" | "memoryTiers" | "memoryAsked"> {
+  const asked = opts.memory ?? job.memory;
+  const tiers = memoryTiers(asked ?? DEFAULTS.memoryMb);
+  const memoryMb = tiers[0]!;
+  return {
+    memoryMb,
+    ...(tiers.length > 1 ? { memoryTiers: tiers.filter((mb) => mb >= memoryMb).sort((a, b) => a - b) } : {}),
+    ...(asked !== undefined ? { memoryAsked: true } : {}),
   };
 }
 

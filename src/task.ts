@@ -22,6 +22,7 @@ export function taskOf(base: TaskBase, index: number, attempt: number, source: C
   if (base.secrets !== undefined) task.secrets = base.secrets;
   if (base.assets !== undefined) task.assets = base.assets;
   if (base.output !== undefined) task.output = base.output;
+  if (base.deps !== undefined) task.deps = base.deps;
   return task;
 }
 
@@ -33,5 +34,6 @@ export function baseOf(t: TaskBase): TaskBase {
   if (t.secrets !== undefined) base.secrets = t.secrets;
   if (t.assets !== undefined) base.assets = t.assets;
   if (t.output !== undefined) base.output = t.output;
+  if (t.deps !== undefined) base.deps = t.deps;
   return base;
 }

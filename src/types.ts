@@ -43,6 +43,29 @@ export interface AssetRef {
   size: number;
 }
 
+/**
+ * The packages a job's bundle imports by name at run time (`defaults.external`, or found to
+ * load a compiled addon), and where the worker finds them. On Lambda and the emulated stack:
+ * one archive in the store holding them installed for the function's platform, which the
+ * worker fetches, checks and unpacks into its temp folder once per environment. On the
+ * local backend: the user's own installed node_modules, under `root`.
+ */
+export interface DepsRef {
+  /** Package name to version (the user's lockfile's). */
+  packages: Record<string, string>;
+  /** The client's project, whose node_modules holds them: what local workers import. */
+  root: string;
+  /** The archive (`bundles/deps-<sha256>.gz`, Lambda and the emulated stack): gzip of fanout's length-prefixed file stream. */
+  key?: string;
+  /** sha256 of the archive's unzipped stream: what it holds, and what the worker checks. */
+  sha256?: string;
+  /** What they were installed for, e.g. "linux-arm64". */
+  platform?: string;
+  /** Bytes of the stored (gzip'd) archive and of its files once unpacked (Lambda allows 250 MB unpacked). */
+  packedBytes?: number;
+  unpackedBytes?: number;
+}
+
 /** What every task of a run shares; sent to a local worker once per run, not per task. */
 export interface TaskBase {
   v: 1;
@@ -67,6 +90,8 @@ export interface TaskBase {
   assets?: Record<string, AssetRef>;
   /** Where `ctx.write` puts objects: `s3://bucket/prefix/`, or an absolute folder path (local backend). */
   output?: string;
+  /** Packages the bundle imports at run time, and where they are (see DepsRef). */
+  deps?: DepsRef;
 }
 
 /**
@@ -113,6 +138,8 @@ interface ChunkTiming {
   loadMs: number;
   /** True when this invocation had to load the bundle (a fresh process or container). */
   coldStart: boolean;
+  /** When this invocation fetched, checked and unpacked the dependency archive (once per environment): how long that took, in ms. */
+  depsMs?: number;
   /**
    * Lambda only: the whole handler, task in to reply out (bundle load, payload read, map,
    * result PUT): what Lambda bills for the invocation.
@@ -190,6 +217,10 @@ export interface AttemptRecord {
   initMs?: number;
   /** The worker's peak memory during the attempt, when it replied. */
   memory?: PeakMemory;
+  /** The memory tier the attempt ran on, when `--oom-retry` moved its chunk up from the run's memory (MB). */
+  memoryMb?: number;
+  /** When this attempt's worker fetched, checked and unpacked the dependency archive: how long it took (ms). */
+  depsMs?: number;
 }
 
 export interface RunOptionsResolved {
@@ -198,6 +229,12 @@ export interface RunOptionsResolved {
   timeoutMs: number;
   retries: number;
   memoryMb: number;
+  /** `--memory 512,2048`: the tiers `--oom-retry` climbs, ascending from memoryMb. */
+  memoryTiers?: number[];
+  /** The memory was named (flag or job default), so on a stack with tiers it picks the tier. */
+  memoryAsked?: boolean;
+  /** `--oom-retry`: a chunk out of memory reruns on the next tier up. */
+  oomRetry?: boolean;
   speculate: boolean;
   retryUserErrors: boolean;
   /** Chunks that may fail for good while the run still finishes, as `partial` (`--max-failures`). */
@@ -254,6 +291,8 @@ export interface RunManifest {
   listing?: InputListing;
   /** The job's assets by name, as uploaded when the run was planned (what every chunk reads). */
   assets?: Record<string, AssetRef>;
+  /** The packages the current build imports at run time, and the archive that carries them (see DepsRef). */
+  deps?: DepsRef;
   /** Where `ctx.write` puts objects (`--output`), resolved: `s3://bucket/prefix/` or an absolute folder. */
   output?: string;
   options: RunOptionsResolved;
@@ -312,6 +351,14 @@ export interface RunSummary {
   speculation?: { copies: number; won: number; lostMs: number };
   /** Peak RSS of the attempts that replied, against the worker memory setting (MB). */
   memory?: { p50Mb: number; p95Mb: number; maxMb: number; limitMb: number };
+  /** `--oom-retry`: chunks that ran out of memory and moved up, by the tier they reached last (MB). */
+  escalated?: { fromMb: number; toMb: number; chunks: number }[];
+  /**
+   * The packages the bundle imports at run time: their archive for Lambda and the emulated
+   * stack, and what unpacking it cost the workers (once per environment: `unpacks` times, the
+   * slowest taking `unpackMaxMs` to fetch, check and unpack).
+   */
+  deps?: { packages: string[]; platform?: string; packedBytes?: number; unpackedBytes?: number; unpacks: number; unpackMaxMs: number };
   /** The chunks that failed for good, in order (a `partial` run: `--resume` runs them again). */
   failedChunks?: number[];
   /**
@@ -365,5 +412,7 @@ export interface DriverEvent {
     handoverMs?: number;
     /** Test setting: the driver dies after this many ms, as if its container were gone (FANOUT_DRIVER_DIE_MS). */
     dieAfterMs?: number;
+    /** The deployed memory tiers and their functions, as the client's preflight found them. */
+    tiers?: { memoryMb: number; functionName: string }[];
   };
 }

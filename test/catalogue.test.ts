@@ -13,6 +13,7 @@ import { fanout, ROOT } from "./helpers/cli.js";
 import { startFakeSsm, type FakeSsm } from "./helpers/fake-ssm.js";
 import { startLambdaProxy, type LambdaProxy } from "./helpers/lambda-proxy.js";
 import { startS3DenyProxy } from "./helpers/s3-deny-proxy.js";
+import { gzipSync } from "node:zlib";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 
 const STORE = fs.mkdtempSync(path.join(os.tmpdir(), "fanout-catalogue-"));
@@ -52,6 +53,11 @@ beforeAll(async () => {
   // One object under locked/, which the deny proxy keeps the workers from reading.
   const s3 = new S3Client({ region: "us-east-1", endpoint: userS3.endpoint, forcePathStyle: true, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
   await s3.send(new PutObjectCommand({ Bucket: "fanout-catalogue-in", Key: "locked/0.log", Body: "a line\n" }));
+  // gz-plain/: 65 objects (more than fanout asks each Content-Encoding of), one gzip-encoded under a plain name.
+  for (let i = 0; i < 65; i++) {
+    const gz = i === 7;
+    await s3.send(new PutObjectCommand({ Bucket: "fanout-catalogue-in", Key: `gz-plain/${String(i).padStart(2, "0")}.log`, Body: gz ? gzipSync("zipped\n") : `line ${i}\n`, ...(gz ? { ContentEncoding: "gzip" } : {}) }));
+  }
   s3.destroy();
   deniedS3 = await startS3DenyProxy(userS3.endpoint, "fanout-catalogue-in");
   const gone = http.createServer();
@@ -64,9 +70,20 @@ beforeAll(async () => {
     req.on("data", (d) => (body += d));
     req.on("end", () => {
       if (req.url?.includes("/functions/catalogue-fn/configuration")) {
-        // GetFunctionConfiguration of a deployed function with a 60 s timeout.
+        // GetFunctionConfiguration of a deployed function with a 60 s timeout and 1024 MB of /tmp.
         res.writeHead(200, { "content-type": "application/json" });
-        res.end(JSON.stringify({ FunctionName: "catalogue-fn", MemorySize: 1769, Timeout: 60, Architectures: ["arm64"] }));
+        res.end(JSON.stringify({ FunctionName: "catalogue-fn", MemorySize: 1769, Timeout: 60, Architectures: ["arm64"], EphemeralStorage: { Size: 1024 } }));
+      } else if (body.includes("Action=DescribeStacks") && body.includes("StackName=fanout-tiers")) {
+        // A stack deployed with `fanout deploy --memory 1024,3008` (serverless-tiers.cjs's WorkerTiers output).
+        const output = (k: string, v: string) => `<member><OutputKey>${k}</OutputKey><OutputValue>${v}</OutputValue></member>`;
+        res.writeHead(200, { "content-type": "text/xml" });
+        res.end(
+          `<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member><StackName>fanout-tiers</StackName><StackStatus>UPDATE_COMPLETE</StackStatus><Outputs>` +
+            output("WorkerFunctionName", "catalogue-fn") +
+            output("RunsBucketName", "fanout-catalogue-in") +
+            output("WorkerTiers", "1024=catalogue-fn,3008=catalogue-fn3008") +
+            `</Outputs></member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></DescribeStacksResponse>`,
+        );
       } else if (body.includes("Action=DescribeStacks")) {
         res.writeHead(400, { "content-type": "text/xml" });
         res.end(
@@ -154,11 +171,35 @@ async function finishedRun(): Promise<string[]> {
   return ["cancel", runId, "--store", STORE];
 }
 
+/** A job beside a 1100 MB asset (a sparse file: nothing is written or read), run on catalogue-fn with its 1024 MB of /tmp. */
+async function assetsOverTmp(): Promise<string[]> {
+  const dir = fs.mkdtempSync(path.join(STORE, "big-asset-"));
+  fs.writeFileSync(path.join(dir, "big.ts"), `import { defineJob, range } from "fanout";\nexport default defineJob({ input: range(0, 2), assets: ["weights.bin"], map: (c) => c.end - c.start });\n`);
+  fs.closeSync(fs.openSync(path.join(dir, "weights.bin"), "w"));
+  fs.truncateSync(path.join(dir, "weights.bin"), 1100 * 1024 * 1024);
+  return onAws("--timeout", "30").map((a) => (a === "examples/primes.ts" ? path.join(dir, "big.ts") : a));
+}
+
 /** A run that failed (chunk 2 of map-throws.ts throws): not finished, so not an input. */
 async function failedRunAsInput(): Promise<string[]> {
   const first = await fanout(run("test/fixtures/map-throws.ts"));
   const runId = /--resume (\S+)/.exec(first.stderr)![1]!;
   return run("examples/primes.ts", "--input-run", runId);
+}
+
+/**
+ * A project whose job imports a package that compiles its addon with node-gyp at install time
+ * (a stand-in: its package.json and binding.gyp say so; its index.js needs no addon to load).
+ */
+async function projectWithGypAddon(): Promise<string[]> {
+  const dir = path.join(STORE, "gyp-project");
+  const pkg = path.join(dir, "node_modules", "gyp-addon");
+  fs.mkdirSync(pkg, { recursive: true });
+  fs.writeFileSync(path.join(pkg, "package.json"), JSON.stringify({ name: "gyp-addon", version: "1.0.0", gypfile: true, scripts: { install: "node-gyp rebuild" } }));
+  fs.writeFileSync(path.join(pkg, "binding.gyp"), "{}");
+  fs.writeFileSync(path.join(pkg, "index.js"), "module.exports = { twice: (n) => 2 * n };\n");
+  fs.writeFileSync(path.join(dir, "job.ts"), 'import addon from "gyp-addon";\nimport { defineJob } from "fanout";\nexport default defineJob({ input: [1, 2], map: (c) => c.map(addon.twice) });\n');
+  return run(path.join(dir, "job.ts"), "--backend", "aws", "--region", "us-east-1", "--function", "catalogue-fn", "--bucket", "fanout-catalogue-in", "--timeout", "30");
 }
 
 const rows: Row[] = [
@@ -222,6 +263,15 @@ const rows: Row[] = [
     line: /^fanout: --timeout 120 is above the deployed function's timeout of 60 s — /,
   },
   {
+    title: "--memory that no deployed memory tier has",
+    args: run("examples/primes.ts", "--backend", "aws", "--region", "us-east-1", "--stage", "tiers", "--chunks", "2", "--timeout", "30", "--memory", "2048"),
+    env: () => ({ ...DEPLOYED(() => fakeAwsUrl)(), AWS_ENDPOINT_URL_CLOUDFORMATION: fakeAwsUrl }),
+    exit: 2,
+    line: /^fanout: --memory 2048 is not a deployed memory tier \(the stack has 1024, 3008 MB\) — pass --memory 1024 or 3008, or deploy that tier with `fanout deploy --memory 1024,3008,2048`$/,
+  },
+  { title: "bench --sample without a memory sweep", args: ["bench", "examples/primes.ts", "--sample", "5", "--store", STORE], exit: 2, line: /^fanout: --sample applies to a memory sweep only — list the tiers to compare, e\.g\. --memory 1024,1769,3008 --sample 20$/ },
+  { title: "--memory list with a tier that is not a number", args: run("examples/primes.ts", "--memory", "1024,lots"), exit: 2, line: /^fanout: --memory must be a positive integer, got "lots" — e\.g\. --memory 1024$/ },
+  {
     title: "function not deployed (bucket and function named)",
     args: run("examples/primes.ts", "--backend", "aws", "--region", "us-east-1", "--function", "fanout-dev-worker", "--bucket", "b"),
     env: () => ({ ...FAKE_KEYS, AWS_ENDPOINT_URL_LAMBDA: fakeAwsUrl }),
@@ -247,11 +297,33 @@ const rows: Row[] = [
   { title: "--env malformed", args: run("examples/primes.ts", "--env", "API_URL"), exit: 2, line: /^fanout: --env must be NAME=value with NAME made of letters, digits and _, got "API_URL" — e\.g\. --env API_URL=https:\/\/api\.example\.com$/ },
   { title: "--secret malformed", args: run("examples/primes.ts", "--secret", "API_KEY=/myapp/api-key"), exit: 2, line: /^fanout: --secret must be NAME=ssm:\/parameter\/path or NAME=secretsmanager:<name or ARN>, got "API_KEY=\/myapp\/api-key" — e\.g\. --secret API_KEY=ssm:\/myapp\/api-key$/ },
   {
-    title: "secret not found",
+    title: "secret not found (looked up before any chunk runs)",
     args: run("examples/primes.ts", "--chunks", "2", "--secret", "API_KEY=ssm:/myapp/api-key"),
     env: ssmEnv,
-    exit: 1,
-    line: /chunk 0 failed: SecretError: secret API_KEY \(ssm:\/myapp\/api-key\): not found as \/myapp\/api-key \(2 chunks failed; this is the first\) — create it in the workers' region/,
+    exit: 2,
+    line: /^fanout: secret API_KEY \(ssm:\/myapp\/api-key\) does not exist: no parameter \/myapp\/api-key — create it \(`aws ssm put-parameter --name \/myapp\/api-key --type SecureString --value \.\.\.`\) or fix --secret API_KEY=\.\.\.$/,
+  },
+  {
+    title: "--secret on an emulated stack started without an SSM server",
+    args: run("examples/primes.ts", "--backend", "emulated", "--secret", "API_KEY=ssm:/myapp/api-key"),
+    env: () => ({ FANOUT_EMULATOR: staleEmulator }),
+    exit: 3,
+    line: /^fanout: --secret on the emulated stack needs an SSM server to read from, and the stack in FANOUT_EMULATOR was started without one — set AWS_ENDPOINT_URL_SSM to a loopback SSM/,
+  },
+  {
+    title: "assets larger than the worker's /tmp",
+    args: onAws("--timeout", "30").map((a) => (a === "examples/primes.ts" ? "big.ts" : a)),
+    setup: assetsOverTmp,
+    env: DEPLOYED(() => fakeAwsUrl),
+    exit: 2,
+    line: /^fanout: the job's assets total 1100\.0 MB, more than the 1024 MB of \/tmp a worker has \(biggest asset: weights\.bin, 1100\.0 MB\) — ship less, or give the workers more \/tmp: `fanout deploy --tmp <MB>` \(up to 10240\)$/,
+  },
+  {
+    title: "a remote job reads a file beside it that it does not ship",
+    args: onAws("--timeout", "30").map((a) => (a === "examples/primes.ts" ? "test/fixtures/files/reads-data.ts" : a)),
+    env: DEPLOYED(() => fakeAwsUrl),
+    exit: 2,
+    line: /^fanout: test\/fixtures\/files\/reads-data\.ts: reads \.\/data\.csv from disk, which the workers will not have — ship it with assets: \["data\.csv"\] and open it with ctx\.asset\("data\.csv"\)$/,
   },
   {
     title: "secret not granted to the workers",
@@ -264,6 +336,7 @@ const rows: Row[] = [
   { title: "logs of a run id that does not exist", args: ["logs", BAD_RUN, "--store", STORE], exit: 2, line: new RegExp(`no run "${BAD_RUN}"`) },
   { title: "logs with no runs in the store", args: ["logs", "--store", EMPTY_STORE], exit: 2, line: /no runs in .* — start one with `fanout run <job>`, or point --store\/--backend at where your runs are/ },
   { title: "deploy with memory Lambda cannot have", args: ["deploy", "--memory", "64"], exit: 2, line: /--memory must be a whole number from 128 to 10240, got "64"/ },
+  { title: "deploy with a /tmp Lambda cannot have", args: ["deploy", "--tmp", "100"], exit: 2, line: /^fanout: --tmp must be a whole number from 512 to 10240, got "100" — e\.g\. --tmp 512$/ },
   {
     title: "deploy with a worker policy file that does not exist",
     args: ["deploy", "--worker-policy", "no-such-policy.json"],
@@ -311,9 +384,32 @@ const rows: Row[] = [
     exit: 3,
     line: /^fanout: chunk \d+: access denied reading s3:\/\/fanout-catalogue-in\/locked\/0\.log — grant the workers read access: fanout deploy --read s3:\/\/fanout-catalogue-in\/locked\/$/,
   },
+  {
+    title: "lines() over a large S3 prefix with a gzip-encoded object under a plain name",
+    args: run("test/fixtures/catalogue/s3-gzip-plain.ts"),
+    env: S3_INPUT_ENV,
+    exit: 3,
+    line: /^fanout: chunk \d+: s3:\/\/fanout-catalogue-in\/gz-plain\/07\.log holds gzip data but was planned as plain text \(gzip is known by a \.gz name, or on S3 by Content-Encoding when a listing has at most 64 objects\), so its byte ranges cannot be split into lines — give it a name ending in \.gz: such objects are read whole, one chunk each$/,
+  },
   { title: "lines() over an S3 bucket that does not exist", args: run("test/fixtures/catalogue/s3-missing-bucket.ts"), env: S3_INPUT_ENV, exit: 2, line: /input bucket "no-such-bucket-zz9" does not exist \(s3:\/\/no-such-bucket-zz9\/logs\/\)/ },
   { title: "objects() over an empty S3 prefix", args: run("test/fixtures/catalogue/s3-empty-prefix.ts"), env: S3_INPUT_ENV, exit: 2, line: /objects\("s3:\/\/fanout-catalogue-in\/nothing-here\/"\) found no objects in bucket fanout-catalogue-in/ },
   { title: "deploy --read with a wildcard", args: ["deploy", "--read", "s3://in-bucket/logs/*"], exit: 2, line: /--read "s3:\/\/in-bucket\/logs\/\*" is not an s3:\/\/bucket\/prefix URL/ },
+  {
+    // Lambda's 250 MB limit lowered by its test setting, so the crc32 archive for arm64 (the deployed function's) is over it.
+    title: "native packages too big for Lambda",
+    args: run("examples/crc32.ts", "--backend", "aws", "--region", "us-east-1", "--function", "catalogue-fn", "--bucket", "fanout-catalogue-in", "--timeout", "30"),
+    env: () => ({ ...DEPLOYED(() => fakeAwsUrl)(), FANOUT_TEST_UNZIPPED_LIMIT_BYTES: "262144" }),
+    exit: 2,
+    line: /^fanout: the job's external packages for linux-arm64 unpack to 0\.\d MB, over Lambda's 0\.3 MB limit for unzipped code \(largest: @node-rs\/crc32-linux-arm64-gnu 0\.\d MB, @node-rs\/crc32 0\.0 MB\) — run the job from a container image/,
+  },
+  {
+    title: "a native package that builds its addon at install time, for Lambda",
+    args: run("gyp-project/job.ts", "--backend", "aws", "--region", "us-east-1", "--function", "catalogue-fn", "--bucket", "fanout-catalogue-in", "--timeout", "30"),
+    setup: projectWithGypAddon,
+    env: DEPLOYED(() => fakeAwsUrl),
+    exit: 2,
+    line: /^fanout: gyp-addon builds its compiled addon in an install script \(node-gyp\), which fanout does not run when installing for linux-arm64 — use a package that ships prebuilt binaries/,
+  },
   { title: "gc with an age that is not a duration", args: ["gc", "--older-than", "7x", "--store", STORE], exit: 2, line: /^fanout: --older-than must be a duration like 30m, 12h or 7d, got "7x" — e\.g\. --older-than 7d$/ },
 ];
 

@@ -250,3 +250,59 @@ describe("deploy --read/--write: statements scoped to exactly those prefixes", (
     expect(res.stderr.trim()).toBe('fanout: --read "s3://in-bucket/logs/*" is not an s3://bucket/prefix URL — e.g. --read s3://my-bucket/logs/2024/ (a literal prefix: no *, ? or commas)');
   });
 });
+
+describe("deploy --memory 1024,3008,10240: one worker function per memory tier", () => {
+  // Packaged after the others (two osls runs at once in one folder clash).
+  let tiered: typeof template;
+  const tiersOut = fs.mkdtempSync(path.join(os.tmpdir(), "fanout-tiers-"));
+  afterAll(() => fs.rmSync(tiersOut, { recursive: true, force: true }));
+  beforeAll(() => {
+    tiered = packageWith(tiersOut, deployParams({ stage: "pkgtest", memory: "1024,3008,10240", tmp: "2048" }, tiersOut));
+  }, 120_000);
+
+  const functions = (t: typeof template) =>
+    Object.entries(t.Resources)
+      .filter(([, r]) => r.Type === "AWS::Lambda::Function")
+      .map(([id, r]) => [id, r.Properties.FunctionName, r.Properties.MemorySize, r.Properties.Handler, JSON.stringify(r.Properties.Role)]);
+
+  it("deploys worker at the first tier and worker<MB> for each other, same handler and role", () => {
+    const role = JSON.stringify({ "Fn::GetAtt": ["WorkerRole", "Arn"] });
+    expect(functions(tiered)).toEqual([
+      ["WorkerLambdaFunction", "fanout-pkgtest-worker", 1024, "dist/lambda/index.handler", role],
+      ["Worker3008LambdaFunction", "fanout-pkgtest-worker3008", 3008, "dist/lambda/index.handler", role],
+      ["Worker10240LambdaFunction", "fanout-pkgtest-worker10240", 10240, "dist/lambda/index.handler", role],
+    ]);
+  });
+
+  it("outputs WorkerTiers, each tier's memory and function, which `fanout run --memory` discovers", () => {
+    const pair = (mb: number, id: string) => ({ "Fn::Join": ["=", [String(mb), { Ref: id }]] });
+    expect((tiered.Outputs.WorkerTiers as { Value: unknown }).Value).toEqual({
+      "Fn::Join": [",", [pair(1024, "WorkerLambdaFunction"), pair(3008, "Worker3008LambdaFunction"), pair(10240, "Worker10240LambdaFunction")]],
+    });
+  });
+
+  it("every tier may write its own logs (the role's log grant covers worker*)", () => {
+    const statements = tiered.Resources.WorkerRole!.Properties.Policies[0].PolicyDocument.Statement;
+    const logs = statements.find((st: any) => [].concat(st.Action).includes("logs:PutLogEvents"));
+    expect(logs.Resource["Fn::Sub"]).toMatch(/log-group:\/aws\/lambda\/fanout-\$\{sls:stage\}-worker\*:\*$|log-group:\/aws\/lambda\/fanout-pkgtest-worker\*:\*$/);
+  });
+
+  // /tmp holds the job's assets and native packages: `--tmp 2048` gives every tier 2048 MB of
+  // ephemeral storage; Lambda's default is 512 MB ("Configuring ephemeral storage for Lambda functions").
+  it("deploy --tmp 2048 gives every tier's /tmp 2048 MB; without it, Lambda's 512 MB", () => {
+    const storage = (t: typeof template) => Object.values(t.Resources).filter((r) => r.Type === "AWS::Lambda::Function").map((r) => r.Properties.EphemeralStorage);
+    expect(storage(tiered)).toEqual([{ Size: 2048 }, { Size: 2048 }, { Size: 2048 }]);
+    expect(storage(template)).toEqual([{ Size: 512 }]);
+  });
+
+  it("a single --memory keeps one function, its one tier in WorkerTiers", () => {
+    expect(functions(template).map(([id, , mb]) => [id, mb])).toEqual([["WorkerLambdaFunction", 2048]]);
+    expect((template.Outputs.WorkerTiers as { Value: unknown }).Value).toEqual({ "Fn::Join": [",", [{ "Fn::Join": ["=", ["2048", { Ref: "WorkerLambdaFunction" }]] }]] });
+  });
+
+  it("refuses a tier Lambda cannot have, naming it, before anything is deployed", async () => {
+    const res = await fanout(["deploy", "--memory", "1024,20000"]);
+    expect(res.code).toBe(2);
+    expect(res.stderr.trim()).toBe('fanout: --memory must be a whole number from 128 to 10240, got "20000" — e.g. --memory 128');
+  });
+});

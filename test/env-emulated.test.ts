@@ -1,7 +1,7 @@
 // A run's env on the emulated stack: the worker (serverless-offline behind worker/emulated.ts,
 // which leaves a chunk only the variables Lambda defines) gets them from the Lambda payload,
-// and logs, status and --json show them masked. Secrets on the emulated stack are not tested
-// here: serverless-offline serves no SSM (test/env-secrets.test.ts covers the read path locally).
+// and logs, status and --json show them masked. Secrets on the emulated stack, read from a
+// loopback SSM the stack is started with, are in test/files-emulated.test.ts.
 import { describe, expect, it } from "vitest";
 import { fanout } from "./helpers/cli.js";
 import { emulatorForFile } from "./helpers/emulator.js";

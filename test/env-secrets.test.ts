@@ -26,6 +26,11 @@ afterAll(async () => {
   fs.rmSync(STORE, { recursive: true, force: true });
 });
 
+/** The runs a store holds. */
+function runsIn(store: string): string[] {
+  return fs.existsSync(path.join(store, "runs")) ? fs.readdirSync(path.join(store, "runs")).sort() : [];
+}
+
 /** Every file under `dir`, read as text. */
 function allText(dir: string): string {
   return fs
@@ -36,7 +41,19 @@ function allText(dir: string): string {
 }
 
 describe("env and secrets on the local backend", () => {
+  it("a secret that does not exist stops the run before any chunk runs, naming it", async () => {
+    const before = runsIn(STORE);
+    const from = ssm.reads.length;
+    const res = await fanout(["run", "test/fixtures/vars/env-job.ts", "--store", STORE, "-q", "--secret", "FANOUT_T_KEY=ssm:/fanout-test/key", "--secret", "FANOUT_T_GONE=ssm:/fanout-test/gone"], { env: awsEnv });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toBe("fanout: secret FANOUT_T_GONE (ssm:/fanout-test/gone) does not exist: no parameter /fanout-test/gone — create it (`aws ssm put-parameter --name /fanout-test/gone --type SecureString --value ...`) or fix --secret FANOUT_T_GONE=...\n");
+    // Only the client's lookups: no worker read anything, and no run was planned.
+    expect(ssm.reads.slice(from).sort()).toEqual(["/fanout-test/gone", "/fanout-test/key"]);
+    expect(runsIn(STORE)).toEqual(before);
+  });
+
   it("sets defaults.env, --env-file, --env and --secret in process.env for each chunk, reading the secret once per process", async () => {
+    const from = ssm.reads.length;
     const envFile = path.join(STORE, "test.env");
     fs.writeFileSync(envFile, `# comment\nFANOUT_T_WHERE=from-the-file\nFANOUT_T_TOKEN="overridden below"\n`);
     const res = await fanout(
@@ -47,8 +64,8 @@ describe("env and secrets on the local backend", () => {
     expect(res.code).toBe(0);
     const out = JSON.parse(res.stdout) as { result: unknown[]; summary: { runId: string } };
     expect(out.result).toEqual(Array(4).fill({ where: "from-the-file", token: rev(TOKEN), key: rev(KEY) }));
-    // One process: the secret was read once and cached for the others.
-    expect(ssm.reads).toEqual(["/fanout-test/key"]);
+    // Looked up once by the client before dispatch; then, one process: read once by the worker and cached for the others.
+    expect(ssm.reads.slice(from)).toEqual(["/fanout-test/key", "/fanout-test/key"]);
     const runId = out.summary.runId;
 
     // Never in clear: not in the store (manifest, results, logs), nor in logs, status or --json.

@@ -1,6 +1,7 @@
 // Live output from inside running chunks, on the local backend: ctx.progress moves the
 // progress display before the first chunk ends, and `fanout logs -f` shows a chunk's line
 // while that chunk still runs (the worker flushes new lines to the store every 2 s).
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { run, type Progress } from "fanout";
@@ -10,6 +11,11 @@ import { followLiveLines } from "./helpers/follow.js";
 import { rmDir, tmpDir } from "./helpers/tmp.js";
 
 const DIR = tmpDir("live");
+
+function filesUnder(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
+}
 afterAll(() => rmDir(DIR));
 
 describe("live progress and logs (local)", () => {
@@ -32,5 +38,7 @@ describe("live progress and logs (local)", () => {
     expect(f.beginSeenAt).toBeGreaterThan(0);
     expect(f.beginSeenAt).toBeLessThan(f.chunk0EndedAt);
     expect(f.lines).toEqual(["begin 0", "end 0"]);
+    // The parts "begin 0" came from are removed once the chunk's result holds every line.
+    expect(filesUnder(path.join(DIR, "logs", "runs", f.runId, "live"))).toEqual([]);
   }, 60_000);
 });

@@ -34,6 +34,15 @@ describe("partial results", () => {
     const manifest = JSON.parse(fs.readFileSync(path.join(STORE, "runs", runId, "manifest.json"), "utf8"));
     expect(manifest.status).toBe("partial");
 
+    // status names the failed chunks: in the run's view, in JSON, and in the list of runs.
+    const shown = await fanout(["status", runId, "--store", STORE]);
+    expect(shown.stdout.split("\n")[0]).toBe(`run ${runId}: partial · 8/10 chunks have results · 2 failed (3, 7)`);
+    expect(shown.stdout).toContain(`\n  logs: fanout logs ${runId} 3 --store ${STORE}\n`);
+    expect(JSON.parse((await fanout(["status", runId, "--store", STORE, "--json"])).stdout)).toMatchObject({ status: "partial", done: 8, failed: 2, failedChunks: [3, 7] });
+    const listed = await fanout(["status", "--store", STORE]);
+    expect(listed.stdout.split("\n").find((l) => l.startsWith(runId))).toMatch(/ partial .* test\/fixtures\/partial\.ts {2}\(2 failed: 3, 7\)$/);
+    expect(JSON.parse((await fanout(["status", "--store", STORE, "--json"])).stdout).find((r: { runId: string }) => r.runId === runId)).toMatchObject({ status: "partial", failedChunks: [3, 7] });
+
     // The failing chunks are fixed (the variable is gone): the resume runs chunks 3 and 7 only.
     const resumed = await fanout(["run", JOB, "--resume", runId, "--store", STORE, "--json", "-q"]);
     expect(resumed.code).toBe(0);

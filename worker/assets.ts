@@ -10,7 +10,8 @@ import * as path from "node:path";
 import { createHash } from "node:crypto";
 import { notAnAsset } from "../src/job/check.js";
 import type { AssetRef, Task } from "../src/types.js";
-import { defaultAssetCacheDir, touch, writeCachedFile } from "../src/util/bundle-cache.js";
+import type { ObjectStore } from "../src/store/types.js";
+import { cacheSlot, defaultAssetCacheDir, touch } from "../src/util/bundle-cache.js";
 import { hashFile } from "../src/util/hash-file.js";
 import type { WorkerEnv } from "./env.js";
 
@@ -73,9 +74,65 @@ async function place(name: string, ref: AssetRef, env: WorkerEnv): Promise<strin
     touch(cached);
     return cached;
   }
-  const body = await env.store.get(ref.key);
-  check(name, ref, createHash("sha256").update(body).digest("hex"));
-  return writeCachedFile(dir, ref.sha256, body);
+  return download(name, ref, env.store, dir);
+}
+
+/** Bytes of an asset held at once while it is fetched: a few pieces, whatever the asset's size. */
+const PIECE_BYTES = 8 * 1024 * 1024;
+const PIECES_IN_FLIGHT = 3;
+
+/**
+ * Fetch the asset into the cache folder without holding it whole (an asset may be most of
+ * /tmp and more than the function's memory): hash each piece as it is written beside the
+ * final name, and rename it into place only once the hash is the recorded one.
+ */
+async function download(name: string, ref: AssetRef, store: ObjectStore, dir: string): Promise<string> {
+  const { file, aside } = cacheSlot(dir, ref.sha256);
+  const hash = createHash("sha256");
+  try {
+    const out = await fs.promises.open(aside, "w");
+    try {
+      for await (const piece of pieces(store, ref)) {
+        hash.update(piece);
+        await out.write(piece);
+      }
+    } finally {
+      await out.close();
+    }
+    check(name, ref, hash.digest("hex"));
+    fs.renameSync(aside, file);
+    return file;
+  } finally {
+    fs.rmSync(aside, { force: true });
+  }
+}
+
+/**
+ * The object's bytes in order: whole when small, else in ranged GETs a few at a time. The last
+ * range asks one byte past the recorded size, so an object that grew shows in the hash.
+ */
+async function* pieces(store: ObjectStore, ref: AssetRef): AsyncGenerator<Buffer> {
+  if (ref.size <= PIECE_BYTES) {
+    yield await store.get(ref.key);
+    return;
+  }
+  const fetchAt = (at: number) => {
+    const p = store.getRange(ref.key, at, at + PIECE_BYTES >= ref.size ? ref.size + 1 : at + PIECE_BYTES);
+    // Awaited in turn below; a failure ahead of its turn must not surface as unhandled meanwhile.
+    p.catch(() => {});
+    return p;
+  };
+  const queue: Promise<Buffer>[] = [];
+  let next = 0;
+  const ask = () => {
+    for (; queue.length < PIECES_IN_FLIGHT && next < ref.size; next += PIECE_BYTES) queue.push(fetchAt(next));
+  };
+  ask();
+  while (queue.length) {
+    const piece = await queue.shift()!;
+    ask();
+    yield piece;
+  }
 }
 
 function check(name: string, ref: AssetRef, actual: string): void {

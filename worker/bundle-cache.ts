@@ -7,14 +7,15 @@
  */
 import { createHash } from "node:crypto";
 import { pathToFileURL } from "node:url";
-import type { Task } from "../src/types.js";
+import type { DepsRef, Task } from "../src/types.js";
 import { cachedBundleFile } from "../src/util/bundle-cache.js";
+import { bundleDirFor } from "./deps.js";
 import type { WorkerEnv } from "./env.js";
 
 type Module = Record<string, unknown>;
 
 /** Loads by sha256, in flight or done: concurrent chunks of one run share one load. */
-const loads = new Map<string, Promise<Module>>();
+const loads = new Map<string, Promise<{ module: Module; depsMs?: number }>>();
 /** Modules that finished loading, for the handler's synchronous fast path. */
 const loaded = new Map<string, Module>();
 
@@ -28,28 +29,33 @@ export function loadedModule(sha256: string): Module | undefined {
   return loaded.get(sha256);
 }
 
-/** The bundle's module; `cold` when this call started the load. */
-export async function loadBundle(bundle: Task["bundle"], env: WorkerEnv): Promise<{ module: Module; cold: boolean }> {
+/**
+ * The bundle's module; `cold` when this call started the load, and `depsMs` when it also
+ * fetched and unpacked the run's dependency archive.
+ */
+export async function loadBundle(bundle: Task["bundle"], env: WorkerEnv, deps?: DepsRef): Promise<{ module: Module; cold: boolean; depsMs?: number }> {
   const sha = bundle.sha256;
   let p = loads.get(sha);
   const cold = p === undefined;
   if (!p) {
-    p = fetchAndImport(bundle, env);
+    p = fetchAndImport(bundle, env, deps);
     loads.set(sha, p);
     // A failed load (store outage) must not poison the cache for the next invocation.
     p.catch(() => loads.delete(sha));
   }
-  return { module: await p, cold };
+  const { module, depsMs } = await p;
+  return { module, cold, ...(cold && depsMs !== undefined ? { depsMs } : {}) };
 }
 
-async function fetchAndImport(bundle: Task["bundle"], env: WorkerEnv): Promise<Module> {
-  const code = await env.store.get(bundle.key);
+async function fetchAndImport(bundle: Task["bundle"], env: WorkerEnv, deps?: DepsRef): Promise<{ module: Module; depsMs?: number }> {
+  const [code, near] = await Promise.all([env.store.get(bundle.key), deps ? bundleDirFor(deps, env) : undefined]);
   const actual = createHash("sha256").update(code).digest("hex");
   if (actual !== bundle.sha256) {
     throw new BundleIntegrityError(`job bundle ${bundle.key} has sha256 ${actual}, expected ${bundle.sha256}`);
   }
-  const file = env.store.localPath?.(bundle.key) || cachedBundleFile(env.cacheDir, bundle.sha256, code);
+  // A bundle with external packages goes where Node's resolution walks up to them (worker/deps.ts).
+  const file = near ? cachedBundleFile(near.dir, bundle.sha256, code) : env.store.localPath?.(bundle.key) || cachedBundleFile(env.cacheDir, bundle.sha256, code);
   const module = (await import(pathToFileURL(file).href)) as Module;
   loaded.set(bundle.sha256, module);
-  return module;
+  return { module, ...(near?.ms !== undefined ? { depsMs: near.ms } : {}) };
 }

@@ -38,7 +38,7 @@ interface LazyAbort {
   reason?: unknown;
 }
 
-function contextFor(task: Task, scope: ChunkScope, lazy: LazyAbort): ChunkContext {
+function contextFor(task: Task, scope: ChunkScope, lazy: LazyAbort, store: ObjectStore): ChunkContext {
   return {
     index: task.index,
     count: task.count,
@@ -53,7 +53,8 @@ function contextFor(task: Task, scope: ChunkScope, lazy: LazyAbort): ChunkContex
     },
     log: (...args: unknown[]) => appendLog(scope, format(...args)),
     progress: (fraction: number) => setProgress(scope, fraction),
-    read: readObject,
+    // The run store holds local files uploaded for remote workers (files(), lines() of a folder).
+    read: (obj, range) => readObject(obj, range, store),
     asset: (name: string) => assetPath(task, name),
     write: (name, body) => (scope.outputs ??= new ChunkOutputs(task)).write(name, body),
   };
@@ -76,7 +77,7 @@ const ignoreLateFailure = () => {};
  */
 export function callChunk(target: Target, chunk: unknown, task: Task, scope: ChunkScope, handle: CancelHandle | undefined, store: ObjectStore): Outcome | Promise<Outcome> {
   const lazy: LazyAbort = {};
-  const ctx = contextFor(task, scope, lazy);
+  const ctx = contextFor(task, scope, lazy, store);
   // An error from a stray callback after the chunk finished has no one left to fail.
   scope.fail = ignoreLateFailure;
   let result: unknown;

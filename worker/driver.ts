@@ -23,7 +23,7 @@ export async function driveFromEvent(event: DriverEvent, context: { getRemaining
   const target = ownTarget(event.driver.bucket);
   const backends: AwsBackend[] = [];
   const open = (name: "aws" | "emulated", memoryMb: number, concurrency: number) => {
-    const b = new AwsBackend(name, target, memoryMb, concurrency, { store });
+    const b = new AwsBackend(name, target, memoryMb, concurrency, { store, ...(event.driver.tiers ? { tiers: event.driver.tiers } : {}) });
     backends.push(b);
     return b;
   };

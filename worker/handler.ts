@@ -14,7 +14,7 @@ import { enterVars, redact, type Release, type Vars } from "./env-scope.js";
 import { Watch } from "./memory.js";
 import type { ChunkOutputs } from "./outputs.js";
 import { storeAndReply, type Times } from "./reply.js";
-import { followChunk } from "./live-log.js";
+import { followChunk, type DropParts } from "./live-log.js";
 import { newScope, type ChunkScope } from "./scope.js";
 import { varsOf } from "./secrets.js";
 
@@ -51,17 +51,20 @@ export function runTask(task: Task, env: WorkerEnv, opts: RunTaskOptions = {}): 
 /** The slow path: load the bundle and fetch the payload first. */
 async function runLoading(task: Task, env: WorkerEnv, opts: RunTaskOptions, scope: ChunkScope, t0: number): Promise<Reply> {
   let cold = false;
+  let depsMs: number | undefined;
+  const times = (): Times => ({ t0, startedAt: t0, cold, ...(depsMs !== undefined ? { depsMs } : {}) });
   try {
-    const loaded = await loadBundle(task.bundle, env);
+    const loaded = await loadBundle(task.bundle, env, task.deps);
     cold = loaded.cold;
+    if (loaded.depsMs !== undefined) depsMs = loaded.depsMs;
     const target = resolveTarget(loaded.module, task.export);
     // Every asset is fetched and checked before the chunk starts, so ctx.asset is synchronous.
     await fetchAssets(task, env);
     const chunk = await resolveChunk(task.source, env.store);
     const vars = await varsOf(task, env.readSecret);
-    return await start(task, env, opts, scope, target, chunk, { t0, startedAt: t0, cold }, vars);
+    return await start(task, env, opts, scope, target, chunk, times(), vars);
   } catch (err) {
-    return storeAndReply(task, env, scope, { error: classify(err) }, { t0, startedAt: t0, cold });
+    return storeAndReply(task, env, scope, { error: classify(err) }, times());
   }
 }
 
@@ -113,11 +116,19 @@ function call(
     // Only a chunk that waits can outlive a flush interval: its lines go to the store as it runs.
     const stopLive = followChunk(task, env, scope, vars ? (line) => redact(line, vars) : undefined);
     return outcome.then((o) => {
-      stopLive();
-      return end(o);
+      const dropParts = stopLive();
+      return dropParts ? whenStored(end(o), dropParts) : end(o);
     });
   }
   return end(outcome);
+}
+
+/** Once the outcome is stored (its envelope holds every line), the live parts are not needed. */
+async function whenStored(reply: Reply | Promise<Reply>, dropParts: DropParts): Promise<Reply> {
+  const r = await reply;
+  // A transient or cancelled outcome is not stored: its parts are all there is of its lines.
+  if (r.ok || (r.error && r.error.kind !== "transient" && r.error.kind !== "cancelled")) await dropParts();
+  return r;
 }
 
 /** A chunk's writes count only if it succeeded: commit them (a failed commit fails the chunk), or drop them. */

@@ -26,15 +26,25 @@ interface Live {
   /** The next part's number. */
   part: number;
   lastFlush: number;
-  writing: boolean;
+  /** The part being written, if any (removal waits for it). */
+  writing: Promise<void> | undefined;
 }
 
 const running = new Set<Live>();
 let timer: NodeJS.Timeout | undefined;
 
-/** Start flushing the chunk's live log; the function returned stops it (the result envelope has every line). */
-export function followChunk(task: Task, env: WorkerEnv, scope: ChunkScope, redact: (line: string) => string = (l) => l): () => void {
-  const live: Live = { task, env, scope, redact, sent: 0, sentProgress: undefined, part: 1, lastFlush: Date.now(), writing: false };
+/**
+ * Removes an attempt's live parts once its outcome, which holds every line, is stored: a run
+ * of long chunks would otherwise leave one object per chunk every 2 s behind it.
+ */
+export type DropParts = () => Promise<void>;
+
+/**
+ * Start flushing the chunk's live log. The function returned stops it, and gives the way to
+ * remove the parts written, if there are any.
+ */
+export function followChunk(task: Task, env: WorkerEnv, scope: ChunkScope, redact: (line: string) => string = (l) => l): () => DropParts | undefined {
+  const live: Live = { task, env, scope, redact, sent: 0, sentProgress: undefined, part: 1, lastFlush: Date.now(), writing: undefined };
   running.add(live);
   if (!timer) {
     timer = setInterval(tick, TICK_MS);
@@ -47,13 +57,28 @@ export function followChunk(task: Task, env: WorkerEnv, scope: ChunkScope, redac
       clearInterval(timer);
       timer = undefined;
     }
+    return live.part > 1 || live.writing ? () => dropParts(live) : undefined;
   };
+}
+
+async function dropParts(live: Live): Promise<void> {
+  await live.writing;
+  const { runId, index, attempt } = live.task;
+  const written = Array.from({ length: live.part - 1 }, (_, i) => keys.livePart(runId, index, attempt, i + 1));
+  if (written.length === 0) return;
+  try {
+    await live.env.store.delete(written);
+  } catch {
+    // Left for `fanout gc` and the bucket's expiry rule.
+  }
 }
 
 function tick(): void {
   const now = Date.now();
   for (const live of running) {
-    if (!live.writing && now - live.lastFlush >= LIVE_LOG_MS) void flush(live, now);
+    if (!live.writing && now - live.lastFlush >= LIVE_LOG_MS) {
+      live.writing = flush(live, now).finally(() => (live.writing = undefined));
+    }
   }
 }
 
@@ -64,7 +89,6 @@ async function flush(live: Live, now: number): Promise<void> {
   const upTo = scope.logs.length;
   if (upTo === live.sent && scope.progress === live.sentProgress) return;
   const part: LivePart = { lines: scope.logs.slice(live.sent, upTo).map(live.redact), ...(scope.progress !== undefined ? { progress: scope.progress } : {}), at: now };
-  live.writing = true;
   try {
     await live.env.store.put(keys.livePart(task.runId, task.index, task.attempt, live.part), JSON.stringify(part));
     live.part++;
@@ -72,7 +96,5 @@ async function flush(live: Live, now: number): Promise<void> {
     live.sentProgress = part.progress;
   } catch {
     // Live lines are a convenience: the result envelope carries them all anyway.
-  } finally {
-    live.writing = false;
   }
 }

@@ -1,7 +1,8 @@
 /**
  * A chunk attempt's `ctx.write`s: staged under the attempt's own prefix while it runs, then
- * committed to `<runId>/<chunk>/<name>` when it succeeds, or dropped when it fails. So only a
- * successful attempt's set shows, whole; the client sweeps what a killed attempt left staged.
+ * committed to `<runId>/<chunk>/<name>` when it succeeds and is the first to claim the chunk,
+ * or dropped. So exactly one successful attempt's set shows, whole; the client sweeps what a
+ * killed attempt left staged.
  */
 import pLimit from "p-limit";
 import type { OutputBody } from "../src/job/index.js";
@@ -66,17 +67,24 @@ export class ChunkOutputs {
     }
     if (!this.staged.size) return [];
     const sink = await sinkFor(this.task.output!);
+    const { runId, index, attempt } = this.task;
+    const records: OutputRecord[] = [...this.staged].map(([name, bytes]) => ({ name, key: sink.keyOf(outputKeys.final(runId, index, name)), bytes }));
+    // Two attempts can both succeed (a speculative copy and its original): the one that claims the chunk commits.
+    const claim = outputKeys.claim(runId, index);
+    if (!(await sink.claim(claim, JSON.stringify({ attempt, records })))) {
+      await this.dropStaged();
+      const won = await sink.read(claim);
+      return won ? (JSON.parse(won.toString("utf8")) as { records: OutputRecord[] }).records : [];
+    }
     const limit = pLimit(COMMIT_MOVES);
-    const { runId, index } = this.task;
-    return Promise.all(
-      [...this.staged].map(([name, bytes]) =>
-        limit(async () => {
-          const final = outputKeys.final(runId, index, name);
-          await sink.move(this.stagedRel(name), final);
-          return { name, key: sink.keyOf(final), bytes };
-        }),
-      ),
-    );
+    try {
+      await Promise.all(records.map((r) => limit(() => sink.move(this.stagedRel(r.name), outputKeys.final(runId, index, r.name), r.bytes))));
+    } catch (err) {
+      // The chunk fails with this attempt: its retry must be free to commit.
+      await sink.remove([claim]).catch(() => {});
+      throw err;
+    }
+    return records;
   }
 
   /** The chunk failed: what it staged goes (writes still in flight remove themselves). */

@@ -25,6 +25,8 @@ export interface Times {
   t0: number;
   startedAt: number;
   cold: boolean;
+  /** Fetching, checking and unpacking the run's dependency archive, when this invocation did it. */
+  depsMs?: number;
 }
 
 /** Serialize, store (or hand to the batching writer), and shape the reply. */
@@ -59,7 +61,7 @@ export function storeAndReply(task: Task, env: WorkerEnv, scope: ChunkScope, o: 
 }
 
 function envelopeOf(task: Task, env: WorkerEnv, scope: ChunkScope, error: RemoteError | undefined, times: Times): ResultEnvelope {
-  const { t0, startedAt, cold } = times;
+  const { t0, startedAt, cold, depsMs } = times;
   return {
     v: 1,
     runId: task.runId,
@@ -67,7 +69,7 @@ function envelopeOf(task: Task, env: WorkerEnv, scope: ChunkScope, error: Remote
     attempt: task.attempt,
     ok: error === undefined,
     ...(error ? { error } : {}),
-    timing: { startedAt, endedAt: scope.endedAt ?? Date.now(), loadMs: startedAt - t0, coldStart: cold },
+    timing: { startedAt, endedAt: scope.endedAt ?? Date.now(), loadMs: startedAt - t0, coldStart: cold, ...(depsMs !== undefined ? { depsMs } : {}) },
     logs: scope.logs,
     worker: { platform: env.platform, id: env.workerId, ...(env.memoryMb ? { memoryMb: env.memoryMb } : {}) },
     // A run resumed with --rebuild mixes builds: each result names the one that made it.

@@ -4,14 +4,9 @@
  * The read itself is a function the host wires (worker/aws-ssm.ts), so this module and the
  * handler stay free of the SDK.
  */
+import { parseSecretRef, type SecretRef } from "../src/secret-ref.js";
 import type { Task } from "../src/types.js";
 import type { Vars } from "./env-scope.js";
-
-/** Where a secret lives: an SSM parameter name, or a Secrets Manager secret name or ARN. */
-interface SecretRef {
-  store: "ssm" | "secretsmanager";
-  id: string;
-}
 
 /** Reads one secret's value; throws SecretError when it is missing or not granted. */
 export type SecretReader = (ref: SecretRef) => Promise<string>;
@@ -25,12 +20,6 @@ export class SecretError extends Error {
   ) {
     super(message);
   }
-}
-
-/** `ssm:/path` or `secretsmanager:<name or arn>`, as `--secret` takes it (checked by the client). */
-function parseSecretRef(ref: string): SecretRef {
-  const at = ref.indexOf(":");
-  return { store: ref.slice(0, at) as SecretRef["store"], id: ref.slice(at + 1) };
 }
 
 /** Values by reference, for the process's life; a failed read is dropped so the next chunk asks again. */

@@ -1,4 +1,4 @@
-// Bench case f: the bytes of every line of an S3 object (FANOUT_BENCH_S3_URL), read by the
+// Bench case g: the bytes of every line of an S3 object (FANOUT_BENCH_S3_URL), read by the
 // workers through lines("s3://...") with ranged GETs. Returns [lines, bytes] per chunk.
 import { defineJob, lines } from "fanout";
 

@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Option, type Command } from "commander";
 import { ConfigError, UsageError } from "../../src/errors.js";
-import { intInRange } from "../../src/options.js";
+import { intInRange, memoryTiers } from "../../src/options.js";
 import { flag } from "../common.js";
 
 /** The flags of `fanout deploy`, as commander hands them over. */
@@ -17,6 +17,7 @@ export interface DeployFlags {
   /** arm64 or x86_64: commander checks the choice. */
   arch?: string;
   expireDays?: string;
+  tmp?: string;
   /** A JSON file of IAM statements the job needs, added to the worker role. */
   workerPolicy?: string;
   secrets?: string;
@@ -52,20 +53,24 @@ export function registerDeploy(program: Command): void {
     .option("--stage <stage>", "stack name suffix: each developer or branch its own (fanout-<stage>)", "dev")
     .option("--region <region>", "AWS region (default: AWS_REGION, then the profile's)")
     .option("--profile <name>", "AWS profile (default: AWS_PROFILE)")
-    .option("--memory <mb>", "worker memory, 128-10240 MB (default 1769 = one vCPU)")
+    .option(
+      "--memory <mb>",
+      "worker memory, 128-10240 MB (default 1769 = one vCPU); a list 1024,3008,10240 deploys one worker per memory tier (the first is the default), for `run --memory` and `--oom-retry`",
+    )
     .option(
       "--timeout <seconds>",
       "Lambda timeout, 1-900 s (default 300, the default --timeout of a run). A run's --timeout may not exceed it: past it Lambda stops the chunk unannounced",
     )
     .addOption(new Option("--arch <arch>", "worker architecture (default arm64)").choices(["arm64", "x86_64"]))
     .option("--expire-days <days>", "run data in the bucket expires after this many days (default 7)")
+    .option("--tmp <MB>", "each worker's /tmp (ephemeral storage) in MB, 512-10240, for the job's assets and native packages (default 512)")
     .option("--worker-policy <file>", "JSON file of IAM statements the job needs (other AWS services), added to the worker role")
     .option("--secrets <prefix>", "let the workers read SSM parameters under this path (e.g. /myapp), and Secrets Manager secrets named myapp/...")
     .option("--read <s3url>", "let the workers read s3://bucket/prefix (GetObject, ListBucket on that prefix only); repeatable", collect, [])
     .option("--write <s3url>", "let the workers write under s3://bucket/prefix (PutObject on that prefix only); repeatable", collect, [])
     .addHelpText(
       "after",
-      "\nExamples:\n  $ npx fanout deploy --stage dev --region eu-west-1 --memory 1769\n  $ npx fanout deploy --read s3://in-bucket/logs/ --write s3://out-bucket/results/\n  $ npx fanout deploy --worker-policy policy.json   # {\"Statement\": [{\"Effect\": \"Allow\", \"Action\": \"ssm:GetParameter\", \"Resource\": \"arn:aws:ssm:...\"}]}\n",
+      "\nExamples:\n  $ npx fanout deploy --stage dev --region eu-west-1 --memory 1769\n  $ npx fanout deploy --memory 1024,3008,10240   # memory tiers: run --memory 3008, --oom-retry\n  $ npx fanout deploy --read s3://in-bucket/logs/ --write s3://out-bucket/results/\n  $ npx fanout deploy --worker-policy policy.json   # {\"Statement\": [{\"Effect\": \"Allow\", \"Action\": \"ssm:GetParameter\", \"Resource\": \"arn:aws:ssm:...\"}]}\n",
     )
     .action(deployAction);
 }
@@ -74,13 +79,18 @@ export function registerDeploy(program: Command): void {
 function limitParams(f: DeployFlags): string[] {
   const params: string[] = [];
   // Lambda's limits: memory 128-10240 MB, timeout 1-900 s.
-  const memory = flag((n, v) => intInRange(n, v, 128, 10240), "memory", f.memory);
+  const tiers = f.memory === undefined ? undefined : memoryTiers(f.memory, (n, v) => intInRange(n, v, 128, 10240));
   const timeout = flag((n, v) => intInRange(n, v, 1, 900), "timeout", f.timeout);
   const days = flag((n, v) => intInRange(n, v, 1, 3650), "expire-days", f.expireDays);
-  if (memory !== undefined) params.push(`--param=memory=${memory}`);
+  // Lambda's ephemeral storage: 512-10240 MB.
+  const tmp = flag((n, v) => intInRange(n, v, 512, 10240), "tmp", f.tmp);
+  // The first tier is the `worker` function; each other one is a worker<MB> function (serverless-tiers.cjs).
+  if (tiers) params.push(`--param=memory=${tiers[0]}`);
+  if (tiers && tiers.length > 1) params.push(`--param=tiers=${tiers.join(",")}`);
   if (timeout !== undefined) params.push(`--param=timeout=${timeout}`);
   if (f.arch) params.push(`--param=arch=${f.arch}`);
   if (days !== undefined) params.push(`--param=expireDays=${days}`);
+  if (tmp !== undefined) params.push(`--param=tmp=${tmp}`);
   if (f.secrets !== undefined) {
     // A path, so the grant is exactly that subtree: no wildcards, no trailing "/".
     if (!/^(\/[A-Za-z0-9_.-]+)+$/.test(f.secrets)) {

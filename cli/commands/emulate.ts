@@ -21,6 +21,7 @@ async function emulateAction(f: { stage: string }): Promise<void> {
     lambdaEndpoint: emu.lambdaEndpoint,
     bucket: emu.bucket,
     functionName: emu.functionName,
+    ...(emu.ssmEndpoint ? { ssmEndpoint: emu.ssmEndpoint } : {}),
   };
   await writeStdout(
     [

@@ -15,6 +15,8 @@ const POLL_MS = 500;
 interface Seen {
   lines: number;
   parts: Set<string>;
+  /** A part was gone when read: the worker stored the outcome and removed them, so the rest comes from it. */
+  gone?: boolean;
 }
 
 /** Print each line of the run's chunks (or of chunk `only`) once, as it lands, until the run ends. */
@@ -57,8 +59,14 @@ async function printLiveParts(
     const at = livePartOf(key);
     if (!at || finished.has(at.index)) continue;
     const s = seenOf(seen, at.index, at.attempt);
-    if (s.parts.has(key)) continue;
-    const part = JSON.parse((await store.get(key)).toString("utf8")) as LivePart;
+    if (s.gone || s.parts.has(key)) continue;
+    const body = await store.getIfExists(key);
+    // Parts are read in order, so the lines printed stay a prefix of the outcome's.
+    if (!body) {
+      s.gone = true;
+      continue;
+    }
+    const part = JSON.parse(body.toString("utf8")) as LivePart;
     s.parts.add(key);
     s.lines += part.lines.length;
     await print(at.index, part.lines);

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { readFileSync } from "node:fs";
 import { parseEnv } from "node:util";
 import { ChunkFailedError, FanoutError, UsageError } from "../../src/errors.js";
-import { allowedFailures, checkBackend, nonNegativeInt, parseEnvFlag, parseSecretFlag, positiveInt, positiveNumber, type BackendName, type MaxFailures } from "../../src/options.js";
+import { allowedFailures, checkBackend, memoryTiers, nonNegativeInt, parseEnvFlag, parseSecretFlag, positiveInt, positiveNumber, type BackendName, type MaxFailures } from "../../src/options.js";
 import type { RunOptions } from "../../src/run/types.js";
 import type { AttemptRecord, RunSummary } from "../../src/types.js";
 import { followUpFlags, logsCmd, resumeCmd, type RunRef } from "../../src/util/follow-up.js";
@@ -16,6 +16,7 @@ Examples:
   $ fanout run examples/pi.ts --chunks 360
   $ fanout run job.ts --chunks 1000 --concurrency 200 --json > out.json
   $ fanout run job.ts --chunks 360 --backend aws --region eu-west-1 --memory 1769
+  $ fanout run job.ts --backend aws --memory 1024 --oom-retry   (an OOM chunk reruns on the next deployed tier)
   $ fanout run job.ts --resume 20261127T044612Z-k3j9xq
   $ fanout run job.ts --env-file .env --env LOG_LEVEL=debug --secret API_KEY=ssm:/myapp/api-key
   $ fanout run job.ts --resume 20261127T044612Z-k3j9xq --rebuild   (after fixing a failed chunk's bug)
@@ -42,6 +43,7 @@ interface RunFlags extends BackendFlags {
   timeout?: string;
   retries?: string;
   memory?: string;
+  oomRetry?: boolean;
   speculate?: boolean;
   processes?: string;
   resume?: string;
@@ -92,7 +94,7 @@ function runOptionsFrom(flags: RunFlags): RunOptions & { backend: BackendName } 
   const chunks = flag(positiveInt, "chunks", flags.chunks);
   const concurrency = flag(positiveInt, "concurrency", flags.concurrency);
   const retries = flag(nonNegativeInt, "retries", flags.retries);
-  const memory = flag(positiveInt, "memory", flags.memory);
+  const memory = flags.memory === undefined ? undefined : memoryTiers(flags.memory);
   const processes = flag(positiveInt, "processes", flags.processes);
   const timeout = flag(positiveNumber, "timeout", flags.timeout);
   const env = envFrom(flags);
@@ -103,7 +105,8 @@ function runOptionsFrom(flags: RunFlags): RunOptions & { backend: BackendName } 
     ...(chunks !== undefined ? { chunks } : {}),
     ...(concurrency !== undefined ? { concurrency } : {}),
     ...(retries !== undefined ? { retries } : {}),
-    ...(memory !== undefined ? { memory } : {}),
+    ...(memory !== undefined ? { memory: memory.length === 1 ? memory[0]! : memory } : {}),
+    ...(flags.oomRetry ? { oomRetry: true } : {}),
     ...(processes !== undefined ? { processes } : {}),
     ...(timeout !== undefined ? { timeout } : {}),
     ...(flags.speculate === false ? { speculate: false } : {}),
@@ -128,7 +131,8 @@ export function registerRun(program: Command): void {
     .option("-c, --concurrency <n>", "chunks in flight at once (default: all, up to 1000)")
     .option("-t, --timeout <seconds>", "per-chunk timeout (default: the job's, else 300)")
     .option("-r, --retries <n>", "retries of crashed, timed-out or throttled chunks (default 2)")
-    .option("-m, --memory <mb>", "worker memory in MB: Lambda memory, or the V8 heap cap locally (default 1024)")
+    .option("-m, --memory <mb>", "worker memory in MB: a deployed Lambda memory tier, or the V8 heap cap locally (default 1024); a list 512,2048 names the tiers --oom-retry may climb")
+    .option("--oom-retry", "rerun a chunk that runs out of memory on the next memory tier up (the stack's deployed tiers; locally a process with a larger heap)")
     .option("--no-speculate", "do not rerun stragglers (on by default for 20+ chunks)")
     .option("--processes <n>", "local worker processes (default: one per core)")
     .option("--resume <runId>", "continue a run: only chunks without a stored result run again")

@@ -6,7 +6,7 @@ import { indexOfKey, keys } from "../../src/store/keys.js";
 import { RunResults } from "../../src/store/results.js";
 import type { ObjectStore } from "../../src/store/types.js";
 import type { RunManifest } from "../../src/types.js";
-import { followUpFlags, resumeCmd } from "../../src/util/follow-up.js";
+import { followUpFlags, logsCmd, resumeCmd } from "../../src/util/follow-up.js";
 import { fmtMs } from "../../src/util/format.js";
 import { addBackendOptions, checkRunId, withStore, writeStdout, type BackendFlags } from "../common.js";
 
@@ -32,10 +32,29 @@ async function listRuns(store: ObjectStore, flags: StatusFlags): Promise<void> {
   const manifests = (await store.list("runs/")).filter((k) => k.endsWith("/manifest.json"));
   const rows: RunManifest[] = [];
   for (const k of manifests) rows.push(JSON.parse((await store.get(k)).toString("utf8")) as RunManifest);
-  if (flags.json) return writeStdout(JSON.stringify(rows.map((m) => ({ runId: m.runId, status: shownStatus(m), chunks: m.chunks, job: m.job.path, createdAt: m.createdAt, ...(m.detached ? { detached: true } : {}) }))) + "\n");
+  if (flags.json) {
+    const listed = rows.map((m) => ({ runId: m.runId, status: shownStatus(m), chunks: m.chunks, job: m.job.path, createdAt: m.createdAt, ...(m.detached ? { detached: true } : {}), ...failedOf(m) }));
+    return writeStdout(JSON.stringify(listed) + "\n");
+  }
   if (rows.length === 0) return writeStdout(`no runs in ${store.location}\n`);
-  const lines = rows.map((m) => `${m.runId}  ${shownStatus(m).padEnd(11)}  ${String(m.chunks).padStart(6)} chunks  ${m.job.path}${m.detached ? "  (detached)" : ""}`);
+  const lines = rows.map((m) => `${m.runId}  ${shownStatus(m).padEnd(11)}  ${String(m.chunks).padStart(6)} chunks  ${m.job.path}${m.detached ? "  (detached)" : ""}${failedNote(m)}`);
   return writeStdout(lines.join("\n") + "\n");
+}
+
+/** A finished run's failed chunks, from its summary (listing does not read every run's results). */
+function failedOf(m: RunManifest): { failedChunks?: number[] } {
+  const failed = m.summary?.failedChunks;
+  return failed?.length ? { failedChunks: failed } : {};
+}
+
+function failedNote(m: RunManifest): string {
+  const failed = m.summary?.failedChunks;
+  return failed?.length ? `  (${failed.length} failed: ${listed(failed)})` : "";
+}
+
+/** Chunk indexes for a line: the first ten, then how many more. */
+function listed(indexes: number[]): string {
+  return `${indexes.slice(0, 10).join(", ")}${indexes.length > 10 ? `, ... ${indexes.length - 10} more` : ""}`;
 }
 
 async function showRun(store: ObjectStore, runId: string, flags: StatusFlags): Promise<void> {
@@ -55,6 +74,7 @@ async function showRun(store: ObjectStore, runId: string, flags: StatusFlags): P
     chunks: m.chunks,
     done: done.size,
     failed: failed.length,
+    failedChunks: failed,
     missing,
     createdAt: m.createdAt,
     updatedAt: m.updatedAt,
@@ -68,12 +88,13 @@ async function showRun(store: ObjectStore, runId: string, flags: StatusFlags): P
   };
   if (flags.json) return writeStdout(JSON.stringify(info) + "\n");
   const out = [
-    `run ${runId}: ${status} · ${done.size}/${m.chunks} chunks have results${failed.length ? ` · ${failed.length} failed (${failed.slice(0, 10).join(", ")}${failed.length > 10 ? ", ..." : ""})` : ""}`,
+    `run ${runId}: ${status} · ${done.size}/${m.chunks} chunks have results${failed.length ? ` · ${failed.length} failed (${listed(failed)})` : ""}`,
     `  job ${m.job.path} on ${m.backend} · started ${m.createdAt}${m.summary ? ` · wall ${fmtMs(m.summary.wallMs)}` : ""}`,
   ];
   if (status === "interrupted" && m.client) out.push(`  interrupted: its client (pid ${m.client.pid} on ${m.client.host}) is gone; last heard from ${m.updatedAt}`);
   if (buildsOf(m).length > 1) out.push(`  builds: ${builds.map((b) => `${b.chunks} chunk${b.chunks === 1 ? "" : "s"} by bundle ${b.bundleSha256.slice(0, 12)}`).join(" · ")}`);
   if (info.env) out.push(`  env: ${info.env.join(" ")}`);
+  if (failed.length) out.push(`  logs: ${logsCmd({ runId, flags: followUpFlags(m.backend, flags.store) }, failed[0])}`);
   if (m.error) out.push(`  error: ${m.error.index !== undefined ? `chunk ${m.error.index}: ` : ""}${m.error.name}: ${m.error.message}`);
   if (info.resume) out.push(`  resume: ${info.resume}`);
   return writeStdout(out.join("\n") + "\n");

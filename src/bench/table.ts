@@ -1,5 +1,6 @@
 import { fmtUsd } from "./cost.js";
 import type { BenchReport } from "./bench.js";
+import type { SweepReport } from "./sweep.js";
 import { fmtMs as fmt } from "../util/format.js";
 
 /** The human table: one line per figure, baseline and run side by side. */
@@ -29,5 +30,32 @@ export function benchTable(r: BenchReport): string[] {
     ...(b.note ? [`note: baseline ${b.note}`] : []),
     `${r.resultsEqual === true ? "✓ " : r.resultsEqual === false ? "✗ " : ""}${r.comparison}`,
     `cost: ${r.cost.basis}`,
+  ];
+}
+
+/** The memory sweep's table: one line per tier, then the fastest and the recommended tier. */
+export function sweepTable(r: SweepReport): string[] {
+  const head = ["memory", "chunk mean", "p50", "p95", "sample wall", "attempts", "peak RSS", "est. cost/chunk", "est. cost (sample)"];
+  const rows = r.tiers.map((t) => [
+    `${t.memoryMb} MB`,
+    fmt(t.chunkMs.mean),
+    fmt(t.chunkMs.p50),
+    fmt(t.chunkMs.p95),
+    fmt(t.wallMs),
+    String(t.attempts),
+    t.peakMb === undefined ? "–" : `${t.peakMb} MB`,
+    fmtUsd(t.costPerChunk),
+    fmtUsd(t.cost),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  const mark = (mb: number) => [mb === r.fastestMb ? "fastest" : "", mb === r.recommendedMb ? "recommended" : ""].filter(Boolean).join(", ");
+  return [
+    `fanout bench ${r.job} · memory sweep on ${r.backend} · chunks ${r.sample.join(", ")} (${r.sample.length} of ${r.chunks}) on each tier`,
+    line(head),
+    ...rows.map((row, i) => `${line(row)}${mark(r.tiers[i]!.memoryMb) ? `  ← ${mark(r.tiers[i]!.memoryMb)}` : ""}`),
+    `recommended: --memory ${r.recommendedMb} (the cheapest within ${Math.round(r.within * 100)}% of the fastest, ${r.fastestMb} MB)`,
+    `note: ${r.basis}`,
+    `cost: ${r.costBasis}`,
   ];
 }

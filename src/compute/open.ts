@@ -3,6 +3,7 @@
  * it, as Lithops' executor holds storage and compute side by side. The AWS code is loaded
  * only when used.
  */
+import type { AwsOptions } from "../options.js";
 import type { ObjectStore } from "../store/types.js";
 import { emulatedStoreDir, openFolderStore } from "../store/open.js";
 import { LocalBackend } from "./local/pool.js";
@@ -17,6 +18,11 @@ function loadAws(): Promise<typeof import("./aws/open.js")> {
   return import("./aws/open.js");
 }
 
+/** The run's --profile and --region for the local workers' own S3 requests (s3:// inputs and outputs use the caller's chain). */
+function awsEnv(aws: AwsOptions | undefined): Record<string, string> {
+  return { ...(aws?.profile ? { AWS_PROFILE: aws.profile } : {}), ...(aws?.region ? { AWS_REGION: aws.region } : {}) };
+}
+
 /**
  * A run's store, checked (on AWS: the stack and function found) before anything is written;
  * its compute opens beside it once the run's memory is known. `concurrency` sizes the S3
@@ -28,7 +34,7 @@ export async function openRunStore(cfg: StoreConfig, concurrency: number): Promi
     return {
       store,
       openCompute: async (c: ComputeConfig) => {
-        const local = new LocalBackend({ storeRoot: store.root, memoryMb: c.memoryMb, ...(c.processes ? { processes: c.processes } : {}) });
+        const local = new LocalBackend({ storeRoot: store.root, memoryMb: c.memoryMb, env: awsEnv(cfg.aws), ...(c.tiers ? { tiers: c.tiers } : {}), ...(c.processes ? { processes: c.processes } : {}) });
         local.warm();
         return local;
       },

@@ -18,6 +18,8 @@ export interface InvokeOptions {
   started?(): void;
   /** Called by the backend with the chunk's latest `ctx.progress` fraction while it runs. */
   progress?(fraction: number): void;
+  /** Run on this memory tier (one of Backend.tiers) instead of the backend's own memory (`--oom-retry`). */
+  memoryMb?: number;
 }
 
 /**
@@ -36,6 +38,13 @@ export interface Backend {
   close(): Promise<void>;
   /** The most chunks the platform lets run at once (Lambda: the account's unreserved concurrency), when known. */
   readonly concurrencyCap?: number;
+  /**
+   * The memory tiers in MB an invoke may ask for (InvokeOptions.memoryMb), ascending, from
+   * memoryMb up: Lambda's deployed tiers, or the local pool's heap caps. Absent: memoryMb only.
+   */
+  readonly tiers?: readonly number[];
+  /** MB of /tmp a remote worker has for the job's assets (Lambda's ephemeral storage); absent where chunks read in place. */
+  readonly tmpMb?: number;
   /** Lambda: invoke the function asynchronously as a detached run's driver; resolves once Lambda accepted the event. */
   startDriver?(driver: Omit<DriverEvent["driver"], "bucket">): Promise<void>;
 }
@@ -52,6 +61,10 @@ export interface StoreConfig {
 /** What the compute opened beside a store needs, known once the run's options are resolved. */
 export interface ComputeConfig {
   memoryMb: number;
+  /** The memory was asked for (flag or job default), so a deployed tier must match it. */
+  memoryAsked?: boolean;
+  /** The tiers the run may climb (`--memory 512,2048`), the first being memoryMb. */
+  tiers?: readonly number[];
   concurrency: number;
   /** The run's per-chunk timeout (a deployed Lambda's own timeout must not be shorter). */
   timeoutMs?: number;

@@ -11,10 +11,13 @@ export class Attempt implements InvokeOptions {
   readonly record: AttemptRecord;
   /** The chunk's latest `ctx.progress` while this attempt runs (0 until it reports). */
   fraction = 0;
+  /** The memory tier to run on (`--oom-retry`), when not the backend's own. */
+  readonly memoryMb?: number;
   constructor(
     readonly task: Task,
     speculative: boolean,
     readonly isolate: boolean,
+    memoryMb = 0,
   ) {
     this.record = {
       index: task.index,
@@ -26,6 +29,7 @@ export class Attempt implements InvokeOptions {
       outcome: "cancelled",
       won: false,
     };
+    if (memoryMb > 0) this.memoryMb = this.record.memoryMb = memoryMb;
   }
 
   /** Client time at which the attempt was handed to the backend: where its round trip starts. */
@@ -56,6 +60,7 @@ export class Attempt implements InvokeOptions {
       if (result.timing.handlerMs !== undefined) record.handlerMs = result.timing.handlerMs;
       if (result.timing.initMs !== undefined) record.initMs = result.timing.initMs;
       if (result.memory) record.memory = result.memory;
+      if (result.timing.depsMs !== undefined) record.depsMs = result.timing.depsMs;
       record.outcome = result.ok ? "ok" : (result.error?.kind ?? "user");
     }
     return result;

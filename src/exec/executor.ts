@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { ChunkFailedError, InfraError, type FanoutError } from "../errors.js";
+import type { Backend } from "../compute/types.js";
 import type { AttemptRecord, RemoteError, Reply, Task } from "../types.js";
 import { Attempt } from "./attempt.js";
 import { ConcurrencyGate } from "./gate.js";
@@ -18,6 +19,8 @@ interface ChunkState extends RetryState {
   lastAttempt: number;
   /** Rerun in a process of its own from now on (after a crash it was a bystander to). */
   isolate: boolean;
+  /** The memory tier it runs on after running out of memory (`--oom-retry`); 0: the backend's own. */
+  memoryMb: number;
   /** Attempts in flight; almost always one, so an array beats a Map per chunk. */
   running: Attempt[];
   done: boolean;
@@ -89,7 +92,13 @@ class Execution {
     };
     this.throttle = new ThrottleController(params.concurrency, this.out.startedAt, { ...DEFAULT_THROTTLE_SETTINGS, ...params.tuning?.throttle });
     this.gate = new ConcurrencyGate(this.throttle.limit);
-    this.retry = { ...DEFAULT_RETRY_SETTINGS, ...params.tuning?.retry, retries: params.retries, retryUserErrors: params.retryUserErrors };
+    this.retry = {
+      ...DEFAULT_RETRY_SETTINGS,
+      ...params.tuning?.retry,
+      retries: params.retries,
+      retryUserErrors: params.retryUserErrors,
+      ...(params.oomRetry ? { oomTiers: oomTiers(params.backend) } : {}),
+    };
     this.maxFailures = params.maxFailures ?? Infinity;
     this.progress = makeProgressReporter(params, this.out, () => this.live.size, () => this.throttle.limit, () => this.partial());
   }
@@ -156,6 +165,10 @@ class Execution {
           s.isolatedReruns++;
           s.isolate = true;
           continue;
+        case "escalate":
+          s.tier = decision.tier;
+          s.memoryMb = decision.memoryMb;
+          continue;
         case "retry":
           s[decision.budget]++;
           this.out.retries++;
@@ -182,7 +195,7 @@ class Execution {
   private async launch(s: ChunkState, speculative: boolean): Promise<Reply | InfraError> {
     const attemptNo = ++s.lastAttempt;
     const task: Task = attemptNo === s.task.attempt ? s.task : { ...s.task, attempt: attemptNo };
-    const attempt = new Attempt(task, speculative, speculative ? false : s.isolate);
+    const attempt = new Attempt(task, speculative, speculative ? false : s.isolate, s.memoryMb);
     const { out } = this;
     if (out.firstInvokeAt === 0) out.firstInvokeAt = attempt.record.invokedAt;
     out.lastInvokeAt = attempt.record.invokedAt;
@@ -269,7 +282,12 @@ class Execution {
 
 function newChunkState(task: Task): ChunkState {
   // Written out, not spread from newRetryState(): this runs once per chunk, 100,000 times.
-  return { task, lastAttempt: task.attempt - 1, retriesUsed: 0, outagesUsed: 0, isolatedReruns: 0, isolate: false, running: [], done: false, speculatedOnce: false };
+  return { task, lastAttempt: task.attempt - 1, retriesUsed: 0, outagesUsed: 0, isolatedReruns: 0, tier: 0, memoryMb: 0, isolate: false, running: [], done: false, speculatedOnce: false };
+}
+
+/** The tiers an out-of-memory chunk climbs: the backend's own memory, then its larger tiers. */
+function oomTiers(backend: Backend): number[] {
+  return [backend.memoryMb, ...(backend.tiers ?? []).filter((mb) => mb > backend.memoryMb)];
 }
 
 

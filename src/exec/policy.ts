@@ -1,4 +1,4 @@
-import { ConfigError, InfraError, INPUT_DENIED, type FanoutError } from "../errors.js";
+import { ConfigError, InfraError, INPUT_DENIED, INPUT_GZIP, type FanoutError } from "../errors.js";
 import { backoffMs } from "../util/backoff.js";
 import type { RemoteError, Reply } from "../types.js";
 
@@ -20,6 +20,8 @@ export interface RetryState {
   outagesUsed: number;
   /** Free reruns in a process of its own after a crash the chunk was a bystander to. */
   isolatedReruns: number;
+  /** Which of RetrySettings.oomTiers the chunk runs on now (0: the run's own memory). */
+  tier: number;
 }
 
 /** A budget a retry is charged to: the counter in RetryState it increments. */
@@ -39,18 +41,25 @@ export interface RetrySettings {
   backoff: Record<RetryBudget, BackoffCurve>;
   /** The jitter's source; tests pass a constant to get exact delays. */
   random: () => number;
+  /**
+   * `--oom-retry`: the memory tiers in MB an out-of-memory chunk climbs, ascending, the first
+   * being the run's own memory. Unset (or one tier): an OOM is retried like a crash.
+   */
+  oomTiers?: readonly number[];
 }
 
 export type RetryDecision =
   | { action: "retry"; afterMs: number; budget: RetryBudget }
   | { action: "rerun-isolated" }
+  /** Out of memory with a larger tier left (`--oom-retry`): rerun on tier `tier` (`memoryMb`), free. */
+  | { action: "escalate"; tier: number; memoryMb: number }
   | { action: "requeue" }
   /** The platform refused to start the chunk (429): requeue after the run's throttle pause, free. */
   | { action: "throttled" }
   | { action: "fail"; error: RemoteError };
 
 /** The fixed budgets and curves; --retries and --retry-user-errors come from the run. */
-export const DEFAULT_RETRY_SETTINGS: Omit<RetrySettings, "retries" | "retryUserErrors"> = {
+export const DEFAULT_RETRY_SETTINGS: Omit<RetrySettings, "retries" | "retryUserErrors" | "oomTiers"> = {
   // About a minute of backoff: store or network outages usually pass in that time.
   maxOutages: 10,
   maxIsolatedReruns: 3,
@@ -62,7 +71,7 @@ export const DEFAULT_RETRY_SETTINGS: Omit<RetrySettings, "retries" | "retryUserE
 };
 
 export function newRetryState(): RetryState {
-  return { retriesUsed: 0, outagesUsed: 0, isolatedReruns: 0 };
+  return { retriesUsed: 0, outagesUsed: 0, isolatedReruns: 0, tier: 0 };
 }
 
 /** Classifies an attempt's result that is not a success: a failed reply or an InfraError. */
@@ -77,8 +86,8 @@ export function failureOf(result: Reply | InfraError): Failure {
   return { chunkAtFault: false, bystander: false, error: { kind: error.kind, name: "InfraError", message: error.message } };
 }
 
-/** Chunk errors that every chunk would meet alike, so retrying or going on is pointless. */
-const RUN_STOPPING_CODES = new Set([INPUT_DENIED]);
+/** Chunk errors that every chunk would meet alike, or that make the whole plan wrong, so retrying or going on is pointless. */
+const RUN_STOPPING_CODES = new Set([INPUT_DENIED, INPUT_GZIP]);
 
 /**
  * The error that stops the whole run, if this attempt's outcome is one: a platform answer no
@@ -108,6 +117,9 @@ export function decideRetry(failure: Failure, state: Readonly<RetryState>, setti
   // A 429 says nothing about the chunk (it never started): never charged; the run-wide limit adapts instead (throttle.ts).
   if (error.kind === "throttled") return { action: "throttled" };
   if (failure.bystander && state.isolatedReruns < settings.maxIsolatedReruns) return { action: "rerun-isolated" };
+  // Alone and still out of memory: more memory, not the same again, and never charged (the tiers bound it).
+  const up = settings.oomTiers?.[state.tier + 1];
+  if (error.kind === "oom" && up !== undefined) return { action: "escalate", tier: state.tier + 1, memoryMb: up };
   if (error.kind === "transient" && state.outagesUsed < settings.maxOutages) return retry("outagesUsed");
   if (state.retriesUsed < settings.retries && error.kind !== "serialize") return retry("retriesUsed");
   return { action: "fail", error };

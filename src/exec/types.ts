@@ -18,6 +18,8 @@ export interface ExecuteParams {
   retries: number;
   retryUserErrors: boolean;
   speculate: boolean;
+  /** `--oom-retry`: a chunk out of memory reruns on the backend's next memory tier up (Backend.tiers). */
+  oomRetry?: boolean;
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
   /** Each winning reply as it arrives (for streaming results). */

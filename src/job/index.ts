@@ -56,12 +56,12 @@ export interface ReduceInfo {
 
 /** One object of an `objects()` or `files()` input, as the run listed it. */
 export interface ObjectRef {
-  /** Where it lives: `s3://bucket/key` or a `file://` URL. */
+  /** Where it lives: `s3://bucket/key`, a `file://` URL, or on a remote backend `store:inputs/<sha256>` (a local file uploaded to the run store). */
   readonly url: string;
   /** The S3 key, or for `files()` the path relative to the working directory. */
   readonly key: string;
   readonly size: number;
-  /** The S3 ETag, or for a local file its size and modification time. */
+  /** The S3 ETag; for a local file its size and modification time, or its SHA-256 once uploaded to the run store. */
   readonly etag: string;
 }
 
@@ -82,6 +82,12 @@ export interface JobDefaults {
    * `--env` and the `env` option override them by name. Not written to the manifest or logs.
    */
   env?: Record<string, string>;
+  /**
+   * Packages the bundler leaves out and the workers import by name, e.g. `["sharp"]`.
+   * Packages with a compiled addon are found without it; name one here when its loading is
+   * hidden from the bundler. On Lambda they are installed for the function's platform.
+   */
+  external?: readonly string[];
 }
 
 /** A chunk of `range(...)`: the integers start..end-1. */
@@ -149,8 +155,9 @@ export function objects(url: string, opts: { match?: string } = {}): Input<Objec
 
 /**
  * One item per local file matching a glob (relative to the working directory, e.g.
- * `data/**\/*.csv`), in path order; chunks are balanced by total bytes. The local backend's
- * workers read them with `ctx.read(obj)`.
+ * `data/**\/*.csv`), in path order; chunks are balanced by total bytes. Workers read them with
+ * `ctx.read(obj)`: the local backend's in place, remote ones from the run store, where each
+ * file is uploaded once by its content hash.
  */
 export function files(pattern: string): Input<ObjectRef[]> {
   if (typeof pattern !== "string" || pattern === "") throw new TypeError("files(pattern): give a glob such as \"data/**/*.csv\"");
@@ -224,6 +231,10 @@ export function defineJob<I extends JobInput, R, O = Awaited<R>[]>(
   }
   if (spec.assets !== undefined && (!Array.isArray(spec.assets) || !spec.assets.every((a) => typeof a === "string" && a !== ""))) {
     throw new TypeError('defineJob(spec): spec.assets must be a list of paths or globs, e.g. ["model.bin", "tables/*.json"]');
+  }
+  const external = spec.defaults?.external;
+  if (external !== undefined && (!Array.isArray(external) || !external.every((a) => typeof a === "string" && a !== ""))) {
+    throw new TypeError('defineJob(spec): spec.defaults.external must be a list of package names, e.g. ["sharp"]');
   }
   return {
     __fanout: JOB_BRAND,

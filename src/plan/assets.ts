@@ -23,10 +23,7 @@ const GLOB_CHARS = /[*?[\]{}]/;
 
 /** Resolve, hash and name the files `patterns` list, relative to `jobDir`; `cwd` only shortens paths in messages. */
 export async function planAssets(patterns: readonly string[], jobDir: string, cwd: string): Promise<PlannedAssets> {
-  const files = new Map<string, string>();
-  for (const pattern of patterns) {
-    for (const name of namesOf(pattern, jobDir, cwd)) files.set(name, path.join(jobDir, name));
-  }
+  const files = assetFiles(patterns, jobDir, cwd);
   const assets: Record<string, AssetRef> = {};
   const uploads = new Map<string, string>();
   for (const [name, file] of [...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
@@ -37,6 +34,39 @@ export async function planAssets(patterns: readonly string[], jobDir: string, cw
   }
   return { assets, files, uploads };
 }
+
+/** The files `patterns` name, by asset name (the path relative to `jobDir`, with "/"); a UsageError for a pattern that names none. */
+export function assetFiles(patterns: readonly string[], jobDir: string, cwd: string): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const pattern of patterns) {
+    for (const name of namesOf(pattern, jobDir, cwd)) files.set(name, path.join(jobDir, name));
+  }
+  return files;
+}
+
+/**
+ * Stop before anything is hashed or uploaded when the assets cannot all fit in the /tmp of a
+ * worker with `tmpMb` MB (each is fetched whole into it, see worker/assets.ts), beside the
+ * native packages' `depsBytes` unpacked there (worker/deps.ts).
+ */
+export function checkAssetsFit(files: ReadonlyMap<string, string>, tmpMb: number, depsBytes = 0): void {
+  let total = 0;
+  let biggest: [string, number] = ["", -1];
+  for (const [name, file] of files) {
+    const size = fs.statSync(file).size;
+    total += size;
+    if (size > biggest[1]) biggest = [name, size];
+  }
+  if (total + depsBytes <= tmpMb * MB) return;
+  const what = depsBytes > 0 ? `the job's assets (${mb(total)}) and native packages (${mb(depsBytes)} unpacked) total ${mb(total + depsBytes)}` : `the job's assets total ${mb(total)}`;
+  throw new UsageError(
+    `${what}, more than the ${tmpMb} MB of /tmp a worker has${total > 0 ? ` (biggest asset: ${biggest[0]}, ${mb(biggest[1])})` : ""}`,
+    "ship less, or give the workers more /tmp: `fanout deploy --tmp <MB>` (up to 10240)",
+  );
+}
+
+const MB = 1024 * 1024;
+const mb = (bytes: number) => `${(bytes / MB).toFixed(1)} MB`;
 
 /** The names (paths relative to `jobDir`, with "/") one pattern gives; a UsageError when none. */
 function namesOf(pattern: string, jobDir: string, cwd: string): string[] {

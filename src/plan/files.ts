@@ -8,8 +8,11 @@ import * as path from "node:path";
 import { Readable } from "node:stream";
 import { pathToFileURL, fileURLToPath } from "node:url";
 import { minimatch } from "minimatch";
+import pLimit from "p-limit";
 import { UsageError } from "../errors.js";
-import type { Listed } from "./listed.js";
+import { keys } from "../store/keys.js";
+import { hashFile } from "../util/hash-file.js";
+import { storedUrl, type Listed, type ListedInputs } from "./listed.js";
 
 /** A local file's stand-in for an S3 ETag: it changes when the file is rewritten. */
 function fileEtag(st: fs.BigIntStats): string {
@@ -61,6 +64,22 @@ function listPaths(paths: string[], cwd: string): Listed[] {
     out.push({ url: pathToFileURL(p).href, key: path.relative(cwd, p).split(path.sep).join("/"), size: Number(st.size), etag: fileEtag(st), gzip: p.endsWith(".gz") });
   }
   return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+/** Files hashed at once (each hash is a read of the whole file). */
+const HASHES_AT_ONCE = 8;
+
+/**
+ * Listed local files as the run store will hold them, for workers that cannot read this
+ * machine (aws, emulated): each file uploaded once under its content hash, which is also its
+ * etag, so a resume reads exactly the bytes the first attempt read.
+ */
+export async function storedFiles(listed: readonly Listed[]): Promise<ListedInputs> {
+  const limit = pLimit(HASHES_AT_ONCE);
+  const hashes = await Promise.all(listed.map((o) => limit(() => hashFile(fileURLToPath(o.url)))));
+  // In listing order, so the manifest's input keys come out the same on every plan.
+  const uploads = new Map(listed.map((o, i) => [keys.input(hashes[i]!), fileURLToPath(o.url)]));
+  return { listed: listed.map((o, i) => ({ ...o, url: storedUrl(keys.input(hashes[i]!)), etag: hashes[i]! })), uploads };
 }
 
 /** The file must still be the one listed. */

@@ -8,8 +8,10 @@ import type { ObjectStore } from "../store/types.js";
 import { toJson } from "../serialize.js";
 import type { ChunkSource, InputListing } from "../types.js";
 import { hashFile } from "../util/hash-file.js";
-import { listFolder, listGlob } from "./files.js";
-import type { Listed } from "./listed.js";
+import pLimit from "p-limit";
+import type { UserS3Access } from "../store/s3-data.js";
+import { listFolder, listGlob, storedFiles } from "./files.js";
+import type { Listed, ListedInputs } from "./listed.js";
 import { planObjectItems, planObjectLines } from "./objects.js";
 import { planRunInput } from "./run-input.js";
 import { listS3Input } from "./s3.js";
@@ -36,12 +38,23 @@ export interface Plan {
   listing?: InputListing;
 }
 
+/** Where the planned chunks will run, as far as planning cares. */
+export interface PlanOptions {
+  /** The caller's AWS profile and region, for listing s3:// inputs (see userS3Access). */
+  s3?: UserS3Access;
+  /**
+   * The workers cannot read this machine's files (aws, emulated): local files() and lines()
+   * of a folder are uploaded to the run store by content hash, as a lines() file always is.
+   */
+  remote?: boolean;
+}
+
 /**
  * Turn a job's input into chunk payloads. Runs in the calling process: a function input is
  * called here, once; a lines() file is hashed and uploaded once, then each chunk names only a
  * byte range of it.
  */
-export async function planChunks(spec: InputSpec, chunks: number, cwd: string, store?: ObjectStore): Promise<Plan> {
+export async function planChunks(spec: InputSpec, chunks: number, cwd: string, store?: ObjectStore, opts: PlanOptions = {}): Promise<Plan> {
   const notes: string[] = [];
   // Fewer chunks than asked when the input has fewer units than --chunks; said in a note.
   const fewer = (have: number, unit: string) => {
@@ -54,11 +67,13 @@ export async function planChunks(spec: InputSpec, chunks: number, cwd: string, s
     case "items":
       return { ...planItems(await inputList(spec.items), fewer), notes };
     case "lines":
-      return planLinesInput(spec.path, cwd, chunks, fewer, notes);
-    case "objects":
-      return listedPlan(spec.url, await listS3Input(spec.url, { heads: false, what: "objects", ...(spec.match !== undefined ? { match: spec.match } : {}) }), chunks, "objects");
+      return planLinesInput(spec.path, cwd, chunks, fewer, notes, opts);
+    case "objects": {
+      const listed = await listS3Input(spec.url, { heads: false, what: "objects", ...(spec.match !== undefined ? { match: spec.match } : {}), ...s3Of(opts) });
+      return listedPlan(spec.url, { listed, uploads: new Map() }, chunks, "objects");
+    }
     case "files":
-      return listedPlan(spec.pattern, listGlob(spec.pattern, cwd), chunks, "objects");
+      return listedPlan(spec.pattern, await reachable(listGlob(spec.pattern, cwd), opts), chunks, "objects");
     case "run": {
       // Only a run's own store holds the run read from (the sequential baseline has none).
       if (!store) throw new UsageError(`fromRun("${spec.runId}") needs the store of that run`, "run it with fanout run (the baseline cannot read another run)");
@@ -128,14 +143,21 @@ function sliceJson(slice: unknown[], i: number, canSplitMore: boolean): string {
   return json;
 }
 
+const s3Of = (opts: PlanOptions) => (opts.s3 ? { access: opts.s3 } : {});
+
+/** Listed local files the workers can read: in place on this machine, else uploaded to the run store by hash. */
+async function reachable(listed: Listed[], opts: PlanOptions): Promise<ListedInputs> {
+  return opts.remote ? storedFiles(listed) : { listed, uploads: new Map() };
+}
+
 /** lines() of an S3 object or prefix, a local folder, or one local file. */
-async function planLinesInput(spec: string, cwd: string, chunks: number, fewer: Fewer, notes: string[]): Promise<Plan> {
-  if (spec.startsWith("s3://")) return listedPlan(spec, await listS3Input(spec, { heads: true, what: "lines" }), chunks, "lines");
+async function planLinesInput(spec: string, cwd: string, chunks: number, fewer: Fewer, notes: string[], opts: PlanOptions): Promise<Plan> {
+  if (spec.startsWith("s3://")) return listedPlan(spec, { listed: await listS3Input(spec, { heads: true, what: "lines", ...s3Of(opts) }), uploads: new Map() }, chunks, "lines");
   const file = spec.startsWith("file:") ? fileURLToPath(spec) : path.resolve(cwd, spec);
   if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
     const listed = listFolder(file, cwd);
     if (listed.length === 0) throw new UsageError(`lines() input folder has no files: ${spec}`, "check the path, or put the input files in it");
-    return listedPlan(spec, listed, chunks, "lines");
+    return listedPlan(spec, await reachable(listed, opts), chunks, "lines");
   }
   return { ...(await planLines(spec, file, cwd, fewer)), notes };
 }
@@ -161,16 +183,16 @@ async function planLines(spec: string, file: string, cwd: string, fewer: Fewer):
 }
 
 /** A plan over listed objects: their lines by byte ranges, or the objects themselves as items. */
-function listedPlan(url: string, listed: Listed[], chunks: number, shape: "lines" | "objects"): Plan {
+function listedPlan(url: string, { listed, uploads }: ListedInputs, chunks: number, shape: "lines" | "objects"): Plan {
   const listing: InputListing = { url, objects: listed.map((o) => ({ key: o.key, size: o.size, etag: o.etag })) };
   if (shape === "lines") {
     const { sources, notes } = planObjectLines(listed, chunks);
-    return { lines: sources.map((src) => JSON.stringify(src)), sources, uploads: new Map(), notes, listing };
+    return { lines: sources.map((src) => JSON.stringify(src)), sources, uploads, notes, listing };
   }
   const groups = planObjectItems(listed, chunks);
   const notes = groups.length < chunks ? [`the input has only ${listed.length} objects, so ${groups.length} chunks are used instead of ${chunks}`] : [];
   const sources: ChunkSource[] = groups.map((value) => ({ kind: "inline", value }));
-  return { lines: groups.map((g) => `{"kind":"inline","value":${JSON.stringify(g)}}`), sources, uploads: new Map(), notes, listing };
+  return { lines: groups.map((g) => `{"kind":"inline","value":${JSON.stringify(g)}}`), sources, uploads, notes, listing };
 }
 
 const INLINE_PREFIX = '{"kind":"inline","value":';
@@ -219,8 +241,17 @@ export function sourcesFromPayloads(body: Buffer, payloadsKey: string): ChunkSou
   return out;
 }
 
+/** Inputs uploaded at once: a folder of small files is many requests, each mostly waiting. */
+const UPLOADS_AT_ONCE = 16;
+
+/** Upload each input the store lacks (keys are content hashes: one already there is the same bytes). */
 export async function uploadInputs(store: ObjectStore, uploads: Map<string, string>): Promise<void> {
-  for (const [key, file] of uploads) {
-    if (!(await store.exists(key))) await store.putFile(key, file);
-  }
+  const limit = pLimit(UPLOADS_AT_ONCE);
+  await Promise.all(
+    [...uploads].map(([key, file]) =>
+      limit(async () => {
+        if (!(await store.exists(key))) await store.putFile(key, file);
+      }),
+    ),
+  );
 }

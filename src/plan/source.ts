@@ -20,7 +20,7 @@ export async function resolveChunk(source: ChunkSource, store: Pick<ObjectStore,
     case "lines":
       return readOwnedLines(store, source.key, source.start, source.end, source.size);
     case "object-lines":
-      return readObjectLines(source.parts);
+      return readObjectLines(source.parts, store);
     case "results":
       return readRunResults(store, source.runId, source.indexes);
   }

@@ -14,6 +14,7 @@
 import { renderConcurrency, renderHistogram } from "./charts.js";
 import { classifyAttempts, countOutcomes } from "./classify.js";
 import { CSS, SCRIPT } from "./styles.js";
+import { renderSweep } from "./sweep.js";
 import { renderCompare, renderCost, renderErrors, renderOutcomeCounts, renderSummaryTable } from "./summary-table.js";
 import { escapeHtml } from "./text.js";
 import { MAX_BARS, renderLegend, renderTimeline } from "./timeline.js";
@@ -34,6 +35,7 @@ export function renderReport(input: ReportInput): string {
     `${s.backend} · ${s.chunks} chunks · ${attempts.length} attempts · ${s.status}`,
   )}</p></header>`);
   parts.push(`<section class="cols"><div><h2>Summary</h2>${summaryTable}</div><div>${renderCompare(input, s)}${renderCost(input.cost)}${renderOutcomeCounts(counts)}</div></section>`);
+  parts.push(renderSweep(input.sweep));
   if (input.notes?.length) parts.push(`<section><ul class="notes">${input.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join("")}</ul></section>`);
   if (input.errors?.length) parts.push(renderErrors(input.errors));
   parts.push(`<section><h2>Timeline</h2>${renderLegend()}${renderTimeline(attempts, outcomes)}</section>`);

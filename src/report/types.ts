@@ -1,5 +1,6 @@
 /** What a report is made from. */
 import type { CostEstimate } from "../bench/cost.js";
+import type { SweepReport } from "../bench/sweep.js";
 import type { RunSummary, AttemptRecord } from "../types.js";
 
 /** A baseline the run is compared with (fanout bench). */
@@ -26,4 +27,6 @@ export interface ReportInput {
   /** Errors of failed chunks (messages are shown escaped). */
   errors?: { index: number; kind?: string; message: string }[];
   notes?: string[];
+  /** A bench memory sweep: its tiers side by side (this report's run is the recommended tier's). */
+  sweep?: SweepReport;
 }

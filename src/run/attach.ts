@@ -109,7 +109,7 @@ async function resultOf<O>(store: ObjectStore, m: RunManifest, ref: RunRef): Pro
   let result: unknown = values;
   if (m.job.export === "default") {
     const code = await store.get(m.job.bundleKey);
-    const { mod } = await storeAndImport(store, { code, sha256: m.job.bundleSha256, entry: m.job.path });
+    const { mod } = await storeAndImport(store, { code, sha256: m.job.bundleSha256, entry: m.job.path }, m.deps?.root);
     const reduce = (mod.default as { reduce?: (v: unknown[]) => unknown }).reduce;
     if (reduce) {
       try {

@@ -19,12 +19,12 @@ import { sourcesFromPayloads } from "../plan/plan.js";
 import { keys } from "../store/keys.js";
 import type { ObjectStore } from "../store/types.js";
 import { bundleJob } from "./bundle.js";
+import { depsFor, localDeps } from "./deps.js";
 import { executeRun } from "./execute.js";
-import { storeAndImport } from "./import-bundle.js";
 import { liveLease, nextGeneration } from "./lease.js";
 import { readManifest } from "./manifest.js";
 import { newJobRun } from "./new-run.js";
-import { checkRunFlags, loadJob, storeConfig } from "./prepare.js";
+import { checkRunFlags, computeMemory, storeConfig, withDeclaredExternals } from "./prepare.js";
 import type { RunOptions } from "./types.js";
 
 /** fanout's own CLI, which the driver process runs (`fanout drive <runId>`). */
@@ -50,10 +50,13 @@ export async function submit(job: string | URL, options: RunOptions = {}): Promi
   resolveOptions(options, {});
   const opened = await openStore(storeConfig(backend, cwd, options));
   try {
-    const stored = await storeAndImport(opened.store, bundle);
-    const planned = await newJobRun(opened.store, { file, backend, bundle, stored }, loadJob(stored.mod, file), { ...options, cwd });
+    const loaded = await withDeclaredExternals(opened.store, bundle, file, cwd);
+    const planned = await newJobRun(opened.store, { file, backend, bundle: loaded.bundle, stored: loaded.stored }, loaded.job, { ...options, cwd });
     const { manifest } = planned;
     manifest.detached = true;
+    // The driver makes them ready for its compute (an archive for Lambda) before dispatch.
+    const deps = localDeps(loaded.bundle);
+    if (deps) manifest.deps = deps;
     await opened.store.put(keys.manifest(manifest.runId), JSON.stringify(manifest, null, 2));
     const where = await startAnyDriver(opened.store, manifest.runId, { ...options, backend, cwd });
     options.onNotice?.(`run ${manifest.runId}: ${manifest.chunks} chunks on ${backend}, driven in the background by ${where}`);
@@ -115,8 +118,13 @@ async function startLambdaDriver(store: ObjectStore, runId: string, generation: 
   const site = await openRunStore(storeConfig(options.backend, options.cwd, options), 1);
   try {
     const manifest = await readManifest(store, runId);
-    const compute = await site.openCompute({ memoryMb: manifest.options.memoryMb, concurrency: 1 });
+    const compute = await site.openCompute({ ...computeMemory(manifest.options), concurrency: 1 });
     try {
+      // Native packages are made ready for Lambda here: the driver there cannot build them.
+      if (manifest.deps && !manifest.deps.key) {
+        manifest.deps = await depsFor(store, manifest.deps, compute);
+        await store.put(keys.manifest(runId), JSON.stringify(manifest, null, 2));
+      }
       await compute.startDriver!({ runId, generation, ...driverTestSettings() });
     } catch (err) {
       if (err instanceof InfraError && err.fatal) throw err.fatal;
@@ -197,7 +205,8 @@ export async function driveRun(runId: string, options: CommonOptions = {}): Prom
     const manifest = await readManifest(site.store, runId);
     if (manifest.status !== "running") return;
     const sources = sourcesFromPayloads(await site.store.get(manifest.payloadsKey), manifest.payloadsKey);
-    compute = await site.openCompute({ memoryMb: manifest.options.memoryMb, concurrency: manifest.options.concurrency, ...(options.processes ? { processes: options.processes } : {}) });
+    compute = await site.openCompute({ ...computeMemory(manifest.options), concurrency: manifest.options.concurrency, ...(options.processes ? { processes: options.processes } : {}) });
+    if (manifest.deps && !manifest.deps.key) manifest.deps = await depsFor(site.store, manifest.deps, compute);
     await executeRun({ store: site.store, backend: compute, manifest, sources, reduce: undefined, t0: Date.now(), options: { ...options, cwd, resume: runId }, collect: false });
   } finally {
     try {

@@ -17,6 +17,8 @@ export class DrainingBackend implements Backend {
   readonly memoryMb: number;
   readonly arch?: "arm64" | "x86_64";
   readonly concurrencyCap?: number;
+  readonly tiers?: readonly number[];
+  readonly tmpMb?: number;
   private inFlight = 0;
   private draining = false;
   private onIdle: (() => void) | undefined;
@@ -32,6 +34,8 @@ export class DrainingBackend implements Backend {
     this.memoryMb = inner.memoryMb;
     if (inner.arch) this.arch = inner.arch;
     if (inner.concurrencyCap !== undefined) this.concurrencyCap = inner.concurrencyCap;
+    if (inner.tiers) this.tiers = inner.tiers;
+    if (inner.tmpMb !== undefined) this.tmpMb = inner.tmpMb;
   }
 
   async invoke(task: Task, opts: InvokeOptions = {}): Promise<Reply> {

@@ -19,6 +19,7 @@ import { watchRunCancel, type RunCancel } from "./cancel.js";
 import { recordFailures } from "./failures.js";
 import { takeLease, type Lease } from "./lease.js";
 import { finishManifest, startManifest } from "./manifest.js";
+import { userS3Access } from "../plan/s3.js";
 import { finishOutputs } from "./outputs.js";
 import { readValue, valuesInOrder } from "./results.js";
 import type { RunOptions, RunResult } from "./types.js";
@@ -42,6 +43,8 @@ export interface ExecuteRunParams {
   vars?: RunVars;
   /** false: dispatch only, no values read back and no reduce (a detached run's driver). */
   collect?: boolean;
+  /** Run only these chunks (a bench memory sweep's sample); use with collect: false. */
+  only?: readonly number[];
   /** A remote driver's own lease (claimed for its generation) and its handover; see RemoteHold. */
   remote?: RemoteHold;
 }
@@ -62,13 +65,18 @@ export async function executeRun<O>(p: ExecuteRunParams): Promise<RunResult<O>> 
   const runId = manifest.runId;
   const done = await retrying(() => new RunResults(store, runId).done());
   const todo: number[] = [];
-  for (let i = 0; i < p.sources.length; i++) if (!done.has(i)) todo.push(i);
+  const only = p.only ? new Set(p.only) : undefined;
+  for (let i = 0; i < p.sources.length; i++) if (!done.has(i) && (!only || only.has(i))) todo.push(i);
   const rebuilt = p.rebuilt ? ` with a new build of the job (bundle ${manifest.job.bundleSha256.slice(0, 12)})` : "";
   if (options.resume) options.onNotice?.(`resuming run ${runId}${rebuilt}: ${done.size} of ${manifest.chunks} chunks already done, ${todo.length} to run`);
   else options.onNotice?.(`run ${runId}: ${manifest.chunks} chunks on ${backend.name}, store ${store.location}`);
   const cap = backend.concurrencyCap;
   if (cap !== undefined && cap < manifest.options.concurrency) {
     options.onNotice?.(`the AWS account allows ${cap} concurrent executions: at most ${cap} chunks run at once (--concurrency ${manifest.options.concurrency})`);
+  }
+  const noneAbove = manifest.options.oomRetry && !backend.tiers?.some((mb) => mb > backend.memoryMb);
+  if (noneAbove) {
+    options.onNotice?.(`--oom-retry: no memory tier above ${backend.memoryMb} MB to move a chunk to, so one out of memory is retried on the same memory (deploy one with \`fanout deploy --memory ${backend.memoryMb},<larger mb>\`)`);
   }
   const ref: RunRef = {
     runId,
@@ -114,7 +122,7 @@ async function finishRun<O>(p: ExecuteRunParams, ref: RunRef, todo: number[], do
     await heartbeat.stop();
     return { runId: manifest.runId, result: undefined as O, summary, attempts: outcome.attempts };
   }
-  if (manifest.output) summary.output = await finishOutputs(manifest.output, manifest.runId);
+  if (manifest.output) summary.output = await finishOutputs(manifest.output, manifest.runId, userS3Access(options.aws));
   summary.builds = chunksPerBuild(manifest, new Set([...done, ...outcome.values.keys(), ...outcome.stored]));
   const roomy = memoryNotice(summary);
   if (roomy) options.onNotice?.(roomy);
@@ -203,6 +211,7 @@ function dispatch(p: ExecuteRunParams, todo: number[], done: Set<number>, stoppi
   if (p.vars?.env) base.env = p.vars.env;
   if (p.vars?.secrets) base.secrets = p.vars.secrets;
   if (manifest.assets) base.assets = manifest.assets;
+  if (manifest.deps) base.deps = manifest.deps;
   if (manifest.output) base.output = manifest.output;
   const tasks: Task[] = todo.map((index) => taskOf(base, index, 1, p.sources[index]!));
   return execute({
@@ -215,6 +224,7 @@ function dispatch(p: ExecuteRunParams, todo: number[], done: Set<number>, stoppi
     retries: opts.retries,
     retryUserErrors: opts.retryUserErrors,
     speculate: opts.speculate,
+    ...(opts.oomRetry ? { oomRetry: true } : {}),
     // Dispatch stops at the first failure past what --max-failures allows; without it, at 10.
     maxFailures: opts.maxFailures === undefined ? 10 : opts.maxFailures + 1,
     signal: stopping.signal,

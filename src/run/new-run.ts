@@ -6,7 +6,8 @@ import * as path from "node:path";
 import { fromRun, type Job } from "../job/index.js";
 import { positiveInt, resolveOptions, type BackendName } from "../options.js";
 import { planAssets } from "../plan/assets.js";
-import { encodePayloads, planChunks, uploadInputs } from "../plan/plan.js";
+import { encodePayloads, planChunks, uploadInputs, type PlanOptions } from "../plan/plan.js";
+import { userS3Access } from "../plan/s3.js";
 import { keys, newRunId } from "../store/keys.js";
 import type { ObjectStore } from "../store/types.js";
 import type { AssetRef, ChunkSource, RunManifest, RunOptionsResolved } from "../types.js";
@@ -38,7 +39,7 @@ export async function newJobRun(store: ObjectStore, from: JobFrom, job: Job, opt
   // Before the input is planned (which may list a bucket): a missing asset costs nothing.
   const assets = await shipAssets(store, job, from.file, options.cwd);
   const input = options.inputRun !== undefined ? fromRun(options.inputRun).spec : job.input;
-  const plan = await planChunks(input, chunks, options.cwd, store);
+  const plan = await planChunks(input, chunks, options.cwd, store, planOptions(from.backend, options));
   for (const n of plan.notes) options.onNotice?.(n);
   const resolved = resolveOptions(options, job.defaults, plan.lines.length);
   const runId = newRunId();
@@ -51,6 +52,11 @@ export async function newJobRun(store: ObjectStore, from: JobFrom, job: Job, opt
   const output = resolveOutput(options.output, from.backend as BackendName, options.cwd);
   if (output) manifest.output = output;
   return { manifest, sources: payloads.sources, rebuilt: false };
+}
+
+/** What planning needs of the run: the caller's S3 access, and whether the workers are remote. */
+export function planOptions(backend: string, options: RunOptions): PlanOptions {
+  return { s3: userS3Access(options.aws), remote: backend !== "local" };
 }
 
 /** One inline chunk per input of map(), calling export `exportName`. */

@@ -7,6 +7,7 @@ import * as path from "node:path";
 import { UsageError } from "../errors.js";
 import type { BackendName } from "../options.js";
 import { openOutput, outputKeys } from "../store/output.js";
+import type { UserS3Access } from "../store/s3-data.js";
 import type { RunSummary } from "../types.js";
 
 /** `--output` resolved: `s3://bucket/prefix/` (ending in /), or an absolute folder on this machine. */
@@ -25,11 +26,15 @@ export function resolveOutput(output: string | undefined, backend: BackendName, 
   return path.resolve(cwd, output);
 }
 
-/** Sweep the run's staging (attempts killed mid-chunk leave some) and count what was committed. */
-export async function finishOutputs(location: string, runId: string): Promise<NonNullable<RunSummary["output"]>> {
-  const sink = await openOutput(location);
+/**
+ * Sweep the run's staging (attempts killed mid-chunk leave some) and its commit claims (every
+ * chunk is settled, and copies of it were cancelled), and count what was committed.
+ */
+export async function finishOutputs(location: string, runId: string, access?: UserS3Access): Promise<NonNullable<RunSummary["output"]>> {
+  const sink = await openOutput(location, access);
   await sink.clear(outputKeys.staging(runId));
-  const committed = (await sink.list(outputKeys.run(runId))).filter((o) => !o.rel.startsWith(outputKeys.staging(runId)));
+  await sink.clear(outputKeys.claims(runId));
+  const committed = (await sink.list(outputKeys.run(runId))).filter((o) => !o.rel.startsWith(outputKeys.hidden(runId)));
   const shown = location.startsWith("s3://") ? `${location}${outputKeys.run(runId)}` : path.join(location, runId) + path.sep;
   return { location: shown, objects: committed.length, bytes: committed.reduce((n, o) => n + o.size, 0) };
 }

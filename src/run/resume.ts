@@ -5,7 +5,7 @@
 import { FanoutError } from "../errors.js";
 import type { Job } from "../job/index.js";
 import { resolveOptions, type BackendName } from "../options.js";
-import { encodePayloads, planChunks, sourcesFromPayloads } from "../plan/plan.js";
+import { encodePayloads, planChunks, sourcesFromPayloads, type PlanOptions } from "../plan/plan.js";
 import { RunResults } from "../store/results.js";
 import { retrying } from "../store/retrying.js";
 import type { ObjectStore } from "../store/types.js";
@@ -15,7 +15,7 @@ import { addBuild } from "./builds.js";
 import type { Bundle } from "./bundle.js";
 import type { StoredBundle } from "./import-bundle.js";
 import { readManifest } from "./manifest.js";
-import { shipAssets, type PlannedRun } from "./new-run.js";
+import { planOptions, shipAssets, type PlannedRun } from "./new-run.js";
 import type { RunOptions } from "./types.js";
 
 /** What resuming needs besides the store: the job as it is now and where it came from. */
@@ -36,7 +36,7 @@ export async function resumeRun(store: ObjectStore, r: ResumeFrom, options: RunO
   let rebuilt = false;
   if (manifest.job.bundleSha256 !== r.bundle.sha256) {
     if (!options.rebuild) throw mismatch(manifest, r, options);
-    await checkSamePlan(r.job, manifest, payloads, r.cwd, store);
+    await checkSamePlan(r.job, manifest, payloads, r.cwd, store, planOptions(r.backend, options));
     addBuild(manifest, r.stored.bundleKey, r.bundle.sha256, await retrying(() => new RunResults(store, r.runId).done()));
     // The new build ships the assets it lists now; without --rebuild the run keeps those it planned with.
     const assets = await shipAssets(store, r.job, r.file, r.cwd);
@@ -63,8 +63,8 @@ function mismatch(manifest: RunManifest, r: ResumeFrom, options: RunOptions): Fa
  * A rebuilt job may mix its results with the old build's only if it splits the same input into
  * the same chunks: each chunk's payload (and every uploaded input) must be byte for byte the same.
  */
-async function checkSamePlan(job: Job, manifest: RunManifest, stored: Buffer, cwd: string, store: ObjectStore): Promise<void> {
-  const plan = await planChunks(job.input, manifest.chunks, cwd, store);
+async function checkSamePlan(job: Job, manifest: RunManifest, stored: Buffer, cwd: string, store: ObjectStore, opts: PlanOptions): Promise<void> {
+  const plan = await planChunks(job.input, manifest.chunks, cwd, store, opts);
   const payloads = encodePayloads(plan.lines, plan.sources, manifest.payloadsKey);
   const inputs = [...plan.uploads.keys()].sort().join();
   let what: string | undefined;

@@ -41,7 +41,27 @@ export function summarize(
     ...(o.throttle.throttled ? { throttle: { throttled: o.throttle.throttled, limitFound: o.throttle.final, ceiling: o.throttle.ceiling } } : {}),
     ...(o.speculation.copies ? { speculation: o.speculation } : {}),
     ...peakMemory(o.attempts, opts.memoryMb),
+    ...escalations(o.attempts, backend.memoryMb),
+    ...depsFigures(manifest, o.attempts),
     ...(o.stoppedEarly ? { stoppedEarly: o.stoppedEarly } : {}),
+  };
+}
+
+/** The run's external packages, and what fetching, checking and unpacking their archive cost the workers. */
+function depsFigures(manifest: RunManifest, attempts: readonly AttemptRecord[]): Pick<RunSummary, "deps"> {
+  const d = manifest.deps;
+  if (!d) return {};
+  const ms = attempts.flatMap((a) => (a.depsMs === undefined ? [] : [a.depsMs]));
+  const { platform, packedBytes, unpackedBytes } = d;
+  return {
+    deps: {
+      packages: Object.keys(d.packages),
+      ...(platform ? { platform } : {}),
+      ...(packedBytes !== undefined ? { packedBytes } : {}),
+      ...(unpackedBytes !== undefined ? { unpackedBytes } : {}),
+      unpacks: ms.length,
+      unpackMaxMs: ms.length ? Math.max(...ms) : 0,
+    },
   };
 }
 
@@ -52,6 +72,16 @@ function peakMemory(attempts: readonly AttemptRecord[], limitMb: number): Pick<R
   if (peaks.length === 0) return {};
   const s = chunkStats(peaks);
   return { memory: { p50Mb: s.p50, p95Mb: s.p95, maxMb: s.max, limitMb } };
+}
+
+/** Chunks `--oom-retry` moved up from `fromMb`, counted by the highest tier each reached. */
+function escalations(attempts: readonly AttemptRecord[], fromMb: number): Pick<RunSummary, "escalated"> {
+  const top = new Map<number, number>();
+  for (const a of attempts) if (a.memoryMb) top.set(a.index, Math.max(top.get(a.index) ?? 0, a.memoryMb));
+  if (top.size === 0) return {};
+  const byTier = new Map<number, number>();
+  for (const mb of top.values()) byTier.set(mb, (byTier.get(mb) ?? 0) + 1);
+  return { escalated: [...byTier].sort(([a], [b]) => a - b).map(([toMb, chunks]) => ({ fromMb, toMb, chunks })) };
 }
 
 /** Below this share of the memory setting at its peak, a run hears that less would do. */

@@ -43,8 +43,15 @@ export interface RunResult<O = unknown> {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type JobOutput<J> = J extends Job<any, any, infer O> ? O : unknown;
 
-/** Options of `map` and `mapIter`: the common ones. */
-export interface MapOptions extends CommonOptions {}
+/** Options of `map` and `mapIter`: the common ones, and where `ctx.write` puts objects. */
+export interface MapOptions extends CommonOptions {
+  /**
+   * Where `ctx.write` puts objects, as run's `output`: `s3://bucket/prefix/` (any backend), or
+   * a folder (the local backend). Each input's writes land at `<output>/<runId>/<index>/<name>`,
+   * and only if its call succeeds; `mapIter`'s summary counts them in `output`.
+   */
+  output?: string;
+}
 
 /** One result of `mapIter`: the input's index and the function's value for it. */
 export interface MapItem<R> {

@@ -2,6 +2,9 @@
  * The object key layout, shared by the folder store and S3 so a run looks the same on both:
  *
  *   bundles/<sha256>.mjs                 job bundles, content-addressed
+ *   bundles/deps-<sha256>.gz             a bundle's external packages installed for the function's
+ *                                        platform, named by the sha256 of the unzipped stream (beside
+ *                                        the bundles, so gc and teardown treat it as one of them)
  *   inputs/<sha256>                      uploaded lines() inputs, content-addressed
  *   runs/<runId>/manifest.json           RunManifest
  *   runs/<runId>/payloads.jsonl          every chunk's ChunkSource, one line each
@@ -19,6 +22,7 @@
  */
 export const keys = {
   bundle: (sha256: string) => `bundles/${sha256}.mjs`,
+  deps: (sha256: string) => `bundles/deps-${sha256}.gz`,
   input: (sha256: string) => `inputs/${sha256}`,
   runPrefix: (runId: string) => `runs/${runId}/`,
   manifest: (runId: string) => `runs/${runId}/manifest.json`,

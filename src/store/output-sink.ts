@@ -14,13 +14,21 @@ export interface OutputSink {
   keyOf(rel: string): string;
   /** Write `body` at `rel`; resolves to the bytes written. */
   write(rel: string, body: OutputBody): Promise<number>;
-  /** Put `from` at `to` and drop `from` (S3: copy, then delete; a folder: rename). */
-  move(from: string, to: string): Promise<void>;
+  /** Put `from` (of `bytes` bytes) at `to` and drop `from` (S3: copy, then delete; a folder: rename). */
+  move(from: string, to: string, bytes: number): Promise<void>;
   remove(rels: string[]): Promise<void>;
   /** Every object under a relative prefix. */
   list(relPrefix: string): Promise<OutputObject[]>;
   /** Remove everything under a relative prefix (a folder: the directory too). */
   clear(relPrefix: string): Promise<void>;
+  /**
+   * Create `rel` holding `body` only if nothing is there: true for the one caller that made
+   * it, false for every other (S3: PutObject with If-None-Match: *; a folder: a hard link,
+   * which fails when the name exists).
+   */
+  claim(rel: string, body: string): Promise<boolean>;
+  /** The body at `rel`, or undefined when there is none. */
+  read(rel: string): Promise<Buffer | undefined>;
 }
 
 /** The body as Buffers, counted as they pass. */

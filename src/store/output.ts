@@ -10,12 +10,18 @@ import * as path from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { OutputBody } from "../job/index.js";
 import { counted, type OutputObject, type OutputSink } from "./output-sink.js";
+import type { UserS3Access } from "./s3-data.js";
 
 /** The keys of a run's outputs, relative to the output location. */
 export const outputKeys = {
   run: (runId: string) => `${runId}/`,
   staging: (runId: string) => `${runId}/.staging/`,
   attempt: (runId: string, index: number, attempt: number) => `${runId}/.staging/${index}-${attempt}/`,
+  /** The chunk's commit claim: the first successful attempt to create it commits its outputs. */
+  claim: (runId: string, index: number) => `${runId}/.claims/${index}`,
+  claims: (runId: string) => `${runId}/.claims/`,
+  /** Keys under a run's output that are fanout's bookkeeping, not outputs (staging, claims). */
+  hidden: (runId: string) => `${runId}/.`,
   final: (runId: string, index: number, name: string) => `${runId}/${index}/${name}`,
 };
 
@@ -43,7 +49,7 @@ class FolderOutput implements OutputSink {
     return c.bytes();
   }
 
-  async move(from: string, to: string): Promise<void> {
+  async move(from: string, to: string, _bytes: number): Promise<void> {
     const dest = this.keyOf(to);
     await fs.promises.mkdir(path.dirname(dest), { recursive: true });
     await fs.promises.rename(this.keyOf(from), dest);
@@ -74,10 +80,36 @@ class FolderOutput implements OutputSink {
   async clear(relPrefix: string): Promise<void> {
     await fs.promises.rm(this.keyOf(relPrefix), { recursive: true, force: true });
   }
+
+  async claim(rel: string, body: string): Promise<boolean> {
+    const dest = this.keyOf(rel);
+    await fs.promises.mkdir(path.dirname(dest), { recursive: true });
+    // Written whole under a name of its own, then linked: a reader never sees a half-written claim.
+    const tmp = `${dest}.${process.pid}-${Math.random().toString(36).slice(2)}.tmp`;
+    await fs.promises.writeFile(tmp, body);
+    try {
+      await fs.promises.link(tmp, dest);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw err;
+    } finally {
+      await fs.promises.rm(tmp, { force: true });
+    }
+  }
+
+  async read(rel: string): Promise<Buffer | undefined> {
+    try {
+      return await fs.promises.readFile(this.keyOf(rel));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    }
+  }
 }
 
-/** The sink for a resolved output location. */
-export async function openOutput(location: string): Promise<OutputSink> {
-  if (location.startsWith("s3://")) return new (await import("./s3-output.js")).S3Output(location);
+/** The sink for a resolved output location; `access`: the caller's AWS profile and region for an S3 one. */
+export async function openOutput(location: string, access?: UserS3Access): Promise<OutputSink> {
+  if (location.startsWith("s3://")) return new (await import("./s3-output.js")).S3Output(location, access);
   return new FolderOutput(location);
 }

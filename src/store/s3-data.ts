@@ -5,7 +5,7 @@
  * SDK's standard AWS_ENDPOINT_URL_S3, with path-style addressing.
  */
 import { Readable } from "node:stream";
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
 import { ConfigError, INPUT_DENIED, UsageError } from "../errors.js";
 import { makeS3Client } from "./s3.js";
@@ -20,10 +20,55 @@ export function parseS3Url(url: string): { bucket: string; key: string } {
 let shared: S3Client | undefined;
 /** One client per process for user data, from the environment's endpoint, region and credentials. */
 export function client(): S3Client {
-  const endpoint = process.env.AWS_ENDPOINT_URL_S3 || undefined;
-  const region = process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || undefined;
-  shared ??= makeS3Client({ ...(region ? { region } : { region: "us-east-1" }), ...(endpoint ? { endpoint } : {}), followRegionRedirects: true, maxSockets: 256 });
+  // Without a region variable, the SDK's chain (AWS_PROFILE's region), as the client's listing uses.
+  shared ??= userClient(process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || chainRegion(undefined), undefined);
   return shared;
+}
+
+/** A client for user buckets: any S3-compatible store through AWS_ENDPOINT_URL_S3, a bucket in another region followed. */
+function userClient(region: string | (() => Promise<string>), profile: string | undefined): S3Client {
+  const endpoint = process.env.AWS_ENDPOINT_URL_S3 || undefined;
+  return makeS3Client({ region, ...(profile ? { profile } : {}), ...(endpoint ? { endpoint } : {}), followRegionRedirects: true, maxSockets: 256 });
+}
+
+/**
+ * Whose credentials and which region the caller's own S3 requests use: the run's `--profile`
+ * and `--region` (AwsOptions), each falling back to the SDK's chain (AWS_PROFILE, AWS_REGION,
+ * then the profile's region), as the run's Lambda and store clients do.
+ */
+export interface UserS3Access {
+  profile?: string;
+  region?: string;
+}
+
+/** The SDK's region chain for `profile`; us-east-1 when it finds none (a user bucket's region is then followed by redirect). */
+function chainRegion(profile: string | undefined): () => Promise<string> {
+  let found: Promise<string> | undefined;
+  return () =>
+    (found ??= (async () => {
+      const probe = new S3Client(profile ? { profile } : {});
+      try {
+        return await probe.config.region();
+      } catch {
+        // "Region is missing": the chain found none.
+        return "us-east-1";
+      } finally {
+        probe.destroy();
+      }
+    })());
+}
+
+const byAccess = new Map<string, S3Client>();
+/**
+ * The client for the caller's requests (listing inputs, sweeping and counting outputs) made
+ * with the run's profile and region; without either, the environment's shared client.
+ */
+export function clientFor(access: UserS3Access | undefined): S3Client {
+  if (!access?.profile && !access?.region) return client();
+  const id = `${access.profile ?? ""}\n${access.region ?? ""}`;
+  let c = byAccess.get(id);
+  if (!c) byAccess.set(id, (c = userClient(access.region ?? chainRegion(access.profile), access.profile)));
+  return c;
 }
 
 function status(err: unknown): number | undefined {
@@ -32,7 +77,7 @@ function status(err: unknown): number | undefined {
 
 const deniedHint = (url: string) => `give your credentials s3:ListBucket on that prefix (the workers need \`fanout deploy --read ${url}\`)`;
 
-/** One listed object. `gzip`: named .gz or stored with Content-Encoding gzip (only looked up when `heads`). */
+/** One listed object. `gzip`: named .gz, or stored with Content-Encoding gzip (once markGzipEncoded looked). */
 export interface ListedObject {
   key: string;
   size: number;
@@ -43,15 +88,16 @@ export interface ListedObject {
 /**
  * Every object under `s3://bucket/prefix`, in key order: ListObjectsV2, paged with its
  * continuation token. A missing bucket or a denied listing is a clear error before any chunk
- * runs. `heads`: also HEAD each object to learn its Content-Encoding (lines() needs it).
+ * runs. `gzip` is from the key's .gz suffix; markGzipEncoded asks S3 for the rest.
  */
-export async function listS3Prefix(url: string, opts: { heads?: boolean } = {}): Promise<ListedObject[]> {
+export async function listS3Prefix(url: string, opts: { access?: UserS3Access } = {}): Promise<ListedObject[]> {
   const { bucket, key: prefix } = parseS3Url(url);
+  const s3 = clientFor(opts.access);
   const out: ListedObject[] = [];
   let token: string | undefined;
   try {
     do {
-      const page = await client().send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
+      const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
       for (const o of page.Contents ?? []) {
         if (o.Key === undefined || o.Key.endsWith("/")) continue;
         out.push({ key: o.Key, size: o.Size ?? 0, etag: o.ETag ?? "", gzip: o.Key.endsWith(".gz") });
@@ -67,19 +113,28 @@ export async function listS3Prefix(url: string, opts: { heads?: boolean } = {}):
     throw err;
   }
   out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  if (opts.heads) {
-    const limit = pLimit(32);
-    await Promise.all(
-      out.map((o) =>
-        limit(async () => {
-          if (o.gzip || o.size === 0) return;
-          const head = await client().send(new HeadObjectCommand({ Bucket: bucket, Key: o.key, IfMatch: o.etag }));
-          o.gzip = /\bgzip\b/i.test(head.ContentEncoding ?? "");
-        }),
-      ),
-    );
-  }
   return out;
+}
+
+/** HEADs in flight at once while reading Content-Encodings. */
+const HEADS_AT_ONCE = 32;
+
+/**
+ * Mark each listed object of `bucket` stored with Content-Encoding gzip (one HEAD each,
+ * pinned to the listed etag); objects already marked, and empty ones, are not asked.
+ */
+export async function markGzipEncoded(bucket: string, objects: ListedObject[], access?: UserS3Access): Promise<void> {
+  const s3 = clientFor(access);
+  const limit = pLimit(HEADS_AT_ONCE);
+  await Promise.all(
+    objects.map((o) =>
+      limit(async () => {
+        if (o.gzip || o.size === 0) return;
+        const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: o.key, IfMatch: o.etag }));
+        o.gzip = /\bgzip\b/i.test(head.ContentEncoding ?? "");
+      }),
+    ),
+  );
 }
 
 /** The object changed after the run listed it: reading on would give different data. */
@@ -125,18 +180,6 @@ async function get(url: string, etag: string, range?: { start: number; end: numb
     if (name === "PreconditionFailed" || status(err) === 412) throw new ObjectChangedError(url, etag, undefined);
     if (name === "NoSuchKey") throw new ObjectChangedError(url, etag, "deleted");
     if (name === "AccessDenied" || status(err) === 403) throw new ObjectAccessDeniedError(url);
-    throw err;
-  }
-}
-
-/** Bytes [start, end) of an S3 object still at `etag`; a range past the end reads as empty. */
-export async function readS3Range(url: string, etag: string, start: number, end: number): Promise<Buffer> {
-  if (end <= start) return Buffer.alloc(0);
-  try {
-    const out = await get(url, etag, { start, end });
-    return Buffer.from(await out.Body!.transformToByteArray());
-  } catch (err) {
-    if ((err as { name?: string }).name === "InvalidRange") return Buffer.alloc(0);
     throw err;
   }
 }

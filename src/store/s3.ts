@@ -15,7 +15,8 @@ import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { NoSuchKeyError, type ObjectStore } from "./types.js";
 
 export interface S3ClientOptions {
-  region?: string;
+  /** A region, or a provider of one (resolved at the first request, as the SDK's own chain is). */
+  region?: string | (() => Promise<string>);
   /** An S3-compatible endpoint (s3rver, MinIO): implies path-style addressing. */
   endpoint?: string;
   credentials?: S3ClientConfig["credentials"];

@@ -19,6 +19,15 @@ export function defaultAssetCacheDir(): string {
   return path.join(os.tmpdir(), "fanout-assets");
 }
 
+/**
+ * Where a bundle that imports packages by name is written on this machine: inside the
+ * project's node_modules/.cache, so Node's resolution, walking up from the file, reaches
+ * the project's node_modules (a bundle in the temp folder would find none).
+ */
+export function nearPackages(projectRoot: string): string {
+  return path.join(projectRoot, "node_modules", ".cache", "fanout", "bundles");
+}
+
 /** The cached file for bundle `sha256`, written (atomically) if it is not there yet. */
 export function cachedBundleFile(dir: string, sha256: string, code: Buffer, now = Date.now()): string {
   const file = path.join(dir, `${sha256}.mjs`);
@@ -30,16 +39,24 @@ export function cachedBundleFile(dir: string, sha256: string, code: Buffer, now 
 }
 
 /** Write `name` in cache folder `dir` (atomically, replacing what is there), pruning unused files first. */
-export function writeCachedFile(dir: string, name: string, code: Buffer, now = Date.now()): string {
+function writeCachedFile(dir: string, name: string, code: Buffer, now = Date.now()): string {
+  const { file, aside } = cacheSlot(dir, name, now);
+  fs.writeFileSync(aside, code);
+  fs.renameSync(aside, file);
+  return file;
+}
+
+/**
+ * Where `name` goes in cache folder `dir` (created, pruned of unused files first), and a file
+ * beside it to write first: several processes may share the folder (emulator threads, a
+ * reused Lambda container, two runs), so a file is written aside and renamed into place,
+ * and nobody opens a half-written one.
+ */
+export function cacheSlot(dir: string, name: string, now = Date.now()): { file: string; aside: string } {
   const file = path.join(dir, name);
   fs.mkdirSync(dir, { recursive: true });
   pruneBundleCache(dir, now);
-  // Several processes may share the folder (emulator threads, a reused Lambda container, two
-  // runs): write aside and rename, so nobody imports a half-written file.
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  fs.writeFileSync(tmp, code);
-  fs.renameSync(tmp, file);
-  return file;
+  return { file, aside: `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp` };
 }
 
 /** Remove cached bundles (and write-aside leftovers) not used for BUNDLE_CACHE_MAX_AGE_MS. */

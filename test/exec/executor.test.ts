@@ -214,6 +214,48 @@ describe("execute on a FakeBackend", { timeout: 5000 }, () => {
     expect([...out.failures.keys()]).toEqual([0, 1]);
     expect(backend.calls.map((c) => c.index)).toEqual([0, 1]);
   });
+
+  // run/execute.ts passes --max-failures N as maxFailures N + 1: N failures finish the run
+  // (partial), the (N + 1)th stops it.
+  it("maxFailures 3 (--max-failures 2): two failures run every chunk; a third stops dispatch at once", async () => {
+    const failing = (bad: number[]) => new FakeBackend((i) => (bad.includes(i) ? { reply: "user" } : { ok: i }));
+    const two = failing([1, 3]);
+    const within = await exec(two, 6, { concurrency: 1, maxFailures: 3 });
+    expect([within.stopped, [...within.failures.keys()], within.values.size, two.calls.length]).toEqual([undefined, [1, 3], 4, 6]);
+
+    const three = failing([1, 3, 4]);
+    const over = await exec(three, 6, { concurrency: 1, maxFailures: 3 });
+    expect([over.stopped, [...over.failures.keys()], three.calls.map((c) => c.index)]).toEqual(["too-many-failures", [1, 3, 4], [0, 1, 2, 3, 4]]);
+  });
+
+  it("onStopAttempt tells the loser of a speculative race to stop, by index and attempt, once", async () => {
+    const copyWins = new FakeBackend((i, attempt) => (i === 5 && attempt === 1 ? { hang: true } : { ok: i, ms: 2 }));
+    const told: [number, number][] = [];
+    await exec(copyWins, 6, { concurrency: 6, speculate: true, onStopAttempt: (i, a) => told.push([i, a]) });
+    expect(told).toEqual([[5, 1]]);
+
+    const originalWins = new FakeBackend((i, attempt) => (i === 5 ? (attempt === 1 ? { ok: "first", ms: 250 } : { hang: true }) : { ok: i, ms: 2 }));
+    const told2: [number, number][] = [];
+    await exec(originalWins, 6, { concurrency: 6, speculate: true, onStopAttempt: (i, a) => told2.push([i, a]) });
+    expect(told2).toEqual([[5, 2]]);
+  });
+
+  it("a chunk failing for good tells its copy still running to stop; an abort tells no one (the run's cancel marker does)", async () => {
+    const backend = new FakeBackend((i, attempt) => (i === 2 ? (attempt === 1 ? { reply: "user", ms: 250 } : { hang: true }) : { ok: i, ms: 2 }));
+    const told: [number, number][] = [];
+    const out = await exec(backend, 4, { concurrency: 4, speculate: true, onStopAttempt: (i, a) => told.push([i, a]) });
+    expect([...out.failures.keys()]).toEqual([2]);
+    expect(told).toEqual([[2, 2]]);
+
+    const hanging = new FakeBackend(() => ({ hang: true }));
+    const ctl = new AbortController();
+    const told3: [number, number][] = [];
+    const pending = exec(hanging, 3, { concurrency: 3, signal: ctl.signal, onStopAttempt: (i, a) => told3.push([i, a]) });
+    await waitFor(() => hanging.calls.length === 3);
+    ctl.abort();
+    expect((await pending).stopped).toBe("aborted");
+    expect(told3).toEqual([]);
+  });
 });
 
 // Lambda answers an Invoke past the account's (or function's) concurrency with 429
@@ -221,6 +263,59 @@ describe("execute on a FakeBackend", { timeout: 5000 }, () => {
 // and stay under it, not burn a budget per chunk
 // (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html,
 // https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html#API_Invoke_Errors).
+describe("--oom-retry on a FakeBackend with memory tiers 128, 512, 1024 MB", { timeout: 5000 }, () => {
+  /** Chunk 3 runs out of memory below `needs` MB; every other chunk fits the backend's own 128 MB. */
+  const needing = (needs: number) => new FakeBackend((i, _attempt, mb) => (i === 3 && mb < needs ? { infra: "oom" } : { ok: i }), undefined, [128, 512, 1024]);
+  const tiersOf = (b: FakeBackend, i: number) => b.of(i).map((c) => c.memoryMb);
+
+  it("an OOM chunk reruns on the next tier up and succeeds there, charging no retry", async () => {
+    const backend = needing(512);
+    const out = await exec(backend, 8, { oomRetry: true });
+    expect(out.failures.size).toBe(0);
+    expect([...out.values.entries()].sort(([a], [b]) => a - b).map(([, v]) => v)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(tiersOf(backend, 3)).toEqual([128, 512]);
+    expect(tiersOf(backend, 2)).toEqual([128]);
+    expect(out.retries).toBe(0);
+    expect(out.attempts.filter((a) => a.index === 3).map((a) => [a.attempt, a.outcome, a.memoryMb, a.won])).toEqual([
+      [1, "oom", undefined, false],
+      [2, "ok", 512, true],
+    ]);
+  });
+
+  it("climbs tier by tier to the one that fits", async () => {
+    const backend = needing(1024);
+    const out = await exec(backend, 8, { oomRetry: true });
+    expect(out.failures.size).toBe(0);
+    expect(tiersOf(backend, 3)).toEqual([128, 512, 1024]);
+  });
+
+  it("out of memory on the top tier: fails as out of memory once --retries is spent", async () => {
+    const backend = needing(4096);
+    const out = await exec(backend, 8, { oomRetry: true, retries: 1 });
+    expect(tiersOf(backend, 3)).toEqual([128, 512, 1024, 1024]);
+    expect(out.failures.get(3)?.remote.kind).toBe("oom");
+    expect(out.failures.get(3)?.attempts).toBe(4);
+  });
+
+  it("without --oom-retry an OOM is retried on the same memory, as before", async () => {
+    const backend = needing(512);
+    const out = await exec(backend, 8, { retries: 1 });
+    expect(tiersOf(backend, 3)).toEqual([128, 128]);
+    expect(out.failures.get(3)?.remote.kind).toBe("oom");
+  });
+
+  it("a bystander to an OOM reruns alone on its own tier first, then climbs", async () => {
+    const backend = new FakeBackend((i, attempt, mb) => (i === 3 && attempt === 1 ? { infra: "oom", bystander: true } : i === 3 && mb < 512 ? { infra: "oom" } : undefined), undefined, [128, 512, 1024]);
+    const out = await exec(backend, 8, { oomRetry: true });
+    expect(out.failures.size).toBe(0);
+    expect(backend.of(3).map((c) => [c.memoryMb, c.isolate])).toEqual([
+      [128, false],
+      [128, true],
+      [512, true],
+    ]);
+  });
+});
+
 describe("execute against a concurrency quota (AIMD)", { timeout: 10_000 }, () => {
   it("300 chunks at --concurrency 200 on a quota of 10: each finishes once, none fails or is charged, the limit found is near 10", async () => {
     const backend = new FakeBackend((i) => ({ ok: i * 2, ms: 5 }), { capacity: 10 });

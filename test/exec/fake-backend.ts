@@ -22,6 +22,8 @@ export interface Call {
   index: number;
   attempt: number;
   isolate: boolean;
+  /** The memory tier the invoke asked for (InvokeOptions.memoryMb), else the backend's 128 MB. */
+  memoryMb: number;
   /** How the call ended, once it has. */
   end?: "replied" | "rejected" | "cancelled" | "throttled";
 }
@@ -58,12 +60,14 @@ export class FakeBackend implements Backend {
   private closedUntil = 0;
 
   /**
-   * `script(index, attempt)` says what that attempt does; chunks without a script reply ok with
-   * their index. With a `quota`, invokes past its capacity are throttled instead of run.
+   * `script(index, attempt, memoryMb)` says what that attempt does; chunks without a script reply
+   * ok with their index. With a `quota`, invokes past its capacity are throttled instead of run.
+   * `tiers`: the memory tiers an invoke may ask for, as Lambda's deployed tiers (Backend.tiers).
    */
   constructor(
-    private readonly script: (index: number, attempt: number) => Step | undefined = () => undefined,
+    private readonly script: (index: number, attempt: number, memoryMb: number) => Step | undefined = () => undefined,
     private readonly quota?: Quota,
+    readonly tiers?: readonly number[],
   ) {}
 
   get store(): never {
@@ -71,8 +75,9 @@ export class FakeBackend implements Backend {
   }
 
   invoke(task: Task, opts: InvokeOptions = {}): Promise<Reply> {
-    const step = this.script(task.index, task.attempt) ?? { ok: task.index };
-    const call: Call = { index: task.index, attempt: task.attempt, isolate: opts.isolate === true };
+    const memoryMb = opts.memoryMb ?? this.memoryMb;
+    const step = this.script(task.index, task.attempt, memoryMb) ?? { ok: task.index };
+    const call: Call = { index: task.index, attempt: task.attempt, isolate: opts.isolate === true, memoryMb };
     this.calls.push(call);
     if (this.quota && (this.inFlight >= this.quota.capacity || Date.now() < this.closedUntil)) return this.refuse(call, this.quota);
     this.peak = Math.max(this.peak, ++this.inFlight);

@@ -9,6 +9,7 @@ const settings: RetrySettings = { ...DEFAULT_RETRY_SETTINGS, retries: 2, retryUs
 
 const platform = (kind: ErrorKind, bystander = false): Failure => ({ chunkAtFault: false, bystander, error: { kind, name: "InfraError", message: kind } });
 const own = (kind: ErrorKind): Failure => ({ chunkAtFault: true, bystander: false, error: { kind, name: "Error", message: kind, stack: "s" } });
+const TIERS = [1024, 3008, 10240];
 const used = (s: Partial<RetryState>): RetryState => ({ ...newRetryState(), ...s });
 
 describe("decideRetry", () => {
@@ -32,6 +33,15 @@ describe("decideRetry", () => {
     ["user error with --retry-user-errors", own("user"), { retriesUsed: 1 }, { retryUserErrors: true }, { action: "retry", budget: "retriesUsed", afterMs: 200 }],
     ["user error, --retries spent", own("user"), { retriesUsed: 2 }, { retryUserErrors: true }, { action: "fail", error: own("user").error }],
     ["own serialize error: never retried", own("serialize"), {}, { retryUserErrors: true }, { action: "fail", error: own("serialize").error }],
+    // --oom-retry: the tiers are the run's memory, then the larger deployed ones.
+    ["oom with --oom-retry: the next tier up, free", platform("oom"), { retriesUsed: 2 }, { oomTiers: TIERS }, { action: "escalate", tier: 1, memoryMb: 3008 }],
+    ["oom on the second tier: the third", platform("oom"), { tier: 1 }, { oomTiers: TIERS }, { action: "escalate", tier: 2, memoryMb: 10240 }],
+    ["oom on the top tier: charged as without tiers", platform("oom"), { tier: 2 }, { oomTiers: TIERS }, { action: "retry", budget: "retriesUsed", afterMs: 100 }],
+    ["oom on the top tier, --retries spent: fails", platform("oom"), { tier: 2, retriesUsed: 2 }, { oomTiers: TIERS }, { action: "fail", error: platform("oom").error }],
+    ["oom in a shared process: isolated first, on the same tier", platform("oom", true), {}, { oomTiers: TIERS }, { action: "rerun-isolated" }],
+    ["one tier only: oom charged as before", platform("oom"), {}, { oomTiers: [1024] }, { action: "retry", budget: "retriesUsed", afterMs: 100 }],
+    ["a crash never climbs tiers", platform("crash"), {}, { oomTiers: TIERS }, { action: "retry", budget: "retriesUsed", afterMs: 100 }],
+    ["a timeout never climbs tiers", platform("timeout"), {}, { oomTiers: TIERS }, { action: "retry", budget: "retriesUsed", afterMs: 100 }],
   ];
   it.each(cases)("%s", (_name, failure, state, over, expected) => {
     expect(decideRetry(failure, used(state), { ...settings, ...over })).toEqual(expected);

@@ -5,15 +5,17 @@ import type { Emulator } from "../../dist/src/compute/aws/emulator.js";
  * One emulated AWS stack per test file: started in beforeAll, stopped (by PID, inside
  * stop()) in afterAll. FANOUT_EMULATOR points library calls and CLI children at it.
  */
-export async function useEmulator(): Promise<{ emu: Emulator; env: Record<string, string>; stop(): Promise<void> }> {
+export async function useEmulator(opts: { tiers?: number[] } = {}): Promise<{ emu: Emulator; env: Record<string, string>; stop(): Promise<void> }> {
   const { startEmulator } = await import("../../dist/src/compute/aws/emulator.js");
-  const emu = await startEmulator({ stage: `t${process.pid}` });
+  const emu = await startEmulator({ stage: `t${process.pid}`, ...opts });
   const value = JSON.stringify({
     region: emu.region,
     s3Endpoint: emu.s3Endpoint,
     lambdaEndpoint: emu.lambdaEndpoint,
     bucket: emu.bucket,
     functionName: emu.functionName,
+    ...(emu.tiers ? { tiers: emu.tiers } : {}),
+    ...(emu.ssmEndpoint ? { ssmEndpoint: emu.ssmEndpoint } : {}),
   });
   const previous = process.env.FANOUT_EMULATOR;
   process.env.FANOUT_EMULATOR = value;
@@ -37,10 +39,10 @@ export async function useEmulator(): Promise<{ emu: Emulator; env: Record<string
 }
 
 /** One emulated stack for the calling test file: started before its tests, stopped after them. */
-export function emulatorForFile(): { current: Awaited<ReturnType<typeof useEmulator>> } {
+export function emulatorForFile(opts: { tiers?: number[] } = {}): { current: Awaited<ReturnType<typeof useEmulator>> } {
   const holder = {} as { current: Awaited<ReturnType<typeof useEmulator>> };
   beforeAll(async () => {
-    holder.current = await useEmulator();
+    holder.current = await useEmulator(opts);
   }, 120_000);
   afterAll(async () => {
     await holder.current?.stop();

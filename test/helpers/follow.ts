@@ -4,6 +4,7 @@ import { runIdIn } from "./tmp.js";
 
 /** What `fanout logs -f` printed during a run of test/fixtures/live-lines.ts, and when. */
 export interface Followed {
+  runId: string;
   lines: string[];
   /** When "begin 0" reached this process (ms since the epoch). */
   beginSeenAt: number;
@@ -37,5 +38,5 @@ export async function followLiveLines(args: string[], env: Record<string, string
   const followCode = await new Promise<number | null>((r) => follower.on("close", (code) => r(code)));
   const runCode = await runExit;
   const ended = JSON.parse(runOut) as number[];
-  return { lines: out.split("\n").filter(Boolean), beginSeenAt, chunk0EndedAt: ended[0]!, runCode, followCode };
+  return { runId, lines: out.split("\n").filter(Boolean), beginSeenAt, chunk0EndedAt: ended[0]!, runCode, followCode };
 }

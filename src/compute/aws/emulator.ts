@@ -40,6 +40,18 @@ export interface EmulatorOptions {
    * (about 35 ms of CPU each, so 360 of them take seconds on two cores).
    */
   isolation?: "process" | "threads";
+  /**
+   * Memory tiers in MB, as `fanout deploy --memory 256,1024` deploys them: one worker function
+   * each (the first is `worker`), named in EmulatorEndpoints.tiers. Default: one worker, no tiers.
+   */
+  tiers?: readonly number[];
+  /**
+   * An SSM server (AWS_ENDPOINT_URL_SSM) the worker reads `--secret` from, since the stack has
+   * none; default the variable of the starting process. The same for Secrets Manager
+   * (AWS_ENDPOINT_URL_SECRETS_MANAGER), for jobs that call it themselves.
+   */
+  ssmEndpoint?: string;
+  secretsManagerEndpoint?: string;
 }
 
 /**
@@ -58,6 +70,10 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   };
   const bucket = emulatedBucket(stage);
   const timeoutMs = opts.readyTimeoutMs ?? 60_000;
+  const secrets = {
+    ssm: opts.ssmEndpoint ?? (process.env.AWS_ENDPOINT_URL_SSM || undefined),
+    secretsManager: opts.secretsManagerEndpoint ?? (process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER || undefined),
+  };
   let s3: EmulatedS3 | undefined;
   try {
     s3 = await startS3rver(data.dir, bucket, { ...(opts.s3Port ? { port: opts.s3Port } : {}), timeoutMs });
@@ -68,14 +84,23 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       lambdaPort: opts.lambdaPort,
       ...(opts.workerLambdaEndpoint ? { workerLambdaEndpoint: opts.workerLambdaEndpoint } : {}),
       isolation: opts.isolation,
+      ...(opts.tiers?.length ? { tiers: opts.tiers } : {}),
       timeoutMs,
+      secrets,
     });
-    return runningEmulator({ stage, dir: data.dir, bucket, s3, offline: offline.child, lambdaPort: offline.lambdaPort, timeoutMs, removeDirs });
+    const emu = runningEmulator({ stage, dir: data.dir, bucket, s3, offline: offline.child, lambdaPort: offline.lambdaPort, timeoutMs, removeDirs, ssmEndpoint: secrets.ssm });
+    if (opts.tiers?.length) emu.tiers = tiersOutput(emu.functionName, opts.tiers);
+    return emu;
   } catch (err) {
     if (s3) await stopS3rver(s3);
     removeDirs();
     throw err;
   }
+}
+
+/** The tiers as the stack's WorkerTiers output names them (serverless-tiers.cjs): worker, then worker<MB>. */
+function tiersOutput(functionName: string, tiers: readonly number[]): string {
+  return tiers.map((mb, i) => `${mb}=${functionName}${i === 0 ? "" : mb}`).join(",");
 }
 
 function runningEmulator(o: {
@@ -87,6 +112,7 @@ function runningEmulator(o: {
   lambdaPort: number;
   timeoutMs: number;
   removeDirs: () => void;
+  ssmEndpoint: string | undefined;
 }): Emulator {
   const children = [o.offline, o.s3.child];
   const emulator: Emulator = {
@@ -97,6 +123,7 @@ function runningEmulator(o: {
     functionName: `fanout-${o.stage}-worker`,
     accessKeyId: "S3RVER",
     secretAccessKey: "S3RVER",
+    ...(o.ssmEndpoint ? { ssmEndpoint: o.ssmEndpoint } : {}),
     dir: o.dir,
     pids: children.map((c) => c.pid!).filter(Boolean),
     async stop() {

@@ -12,9 +12,16 @@ export interface EmulatorEndpoints {
   lambdaEndpoint: string;
   bucket: string;
   functionName: string;
+  /** The memory tiers it serves, as the stack's WorkerTiers output ("256=fanout-dev-worker,1024=fanout-dev-worker1024"). */
+  tiers?: string;
   /** s3rver accepts only these credentials. */
   accessKeyId: string;
   secretAccessKey: string;
+  /**
+   * Where the worker's secret reads go (SSM), when the stack was started with one: the emulated
+   * stack serves no SSM of its own, so `--secret` resolves only against a server named here.
+   */
+  ssmEndpoint?: string;
 }
 
 /** The running stack named by FANOUT_EMULATOR (set by `fanout emulate`), if any. 
@@ -32,8 +39,10 @@ export function emulatorFromEnv(env = process.env): EmulatorEndpoints | undefine
         lambdaEndpoint: e.lambdaEndpoint,
         bucket: e.bucket,
         functionName: e.functionName,
+        ...(typeof e.tiers === "string" ? { tiers: e.tiers } : {}),
         accessKeyId: e.accessKeyId ?? "S3RVER",
         secretAccessKey: e.secretAccessKey ?? "S3RVER",
+        ...(e.ssmEndpoint ? { ssmEndpoint: e.ssmEndpoint } : {}),
       };
     }
   } catch {

@@ -3,8 +3,9 @@ import { Agent as HttpsAgent } from "node:https";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { classifyFunctionError, classifyInvokeError, functionError, isConnectionLoss } from "./errors.js";
+import { LiveProgress } from "./live-progress.js";
 import { awaitStoredOutcome } from "./stored-outcome.js";
-import type { AwsTarget } from "./target.js";
+import type { AwsTarget, MemoryTier } from "./target.js";
 import { InfraError } from "../../errors.js";
 import type { ObjectStore } from "../../store/types.js";
 import type { DriverEvent, Reply, Task } from "../../types.js";
@@ -25,7 +26,17 @@ export interface AwsBackendExtras {
   concurrencyCap?: number;
   /** The deployed architecture (preflight), for cost. */
   arch?: "arm64" | "x86_64";
+  /** The deployed memory tiers an invoke may ask for (InvokeOptions.memoryMb), ascending. */
+  tiers?: readonly MemoryTier[];
+  /** The deployed function's ephemeral storage in MB (preflight). */
+  tmpMb?: number;
 }
+
+/**
+ * /tmp of a function that says nothing else: "512 MB by default, up to 10,240 MB" ("Configuring
+ * ephemeral storage for Lambda functions", https://docs.aws.amazon.com/lambda/latest/dg/configuration-ephemeral-storage.html).
+ */
+const DEFAULT_TMP_MB = 512;
 
 /**
  * Chunks on AWS Lambda (payloads and results in the S3 store opened beside it). Each chunk is one synchronous
@@ -36,8 +47,12 @@ export interface AwsBackendExtras {
  */
 export class AwsBackend implements Backend {
   private readonly lambda: LambdaClient;
+  /** Running chunks' ctx.progress, read back from their live parts in the store. */
+  private readonly live: LiveProgress | undefined;
   readonly concurrencyCap: number | undefined;
   readonly arch?: "arm64" | "x86_64";
+  readonly tiers?: readonly number[];
+  readonly tmpMb: number;
 
   constructor(
     readonly name: "aws" | "emulated",
@@ -47,7 +62,10 @@ export class AwsBackend implements Backend {
     private readonly extras: AwsBackendExtras = {},
   ) {
     this.concurrencyCap = extras.concurrencyCap;
+    this.live = extras.store ? new LiveProgress(extras.store) : undefined;
     if (extras.arch) this.arch = extras.arch;
+    if (extras.tiers) this.tiers = extras.tiers.map((t) => t.memoryMb);
+    this.tmpMb = extras.tmpMb ?? DEFAULT_TMP_MB;
     const maxSockets = Math.max(50, concurrency);
     this.lambda = new LambdaClient({
       region: target.region,
@@ -80,17 +98,19 @@ export class AwsBackend implements Backend {
     );
     // Lambda starts a chunk on receipt; there is no queue to wait in.
     opts.started?.();
+    const tier = opts.memoryMb === undefined ? undefined : this.extras.tiers?.find((t) => t.memoryMb === opts.memoryMb);
+    const unwatch = opts.progress && this.live?.watch(task, opts.progress.bind(opts));
     try {
       const out = await this.lambda.send(
         new InvokeCommand({
-          FunctionName: this.target.functionName,
+          FunctionName: tier?.functionName ?? this.target.functionName,
           InvocationType: "RequestResponse",
           Payload: Buffer.from(JSON.stringify({ ...task, bucket: this.target.bucket })),
         }),
         { abortSignal: ac.signal },
       );
       const text = out.Payload ? Buffer.from(out.Payload).toString("utf8") : "";
-      const reply = out.FunctionError ? await this.fromFunctionError(task, text, ac.signal) : (JSON.parse(text) as Reply);
+      const reply = out.FunctionError ? await this.fromFunctionError(task, text, ac.signal, tier?.memoryMb) : (JSON.parse(text) as Reply);
       if (!reply.ok && reply.error?.kind === "transient") {
         throw new InfraError("transient", reply.error.message, { cause: reply.error });
       }
@@ -110,6 +130,7 @@ export class AwsBackend implements Backend {
       throw new InfraError("transient", `lost the connection to Lambda during chunk ${task.index}, and its invocation ended without a result in S3`, { cause: err });
     } finally {
       clearTimeout(deadline);
+      unwatch?.();
       opts.cancel = undefined;
     }
   }
@@ -119,13 +140,13 @@ export class AwsBackend implements Backend {
    * (a reply over 6 MB, a stray error the runtime reported and exited on), that outcome is
    * the attempt's, as it would be locally; else the error is the platform's (crash, OOM, ...).
    */
-  private async fromFunctionError(task: Task, payload: string, signal: AbortSignal): Promise<Reply> {
+  private async fromFunctionError(task: Task, payload: string, signal: AbortSignal, memoryMb = this.memoryMb): Promise<Reply> {
     const cls = classifyFunctionError(payload);
     if ((cls === "too-large" || cls === "stray") && this.extras.store) {
       const found = await awaitStoredOutcome(this.extras.store, task, Date.now() + STORED_WAIT_MS, signal);
       if (found) return found;
     }
-    throw functionError(task, payload, this.memoryMb);
+    throw functionError(task, payload, memoryMb);
   }
 
   /**
@@ -134,7 +155,8 @@ export class AwsBackend implements Backend {
    * the event may be up to 1 MB, research-aws.md §7; this one is under 1 KB).
    */
   async startDriver(driver: Omit<DriverEvent["driver"], "bucket">): Promise<void> {
-    const event: DriverEvent = { driver: { ...driver, bucket: this.target.bucket } };
+    // The driver cannot look the tiers up (no CloudFormation grant): they travel in the event.
+    const event: DriverEvent = { driver: { ...driver, bucket: this.target.bucket, ...(this.extras.tiers ? { tiers: [...this.extras.tiers] } : {}) } };
     try {
       const out = await this.lambda.send(
         new InvokeCommand({ FunctionName: this.target.functionName, InvocationType: "Event", Payload: Buffer.from(JSON.stringify(event)) }),

@@ -30,7 +30,7 @@ export function makeTaskRoot(): string {
  * user's variables, so the worker cannot lean on the developer's shell (Lambda has no such
  * thing). worker/emulated.ts narrows it further, per invocation, to what Lambda defines.
  */
-function offlineEnv(s3Endpoint: string, lambdaEndpoint: string, taskRoot: string): NodeJS.ProcessEnv {
+function offlineEnv(s3Endpoint: string, lambdaEndpoint: string, taskRoot: string, secrets: SecretEndpoints): NodeJS.ProcessEnv {
   const keep = ["PATH", "HOME", "TMPDIR", "SYSTEMROOT"] as const;
   const env: NodeJS.ProcessEnv = {};
   for (const k of keep) if (process.env[k] !== undefined) env[k] = process.env[k];
@@ -45,7 +45,16 @@ function offlineEnv(s3Endpoint: string, lambdaEndpoint: string, taskRoot: string
     AWS_SECRET_ACCESS_KEY: "S3RVER",
     AWS_REGION: "us-east-1",
     FANOUT_EMULATED_TASK_ROOT: taskRoot,
+    // The SDK's per-service endpoint variables: the worker reads --secret there (on AWS they are unset).
+    ...(secrets.ssm ? { AWS_ENDPOINT_URL_SSM: secrets.ssm } : {}),
+    ...(secrets.secretsManager ? { AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.secretsManager } : {}),
   };
+}
+
+/** SSM and Secrets Manager servers the emulated worker reads secrets from (it has none of its own). */
+interface SecretEndpoints {
+  ssm?: string | undefined;
+  secretsManager?: string | undefined;
 }
 
 export interface OfflineOptions {
@@ -57,7 +66,10 @@ export interface OfflineOptions {
   /** Where the worker's own Lambda calls go; default this stack's Lambda port (tests put a proxy there). */
   workerLambdaEndpoint?: string;
   isolation?: "process" | "threads";
+  /** Memory tiers (MB): serverless.yml's params memory and tiers, as `fanout deploy --memory` passes them. */
+  tiers?: readonly number[];
   timeoutMs: number;
+  secrets?: SecretEndpoints;
 }
 
 /** Start serverless-offline on loopback; resolves once its Lambda port is listening. */
@@ -81,11 +93,12 @@ export async function startOffline(opts: OfflineOptions): Promise<{ child: Child
       String(httpPort),
       "--noPrependStageInUrl",
       "--param=handler=dist/worker/emulated.handler",
+      ...(opts.tiers ? [`--param=memory=${opts.tiers[0]}`, `--param=tiers=${opts.tiers.join(",")}`] : []),
       ...((opts.isolation ?? process.env.FANOUT_EMULATOR_ISOLATION ?? "process") === "process" ? ["--useInProcess"] : []),
     ],
     {
       cwd: PACKAGE_ROOT,
-      env: offlineEnv(opts.s3Endpoint, opts.workerLambdaEndpoint ?? `http://127.0.0.1:${lambdaPort}`, opts.taskRoot),
+      env: offlineEnv(opts.s3Endpoint, opts.workerLambdaEndpoint ?? `http://127.0.0.1:${lambdaPort}`, opts.taskRoot, opts.secrets ?? {}),
       ready: new RegExp(`listening on http://127\\.0\\.0\\.1:${lambdaPort}`),
       timeoutMs: opts.timeoutMs,
     },

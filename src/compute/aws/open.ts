@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { emulatedBucket, runningEmulatorFromEnv, startEmulator, startS3rver, stopS3rver } from "./emulator.js";
 import { AwsBackend } from "./lambda.js";
-import { accountConcurrency, emulatedTarget, preflight, resolveAwsTarget, type AwsTarget, type DeployedFunction } from "./target.js";
+import { accountConcurrency, emulatedTarget, pickTier, preflight, resolveAwsTarget, type AwsTarget, type DeployedFunction } from "./target.js";
 import { ConfigError, UsageError } from "../../errors.js";
 import { makeS3Client, S3Store } from "../../store/s3.js";
 import type { ComputeConfig, RunStore, StoreConfig } from "../types.js";
@@ -54,13 +54,18 @@ function lambdaBeside(target: AwsTarget, store: S3Store, name: "aws" | "emulated
   return {
     store,
     // Lambda's memory is the deployed function's; reports and cost use that, not the flag.
+    // With tiers, the run's --memory picks the function (its tier's memory is that function's).
     openCompute: async (c: ComputeConfig) => {
       checkTimeout(c.timeoutMs, deployed.timeoutMs);
-      return new AwsBackend(name, target, deployed.memoryMb ?? c.memoryMb, c.concurrency, {
+      const tier = pickTier(target, c.tiers ?? (c.memoryAsked ? [c.memoryMb] : undefined));
+      const tiers = target.tiers?.filter((x) => !c.tiers || c.tiers.includes(x.memoryMb));
+      return new AwsBackend(name, tier ? { ...target, functionName: tier.functionName } : target, tier?.memoryMb ?? deployed.memoryMb ?? c.memoryMb, c.concurrency, {
+        ...(tiers ? { tiers } : {}),
         store,
         ...(deployed.timeoutMs ? { functionTimeoutMs: deployed.timeoutMs } : {}),
         ...(deployed.account ? { concurrencyCap: deployed.account } : {}),
         ...(deployed.arch ? { arch: deployed.arch } : {}),
+        ...(deployed.tmpMb ? { tmpMb: deployed.tmpMb } : {}),
       });
     },
     close: async () => {

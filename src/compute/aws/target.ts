@@ -11,14 +11,24 @@ import type { AwsOptions } from "../../options.js";
 
 const REGION = /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d+$/;
 
+/** One deployed memory tier: its memory and the worker function that has it. */
+export interface MemoryTier {
+  memoryMb: number;
+  functionName: string;
+}
+
 export interface AwsTarget {
   region: string;
   functionName: string;
   bucket: string;
+  /** The deployed memory tiers, ascending (the stack's WorkerTiers output); absent for a function named by flag. */
+  tiers?: MemoryTier[];
   lambdaEndpoint?: string;
   s3Endpoint?: string;
   credentials?: { accessKeyId: string; secretAccessKey: string };
   profile?: string;
+  /** The emulated stack's SSM server, if it has one (on AWS the SDK's own chain finds SSM). */
+  ssmEndpoint?: string;
 }
 
 function stackName(stage: string): string {
@@ -58,9 +68,12 @@ export async function resolveAwsTarget(o: AwsOptions): Promise<AwsTarget> {
   const region = await resolveRegion(o.region, profile);
   let functionName = o.functionName ?? process.env.FANOUT_FUNCTION;
   let bucket = o.bucket ?? process.env.FANOUT_BUCKET;
+  let tiers: MemoryTier[] | undefined;
   if (!functionName || !bucket) {
     const stage = o.stage ?? "dev";
     const outputs = await stackOutputs(region, profile, stage);
+    // The stack's tiers only when its own worker runs: a function named by flag has no tiers.
+    if (!functionName) tiers = parseTiers(outputs.get("WorkerTiers"));
     functionName ??= outputs.get("WorkerFunctionName");
     bucket ??= outputs.get("RunsBucketName");
     if (!functionName || !bucket) {
@@ -71,11 +84,44 @@ export async function resolveAwsTarget(o: AwsOptions): Promise<AwsTarget> {
     region,
     functionName,
     bucket,
+    ...(tiers ? { tiers } : {}),
     ...(profile ? { profile } : {}),
     // Any Lambda/S3-compatible servers (LocalStack, a proxy, the emulator under another name).
     ...(o.lambdaEndpoint ? { lambdaEndpoint: o.lambdaEndpoint } : {}),
     ...(o.s3Endpoint ? { s3Endpoint: o.s3Endpoint } : {}),
   };
+}
+
+/**
+ * The WorkerTiers output ("1024=fanout-dev-worker,3008=fanout-dev-worker3008", see
+ * serverless-tiers.cjs) as tiers, ascending; undefined for a stack deployed before tiers.
+ */
+function parseTiers(text: string | undefined): MemoryTier[] | undefined {
+  if (!text) return undefined;
+  const tiers = text.split(",").flatMap((pair) => {
+    const m = /^\s*(\d+)=(\S+)\s*$/.exec(pair);
+    return m ? [{ memoryMb: Number(m[1]), functionName: m[2]! }] : [];
+  });
+  return tiers.length ? tiers.sort((a, b) => a.memoryMb - b.memoryMb) : undefined;
+}
+
+/**
+ * The tier a run starts on: the one whose memory it asked for (`--memory`, or the job's
+ * `defaults.memory`), else the stack's own worker function; every tier of a `--memory` list
+ * must be deployed. A memory no tier has is a UsageError listing the deployed ones.
+ */
+export function pickTier(t: AwsTarget, asked: readonly number[] | undefined): MemoryTier | undefined {
+  if (!t.tiers) return undefined;
+  const missing = asked?.find((mb) => !t.tiers!.some((x) => x.memoryMb === mb));
+  if (missing !== undefined) {
+    const have = t.tiers.map((x) => x.memoryMb);
+    throw new UsageError(
+      `--memory ${missing} is not a deployed memory tier (the stack has ${have.join(", ")} MB)`,
+      `pass --memory ${have.join(" or ")}, or deploy that tier with \`fanout deploy --memory ${[...have, missing].join(",")}\``,
+    );
+  }
+  const first = asked?.[0];
+  return t.tiers.find((x) => (first === undefined ? x.functionName === t.functionName : x.memoryMb === first));
 }
 
 /** The outputs of stack fanout-<stage>, or a ConfigError that says how to deploy it. */
@@ -102,17 +148,21 @@ export function emulatedTarget(e: EmulatorEndpoints): AwsTarget {
     region: e.region,
     functionName: e.functionName,
     bucket: e.bucket,
+    ...(e.tiers ? { tiers: parseTiers(e.tiers) } : {}),
     lambdaEndpoint: e.lambdaEndpoint,
     s3Endpoint: e.s3Endpoint,
     credentials: { accessKeyId: e.accessKeyId, secretAccessKey: e.secretAccessKey },
+    ...(e.ssmEndpoint ? { ssmEndpoint: e.ssmEndpoint } : {}),
   };
 }
 
-/** The deployed function as preflight reads it: memory and architecture (how Lambda bills it), and its timeout. */
+/** The deployed function as preflight reads it: memory and architecture (how Lambda bills it), its timeout and /tmp. */
 export interface DeployedFunction {
   memoryMb?: number;
   arch?: "arm64" | "x86_64";
   timeoutMs?: number;
+  /** Ephemeral storage (/tmp) in MB. */
+  tmpMb?: number;
 }
 
 function lambdaClientFor(t: AwsTarget): LambdaClient {
@@ -144,7 +194,7 @@ export async function accountConcurrency(t: AwsTarget): Promise<number | undefin
 }
 
 /** Fail fast, before any chunk runs, when the function is missing or the credentials are bad. */
-export async function preflight(t: AwsTarget): Promise<{ memoryMb?: number; timeoutMs?: number }> {
+export async function preflight(t: AwsTarget): Promise<DeployedFunction> {
   const lambda = lambdaClientFor(t);
   try {
     const cfg = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: t.functionName }));
@@ -153,6 +203,7 @@ export async function preflight(t: AwsTarget): Promise<{ memoryMb?: number; time
       ...(cfg.MemorySize ? { memoryMb: cfg.MemorySize } : {}),
       ...(arch === "arm64" || arch === "x86_64" ? { arch } : {}),
       ...(cfg.Timeout ? { timeoutMs: cfg.Timeout * 1000 } : {}),
+      ...(cfg.EphemeralStorage?.Size ? { tmpMb: cfg.EphemeralStorage.Size } : {}),
     };
   } catch (err) {
     const cred = credentialProblem(err);

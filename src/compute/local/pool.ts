@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from "node:child_process";
+import * as os from "node:os";
 import { fileURLToPath } from "node:url";
 import { InfraError } from "../../errors.js";
 import { localPoolSize } from "../../options.js";
@@ -36,6 +37,8 @@ interface Proc {
   /** Set when we killed it for silence: its tasks failed by timeout, not by crash. */
   killedForSilence: boolean;
   exited: boolean;
+  /** Its V8 heap cap in MB: the pool's memory, or the tier an isolated chunk asked for. */
+  memoryMb: number;
 }
 
 export interface LocalBackendOptions {
@@ -45,6 +48,19 @@ export interface LocalBackendOptions {
   processes?: number;
   /** V8 heap cap per process in MB. */
   memoryMb: number;
+  /** Heap caps a chunk may ask for (`--oom-retry`), ascending; default memoryMb doubled, twice. */
+  tiers?: readonly number[];
+  /** Variables the worker processes get besides this process's (the run's AWS profile and region, for s3:// data). */
+  env?: Record<string, string>;
+}
+
+/**
+ * The heap caps `--oom-retry` climbs when the run names none: twice and four times the
+ * pool's, within the machine's memory.
+ */
+function defaultTiers(memoryMb: number): number[] {
+  const ram = Math.floor(os.totalmem() / 2 ** 20);
+  return [memoryMb, memoryMb * 2, memoryMb * 4].filter((mb, i) => i === 0 || mb <= ram);
 }
 
 /**
@@ -56,7 +72,9 @@ export interface LocalBackendOptions {
 export class LocalBackend implements Backend {
   readonly name = "local" as const;
   readonly memoryMb: number;
+  readonly tiers: readonly number[];
   private readonly storeRoot: string;
+  private readonly env: Record<string, string>;
   private readonly size: number;
   private readonly pool: Proc[] = [];
   private readonly all = new Set<Proc>();
@@ -66,6 +84,8 @@ export class LocalBackend implements Backend {
   constructor(opts: LocalBackendOptions) {
     this.storeRoot = opts.storeRoot;
     this.memoryMb = opts.memoryMb;
+    this.tiers = opts.tiers ?? defaultTiers(opts.memoryMb);
+    this.env = opts.env ?? {};
     this.size = localPoolSize(opts.processes);
   }
 
@@ -79,7 +99,9 @@ export class LocalBackend implements Backend {
 
   invoke(task: Task, opts: InvokeOptions = {}): Promise<Reply> {
     if (this.closed) return Promise.reject(new InfraError("cancelled", "local backend is closed"));
-    const proc = opts.isolate ? this.spawn(true) : this.pick();
+    // A chunk on another memory tier runs alone in a process with that heap, retired after it.
+    const tier = opts.memoryMb !== undefined && opts.memoryMb !== this.memoryMb ? opts.memoryMb : undefined;
+    const proc = opts.isolate || tier ? this.spawn(true, tier) : this.pick();
     return new Promise<Reply>((resolve, reject) => {
       const id = attemptKey(task.index, task.attempt);
       opts.cancel = () => {
@@ -153,14 +175,15 @@ export class LocalBackend implements Backend {
     return best;
   }
 
-  private spawn(isolated: boolean): Proc {
-    const execArgv = ["--enable-source-maps", `--max-old-space-size=${this.memoryMb}`, ...(process.env.FANOUT_WORKER_NODE_ARGS?.split(" ").filter(Boolean) ?? [])];
+  private spawn(isolated: boolean, memoryMb = this.memoryMb): Proc {
+    const execArgv = ["--enable-source-maps", `--max-old-space-size=${memoryMb}`, ...(process.env.FANOUT_WORKER_NODE_ARGS?.split(" ").filter(Boolean) ?? [])];
     const child = fork(WORKER_ENTRY, [], {
       execArgv,
       env: {
         ...process.env,
+        ...this.env,
         FANOUT_STORE_ROOT: this.storeRoot,
-        FANOUT_MEMORY_MB: String(this.memoryMb),
+        FANOUT_MEMORY_MB: String(memoryMb),
       },
       stdio: ["ignore", "inherit", "pipe", "ipc"],
       serialization: "json",
@@ -168,7 +191,7 @@ export class LocalBackend implements Backend {
     const proc: Proc = {
       child,
       pending: new Map(),
-      worker: { platform: "local", id: `local-${child.pid}`, memoryMb: this.memoryMb },
+      worker: { platform: "local", id: `local-${child.pid}`, memoryMb },
       outbox: [],
       knownRuns: new Set(),
       flushQueued: false,
@@ -177,6 +200,7 @@ export class LocalBackend implements Backend {
       isolated,
       killedForSilence: false,
       exited: false,
+      memoryMb,
     };
     child.stderr?.setEncoding("utf8");
     child.stderr?.on("data", (s: string) => {
@@ -246,7 +270,7 @@ export class LocalBackend implements Backend {
           : new InfraError("timeout", `a chunk held worker process ${proc.child.pid} past its timeout; rerunning its ${victims.length} chunks one by one`, { bystander: true });
       } else if (oom) {
         err = alone
-          ? new InfraError("oom", `worker ran out of memory (limit ${this.memoryMb} MB, set with --memory)`)
+          ? new InfraError("oom", `worker ran out of memory (limit ${proc.memoryMb} MB, set with --memory)`)
           : new InfraError("oom", `worker process ${proc.child.pid} ran out of memory with ${victims.length} chunks in it; rerunning them one by one`, { bystander: true });
       } else {
         err = alone

@@ -27,6 +27,9 @@ const CREDENTIALS = path.join(dir, "credentials");
 fs.writeFileSync(CONFIG, "[default]\nregion = us-west-2\n\n[profile p]\nregion = eu-west-3\n");
 fs.writeFileSync(CREDENTIALS, "[default]\naws_access_key_id = AKIADEFAULTKEY\naws_secret_access_key = d\n\n[p]\naws_access_key_id = AKIAPROFILEPKEY\naws_secret_access_key = p\n");
 
+/** The one object under the input prefix s3://bkt/in/. */
+const INPUT = '1.2.3.4 - - [10/Oct/2024:13:55:36 +0000] "GET / HTTP/1.1" 200 5\n';
+
 let signed: Signed[] = [];
 let server: http.Server;
 let url = "";
@@ -49,6 +52,13 @@ function answer(req: http.IncomingMessage, body: string, res: http.ServerRespons
         worker: { platform: "fake", id: "fake" }, bundleSha256: task.bundle.sha256, bytes: 0,
       }),
     );
+  } else if (req.method === "GET" && u.includes("list-type=2") && u.includes("prefix=in%2F")) {
+    // The user's input prefix (lines("s3://bkt/in/")): one object.
+    res.writeHead(200, { "content-type": "application/xml" });
+    res.end(`<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>bkt</Name><Prefix>in/</Prefix><IsTruncated>false</IsTruncated><KeyCount>1</KeyCount><Contents><Key>in/a.log</Key><Size>${INPUT.length}</Size><ETag>&quot;e1&quot;</ETag></Contents></ListBucketResult>`);
+  } else if ((req.method === "GET" || req.method === "HEAD") && u.startsWith("/bkt/in/a.log")) {
+    res.writeHead(200, { etag: '"e1"', "content-length": String(INPUT.length), "content-type": "text/plain" });
+    res.end(req.method === "HEAD" ? undefined : INPUT);
   } else if (req.method === "GET" && u.includes("list-type=2")) {
     res.writeHead(200, { "content-type": "application/xml" });
     res.end('<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>bkt</Name><IsTruncated>false</IsTruncated><KeyCount>0</KeyCount></ListBucketResult>');
@@ -143,5 +153,28 @@ describe("only AWS_PROFILE set: everything in that profile's region (defect 2)",
     } finally {
       process.env = saved;
     }
+  });
+});
+
+// Issue 11: the client's own S3 requests for an s3:// input (ListObjectsV2, HEAD) and for the
+// output sweep go with the run's profile and region too, not only the run store's.
+describe("the listing of an s3:// input uses the run's profile and region", () => {
+  const LOGS = { FANOUT_LOGS_URL: "s3://bkt/in/" };
+  const listed = () => signed.filter((s) => s.service === "s3" && s.url.includes("prefix=in%2F"));
+
+  it("aws: --profile p --region ap-south-1 signs the listing with p's key for ap-south-1", async () => {
+    const r = await fanout(["run", "examples/logs.ts", "-q", "--backend", "aws", "--profile", "p", "--region", "ap-south-1", "--function", "fn", "--bucket", "bkt", "--chunks", "2"], { env: awsEnv(LOGS) });
+    expect(r.stderr).toMatch(/the fake Lambda runs nothing/);
+    expect(listed()).toHaveLength(1);
+    expect([...new Set(signed.map((s) => `${s.key} ${s.region}`))]).toEqual(["AKIAPROFILEPKEY ap-south-1"]);
+  });
+
+  it("local: --profile p lists, and the workers read, with p's key in p's region (eu-west-3), not the default profile's", async () => {
+    const r = await fanout(["run", "examples/logs.ts", "--json", "--profile", "p", "--chunks", "1", "--store", path.join(dir, "store")], { env: awsEnv(LOGS) });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).result).toEqual({ "200": 1 });
+    expect(listed().map((s) => `${s.key} ${s.region}`)).toEqual(["AKIAPROFILEPKEY eu-west-3"]);
+    // The HEAD that reads the object's Content-Encoding, and the worker's ranged GET.
+    expect(signed.filter((s) => s.url.startsWith("/bkt/in/a.log")).map((s) => `${s.method} ${s.key} ${s.region}`)).toEqual(["HEAD AKIAPROFILEPKEY eu-west-3", "GET AKIAPROFILEPKEY eu-west-3"]);
   });
 });
