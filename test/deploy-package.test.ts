@@ -189,14 +189,14 @@ describe("serverless package: the CloudFormation template", () => {
     expect(zipEntries.sort()).toEqual(["dist/lambda/driver.mjs", "dist/lambda/driver.mjs.map", "dist/lambda/index.mjs", "dist/lambda/index.mjs.map"]);
   });
 
-  it("lets the worker invoke only its own function (a detached run's driver), and retries no async event", () => {
+  it("lets the worker invoke only its own functions (a detached run's driver, every memory tier), and retries no async event", () => {
     const statements = template.Resources.WorkerRole!.Properties.Policies[0].PolicyDocument.Statement;
     const invoke = statements.filter((st: any) => [].concat(st.Action ?? []).some((a: string) => a.startsWith("lambda:")));
     expect(invoke).toEqual([
       {
         Effect: "Allow",
         Action: ["lambda:InvokeFunction"],
-        Resource: { "Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:fanout-pkgtest-worker" },
+        Resource: { "Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:fanout-pkgtest-worker*" },
       },
     ]);
     const configs = byType("AWS::Lambda::EventInvokeConfig");
