@@ -164,6 +164,22 @@ describe("detached runs on the emulated stack: the driver is the worker function
     expect(generations(runId)).toEqual([1, 2]);
   }, 120_000);
 
+  it("fanout cancel reaches the driver in the function: the run ends aborted, attach says so, no driver takes it up again", async () => {
+    const runId = await detachThenKill(["--chunks", "4"], {}, "test/fixtures/counted-slow-tmp.ts");
+    await new Promise((r) => setTimeout(r, 1500));
+    const c = await fanout(["cancel", runId, "--backend", "emulated"], { env });
+    expect(c.code, c.stderr).toBe(0);
+    const t0 = Date.now();
+    const r = await fanout(["attach", runId, "--backend", "emulated"], { env });
+    // Two 12 s chunks were running: the driver stopped well before they would have ended.
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(r.code).toBe(130);
+    expect(r.stderr).toMatch(new RegExp(`run ${runId} was cancelled`));
+    expect(r.stderr).not.toMatch(/driver was gone/);
+    expect(generations(runId)).toEqual([1]);
+    fs.rmSync(`/tmp/fanout-t-count-${runId}`, { force: true });
+  }, 120_000);
+
   it("a stale or duplicate driver event is refused by the lease while the run goes on", async () => {
     const runId = await detachThenKill(["--chunks", "8"]);
     // Generation 1 holds the lease: a second delivery of its event, and an older one, are refused.
