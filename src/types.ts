@@ -268,6 +268,11 @@ export interface RunClient {
   pid: number;
   /** The manifest's updatedAt is rewritten this often while the run is going. */
   heartbeatMs: number;
+  /**
+   * Set when the client is a Lambda invocation (a detached run's remote driver): its log
+   * stream. Its liveness is its heartbeat alone, since host and pid say nothing there.
+   */
+  lambda?: string;
 }
 
 /** `runs/<runId>/manifest.json`: enough to resume, inspect or tear down a run. */
@@ -392,4 +397,22 @@ export interface LivePart {
   progress?: number;
   /** When the worker wrote the part (ms since the epoch). */
   at: number;
+}
+
+/**
+ * The event that makes the worker function a detached run's driver (invoked with
+ * InvocationType Event): the run, the lease generation it may claim, and the bucket.
+ */
+export interface DriverEvent {
+  driver: {
+    runId: string;
+    generation: number;
+    bucket: string;
+    /** Test setting: hand over to the next generation after this many ms (FANOUT_DRIVER_HANDOVER_MS). */
+    handoverMs?: number;
+    /** Test setting: the driver dies after this many ms, as if its container were gone (FANOUT_DRIVER_DIE_MS). */
+    dieAfterMs?: number;
+    /** The deployed memory tiers and their functions, as the client's preflight found them. */
+    tiers?: { memoryMb: number; functionName: string }[];
+  };
 }

@@ -100,9 +100,9 @@ describe("a chunk sees what a Lambda would", () => {
     expect(r.result.userVar).toBe(null);
     expect(r.result.file).toBe("ENOENT");
     expect(r.result.cwd).not.toBe(ROOT.replace(/\/$/, ""));
-    // Nothing but Lambda's variables and the two fanout sets (serverless.yml's NODE_OPTIONS,
-    // and the emulator's S3 endpoint, which stands in for the real S3's).
-    expect(r.result.envNames.filter((n) => !LAMBDA_DEFINED.has(n))).toEqual(["AWS_ENDPOINT_URL_S3", "NODE_OPTIONS"]);
+    // Nothing but Lambda's variables and what fanout sets (serverless.yml's NODE_OPTIONS, and
+    // the emulator's S3 and Lambda endpoints, which stand in for the real ones).
+    expect(r.result.envNames.filter((n) => !LAMBDA_DEFINED.has(n))).toEqual(["AWS_ENDPOINT_URL_LAMBDA", "AWS_ENDPOINT_URL_S3", "NODE_OPTIONS"]);
     expect(r.result.envNames).toContain("AWS_LAMBDA_FUNCTION_NAME");
   });
 });

@@ -360,6 +360,13 @@ const rows: Row[] = [
     exit: 2,
     line: /^fanout: run \S+ already has a driver \(pid \d+ on .+, lease generation 1\) — follow it with `fanout attach \S+ --store \S+`, or wait until it stops$/,
   },
+  {
+    title: "--detach on the emulated backend without a running stack",
+    args: run("examples/primes.ts", "--backend", "emulated", "--detach"),
+    env: () => ({ FANOUT_EMULATOR: "" }),
+    exit: 2,
+    line: /^fanout: a detached run on the emulated backend needs a running stack — start `fanout emulate` and export the FANOUT_EMULATOR line it prints: a stack started for one command stops with it$/,
+  },
   { title: "--detach with --resume", args: run("examples/primes.ts", "--detach", "--resume", BAD_RUN), exit: 2, line: /^fanout: --detach starts a new run — to go on with run \S+ in the background, `fanout attach \S+` restarts its driver if it is gone$/ },
   { title: "--max-failures invalid", args: run("examples/primes.ts", "--max-failures", "some"), exit: 2, line: /^fanout: --max-failures must be a number of chunks or a percentage, got "some" — e\.g\. --max-failures 5 or --max-failures 1%$/ },
   {

@@ -185,7 +185,23 @@ describe("serverless package: the CloudFormation template", () => {
   });
 
   it("packages only the bundled worker: no CLI, no dev tools", () => {
-    expect(zipEntries.sort()).toEqual(["dist/lambda/index.mjs", "dist/lambda/index.mjs.map"]);
+    // The handler, and a detached run's driver beside it (imported by the handler only for a driver event).
+    expect(zipEntries.sort()).toEqual(["dist/lambda/driver.mjs", "dist/lambda/driver.mjs.map", "dist/lambda/index.mjs", "dist/lambda/index.mjs.map"]);
+  });
+
+  it("lets the worker invoke only its own functions (a detached run's driver, every memory tier), and retries no async event", () => {
+    const statements = template.Resources.WorkerRole!.Properties.Policies[0].PolicyDocument.Statement;
+    const invoke = statements.filter((st: any) => [].concat(st.Action ?? []).some((a: string) => a.startsWith("lambda:")));
+    expect(invoke).toEqual([
+      {
+        Effect: "Allow",
+        Action: ["lambda:InvokeFunction"],
+        Resource: { "Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:fanout-pkgtest-worker*" },
+      },
+    ]);
+    const configs = byType("AWS::Lambda::EventInvokeConfig");
+    expect(configs.length).toBe(1);
+    expect(configs[0]![1].Properties.MaximumRetryAttempts).toBe(0);
   });
 });
 

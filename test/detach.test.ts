@@ -2,12 +2,12 @@
 // driver; the client can die (SIGKILL, its whole process group) and `fanout attach` from
 // another process still gets the exact answer, each chunk counted once. One driver per run:
 // a resume while the driver lives is refused; a driver killed mid-run is replaced by attach.
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { attach, submit, type Progress } from "fanout";
-import { BIN, fanout, ROOT } from "./helpers/cli.js";
+import { fanout, ROOT } from "./helpers/cli.js";
+import { detachThenKill as killedDetach } from "./helpers/detach.js";
 import { rmDir, tmpDir } from "./helpers/tmp.js";
 
 const DIR = tmpDir("detach");
@@ -22,32 +22,10 @@ function countsOf(file: string): number[] {
   return counts;
 }
 
-/** Start `fanout run --detach` in a process group of its own and SIGKILL that group once it printed the run id. */
+/** `fanout run --detach` of the counted fixture, its client SIGKILLed once it printed the run id. */
 async function detachThenKill(store: string, env: Record<string, string>): Promise<string> {
-  const client = spawn(process.execPath, [BIN, "run", "test/fixtures/counted.ts", "--detach", "--store", store, "--no-speculate"], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  let out = "";
-  let err = "";
-  client.stderr.setEncoding("utf8").on("data", (s: string) => (err += s));
-  const runId = await new Promise<string>((resolve, reject) => {
-    client.stdout.setEncoding("utf8").on("data", (s: string) => {
-      out += s;
-      const m = /^(\d{8}T\d{6}Z-[a-z0-9]{6})$/m.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    client.on("close", (code) => reject(new Error(`client exited (${code}) without a run id: ${err}`)));
-  });
-  // The terminal closing takes the client's whole process group with it; the driver is not in it.
-  try {
-    process.kill(-client.pid!, "SIGKILL");
-  } catch {
-    /* already gone: it exits right after printing */
-  }
-  expect(err).toMatch(/attach: fanout attach \S+ --store /);
+  const { runId, stderr } = await killedDetach(["test/fixtures/counted.ts", "--detach", "--store", store, "--no-speculate"], env);
+  expect(stderr).toMatch(/attach: fanout attach \S+ --store /);
   return runId;
 }
 

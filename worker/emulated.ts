@@ -43,10 +43,11 @@ const LAMBDA_DEFINED = new Set([
 ]);
 
 /**
- * Set by fanout itself: serverless.yml's provider.environment, and the emulator's routes to S3
- * and to the SSM / Secrets Manager servers it was started with (on AWS these are unset).
+ * Set by fanout itself: serverless.yml's provider.environment, and the emulator's routes to S3,
+ * to Lambda (a detached run's driver invokes this function through the SDK's chain) and to the
+ * SSM / Secrets Manager servers it was started with (on AWS these are unset).
  */
-const FANOUT_SET = new Set(["NODE_OPTIONS", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SSM", "AWS_ENDPOINT_URL_SECRETS_MANAGER"]);
+const FANOUT_SET = new Set(["NODE_OPTIONS", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_LAMBDA", "AWS_ENDPOINT_URL_SSM", "AWS_ENDPOINT_URL_SECRETS_MANAGER"]);
 
 /** Values Lambda gives that serverless-offline leaves out or sets from the host. */
 const LAMBDA_VALUES: Record<string, string> = {

@@ -8,7 +8,7 @@
  * the result envelope is written there before the reply, so a lost reply loses nothing.
  */
 import type { ObjectStore } from "../src/store/types.js";
-import type { Reply, Task } from "../src/types.js";
+import type { DriverEvent, Reply, Task } from "../src/types.js";
 import type { WorkerEnv } from "./env.js";
 import { runTask } from "./handler.js";
 import type { SecretReader } from "./secrets.js";
@@ -52,11 +52,15 @@ export function holdExit(exit: (code?: number) => never, inChunk: () => boolean,
   }) as (code?: number) => never;
 }
 
+function isDriverEvent(event: Task | DriverEvent): event is DriverEvent {
+  return typeof (event as Partial<DriverEvent>).driver === "object";
+}
+
 /**
  * `storeOf` makes the store of a bucket (S3 on Lambda); one is kept per bucket for the
  * container's life. `readSecret` reads a run's secrets with the function's role.
  */
-export function createLambdaHandler(storeOf: (bucket: string) => ObjectStore, readSecret?: SecretReader): (event: Task, context?: LambdaContext) => Promise<Reply> {
+export function createLambdaHandler(storeOf: (bucket: string) => ObjectStore, readSecret?: SecretReader): (event: Task | DriverEvent, context?: LambdaContext) => Promise<Reply> {
   const stores = new Map<string, ObjectStore>();
   const storeFor = (bucket: string): ObjectStore => {
     let s = stores.get(bucket);
@@ -68,6 +72,8 @@ export function createLambdaHandler(storeOf: (bucket: string) => ObjectStore, re
   return async (event, context = {}) => {
     const t0 = performance.now();
     initMs = initMs === undefined ? t0 : 0;
+    // A detached run's driver (an Event invocation): loaded only now, so chunks never load it.
+    if (isDriverEvent(event)) return (await import("./driver.js")).driveFromEvent(event, context, storeFor(event.driver.bucket)) as unknown as Reply;
     const bucket = event.bucket ?? process.env.FANOUT_BUCKET;
     if (!bucket) throw new Error("fanout worker: no bucket in the task and FANOUT_BUCKET is not set");
     const task = withinLambdaDeadline(event, context.getRemainingTimeInMillis?.());

@@ -1,6 +1,6 @@
 import type { AwsOptions, BackendName } from "../options.js";
 import type { ObjectStore } from "../store/types.js";
-import type { Reply, Task } from "../types.js";
+import type { DriverEvent, Reply, Task } from "../types.js";
 
 /**
  * One attempt's dealings with a backend, passed to `invoke` (the executor passes one object
@@ -45,6 +45,8 @@ export interface Backend {
   readonly tiers?: readonly number[];
   /** MB of /tmp a remote worker has for the job's assets (Lambda's ephemeral storage); absent where chunks read in place. */
   readonly tmpMb?: number;
+  /** Lambda: invoke the function asynchronously as a detached run's driver; resolves once Lambda accepted the event. */
+  startDriver?(driver: Omit<DriverEvent["driver"], "bucket">): Promise<void>;
 }
 
 /** Where a run's objects live: the backend's kind of store, and which one. */

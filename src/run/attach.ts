@@ -13,7 +13,7 @@ import { RunResults } from "../store/results.js";
 import type { ObjectStore } from "../store/types.js";
 import type { Progress, RunManifest } from "../types.js";
 import { followUpFlags, type RunRef } from "../util/follow-up.js";
-import { startDriver } from "./detach.js";
+import { polled, startAnyDriver } from "./detach.js";
 import { reduceError } from "./execute.js";
 import { storeAndImport } from "./import-bundle.js";
 import { liveLease } from "./lease.js";
@@ -53,16 +53,19 @@ export async function attach<O = unknown>(runId: string, options: AttachOptions 
 async function waitForEnd(store: ObjectStore, runId: string, options: AttachOptions & { backend: ReturnType<typeof checkBackend>; cwd: string }): Promise<RunManifest> {
   const t0 = Date.now();
   for (;;) {
-    const m = await readManifest(store, runId);
+    const m = await polled(() => readManifest(store, runId));
     if (m.status !== "running") {
-      options.onProgress?.(await progressOf(store, m, t0));
+      options.onProgress?.(await polled(() => progressOf(store, m, t0)));
       return m;
     }
-    if (shownStatus(m) === "interrupted" && !(await liveLease(store, runId))) {
-      const pid = await startDriver(store, runId, options);
-      options.onNotice?.(`run ${runId}'s driver was gone: a new one (pid ${pid}) goes on with it`);
+    // A remote driver shares its host and process with others: only its lease says it is gone.
+    const gone = options.backend === "local" ? shownStatus(m) === "interrupted" : true;
+    // Read again once the lease is gone: a driver that just finished wrote the manifest, then released the lease.
+    if (gone && !(await polled(() => liveLease(store, runId))) && (await polled(() => readManifest(store, runId))).status === "running") {
+      const where = await startAnyDriver(store, runId, options);
+      options.onNotice?.(`run ${runId}'s driver was gone: a new one (${where}) goes on with it`);
     }
-    options.onProgress?.(await progressOf(store, m, t0));
+    options.onProgress?.(await polled(() => progressOf(store, m, t0)));
     if (options.signal?.aborted) throw new RunAbortedError({ runId }, options.signal.reason);
     try {
       await sleep(POLL_MS, undefined, options.signal ? { signal: options.signal } : undefined);

@@ -45,6 +45,18 @@ export interface ExecuteRunParams {
   collect?: boolean;
   /** Run only these chunks (a bench memory sweep's sample); use with collect: false. */
   only?: readonly number[];
+  /** A remote driver's own lease (claimed for its generation) and its handover; see RemoteHold. */
+  remote?: RemoteHold;
+}
+
+/**
+ * What a remote driver (src/run/remote-driver.ts) brings: the lease it claimed, kept (not
+ * released) when it hands over, and `handover`, aborted once it has stopped dispatching near
+ * its deadline. A run stopped by its handover is left running, unfinished, for the next driver.
+ */
+interface RemoteHold {
+  lease: Lease;
+  handover: AbortSignal;
 }
 
 /** The shared second half of run() and map(): dispatch, collect in order, reduce, record. */
@@ -74,11 +86,11 @@ export async function executeRun<O>(p: ExecuteRunParams): Promise<RunResult<O>> 
   if (options.maxFailures !== undefined) manifest.options.maxFailures = allowedFailures(options.maxFailures, manifest.chunks);
   // One driver per run: a resume (or a detached run's driver) is refused while another lives.
   const taken = new AbortController();
-  const lease = await takeLease(store, ref, () => taken.abort(new Error("another driver took the run over")), !options.resume);
+  const lease = p.remote?.lease ?? (await takeLease(store, ref, () => taken.abort(new Error("another driver took the run over")), !options.resume));
   try {
     // The caller's signal (Ctrl-C, fanout cancel) also tells the workers; a takeover only stops this driver.
     const cancel = await watchRunCancel(store, runId, options.signal);
-    const signal = AbortSignal.any([cancel.signal, taken.signal]);
+    const signal = AbortSignal.any([cancel.signal, taken.signal, ...(p.remote ? [p.remote.handover] : [])]);
     const heartbeat = await startManifest(store, manifest);
     try {
       return await finishRun<O>(p, ref, todo, done, heartbeat, { cancel, lease, signal });
@@ -87,7 +99,8 @@ export async function executeRun<O>(p: ExecuteRunParams): Promise<RunResult<O>> 
       await cancel.close();
     }
   } finally {
-    await lease.release();
+    // A remote driver releases or hands over its lease itself.
+    if (!p.remote) await lease.release();
   }
 }
 
@@ -104,6 +117,11 @@ async function finishRun<O>(p: ExecuteRunParams, ref: RunRef, todo: number[], do
   const { signal, lease } = stopping;
   const outcome = await dispatch(p, todo, done, stopping);
   const summary = summarize(manifest, p.backend, outcome, done.size, p.t0, manifest.options);
+  if (handedOver(p, outcome, stopping)) {
+    // Stopped for the next driver: the manifest stays running, written by it from now on.
+    await heartbeat.stop();
+    return { runId: manifest.runId, result: undefined as O, summary, attempts: outcome.attempts };
+  }
   if (manifest.output) summary.output = await finishOutputs(manifest.output, manifest.runId, userS3Access(options.aws));
   summary.builds = chunksPerBuild(manifest, new Set([...done, ...outcome.values.keys(), ...outcome.stored]));
   const roomy = memoryNotice(summary);
@@ -152,6 +170,11 @@ async function finishRun<O>(p: ExecuteRunParams, ref: RunRef, todo: number[], do
   summary.speedup = summary.wallMs > 0 ? summary.sumChunkMs / summary.wallMs : 0;
   await end(failed.length ? "partial" : "succeeded");
   return { runId: manifest.runId, result: result as O, summary, attempts: outcome.attempts };
+}
+
+/** Dispatch stopped for a remote driver's handover alone (not a cancel, a takeover or a failure). */
+function handedOver(p: ExecuteRunParams, outcome: ExecuteOutcome, stopping: Stopping): boolean {
+  return p.remote?.handover.aborted === true && outcome.stopped === "aborted" && !stopping.cancel.signal.aborted && !stopping.lease.lost;
 }
 
 /** A run that cannot go on to reduce: every chunk would fail alike, or more chunks failed than allowed. */

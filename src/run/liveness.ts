@@ -7,8 +7,11 @@ const HEARTBEAT_MS = 15_000;
 /** A run on another host is taken for dead after this many missed heartbeats. */
 const MISSED_BEATS = 4;
 
+/** This process as a run's client; inside a Lambda invocation, marked as one (AWS_LAMBDA_FUNCTION_NAME is Lambda's own variable). */
 export function thisClient(heartbeatMs = HEARTBEAT_MS): RunClient {
-  return { host: os.hostname(), pid: process.pid, heartbeatMs };
+  const client: RunClient = { host: os.hostname(), pid: process.pid, heartbeatMs };
+  if (process.env.AWS_LAMBDA_FUNCTION_NAME) client.lambda = process.env.AWS_LAMBDA_LOG_STREAM_NAME ?? process.env.AWS_LAMBDA_FUNCTION_NAME;
+  return client;
 }
 
 /**
@@ -42,10 +45,14 @@ export function shownStatus(m: RunManifest, now = Date.now()): ShownStatus {
   return clientGone(m.client, m.updatedAt, now) ? "interrupted" : "running";
 }
 
-/** A client is gone when its process is dead on this host, or its heartbeat (last at `beatAt`) stopped on another. */
+/**
+ * A client is gone when its process is dead on this host, or its heartbeat (last at `beatAt`)
+ * stopped on another. A Lambda client is judged by its heartbeat only: an emulated function
+ * shares this host and a process with others, and a real one's pid means nothing here.
+ */
 export function clientGone(client: RunClient, beatAt: string, now = Date.now()): boolean {
   const { host, pid, heartbeatMs } = client;
-  if (host === os.hostname()) return !processAlive(pid);
+  if (host === os.hostname() && !client.lambda) return !processAlive(pid);
   return now - Date.parse(beatAt) > MISSED_BEATS * heartbeatMs;
 }
 

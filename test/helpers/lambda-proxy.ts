@@ -28,8 +28,14 @@ export { RESPONSE_LIMIT };
 /** What the proxy reads of an Invoke: the function and fanout's task JSON (index, attempt). */
 interface InvokedTask {
   functionName: string;
+  /** The run of the task or driver event. */
+  runId?: string;
   index?: number;
   attempt?: number;
+  /** A detached run's driver event: the generation it names. */
+  driver?: number;
+  /** X-Amz-Invocation-Type: "Event" for an asynchronous invocation. */
+  type?: string;
 }
 
 /** Which invocations a behaviour applies to: the first K that reach it, or those a predicate picks. */
@@ -60,6 +66,14 @@ export interface LambdaProxyOptions {
   runtimeExit?: { when: Select; error?: string };
   /** Answer GetAccountSettings with this account concurrency, or deny it; unset passes it on. */
   accountConcurrency?: number | "denied";
+  /**
+   * Accept these asynchronous (Event) invocations with 202 and never run them: Lambda's event
+   * queue may drop an event, and a container may die before it runs it
+   * (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html).
+   */
+  dropEvents?: Select;
+  /** Called for every invocation that reaches the proxy, before any behaviour applies. */
+  onInvoke?: (task: InvokedTask) => void;
 }
 
 interface LambdaProxyStats {
@@ -77,6 +91,9 @@ interface LambdaProxyStats {
   initErrors: number;
   uncaught: number;
   runtimeExits: number;
+  /** Asynchronous (Event) invocations accepted, and those of them dropped. */
+  events: number;
+  eventsDropped: number;
 }
 
 export interface LambdaProxy {
@@ -97,12 +114,20 @@ function picker(s: Select | undefined): (t: InvokedTask) => boolean {
   return () => left > 0 && left-- > 0;
 }
 
-function parseTask(functionName: string, body: Buffer): InvokedTask {
+function parseTask(functionName: string, body: Buffer, type: string | undefined): InvokedTask {
+  const base: InvokedTask = { functionName, ...(type ? { type } : {}) };
   try {
-    const t = JSON.parse(body.toString("utf8")) as { index?: unknown; attempt?: unknown };
-    return { functionName, ...(typeof t.index === "number" ? { index: t.index } : {}), ...(typeof t.attempt === "number" ? { attempt: t.attempt } : {}) };
+    const t = JSON.parse(body.toString("utf8")) as { runId?: unknown; index?: unknown; attempt?: unknown; driver?: { runId?: unknown; generation?: unknown } };
+    const runId = t.runId ?? t.driver?.runId;
+    return {
+      ...base,
+      ...(typeof runId === "string" ? { runId } : {}),
+      ...(typeof t.index === "number" ? { index: t.index } : {}),
+      ...(typeof t.attempt === "number" ? { attempt: t.attempt } : {}),
+      ...(typeof t.driver?.generation === "number" ? { driver: t.driver.generation } : {}),
+    };
   } catch {
-    return { functionName };
+    return base;
   }
 }
 
@@ -143,8 +168,8 @@ export async function startLambdaProxy(upstreamUrl: string, options: LambdaProxy
   const dest = new URL(upstreamUrl);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
   let opts: LambdaProxyOptions = {};
-  const pick = { throttle: picker(undefined), drop: picker(undefined), deny: picker(undefined), init: picker(undefined), exit: picker(undefined) };
-  const stats: LambdaProxyStats = { invoked: 0, inFlight: 0, inFlightPeak: 0, refused: 0, dropped: 0, droppedFinished: 0, responsesTooLarge: 0, denied: 0, initErrors: 0, uncaught: 0, runtimeExits: 0 };
+  const pick = { throttle: picker(undefined), drop: picker(undefined), deny: picker(undefined), init: picker(undefined), exit: picker(undefined), dropEvent: picker(undefined) };
+  const stats: LambdaProxyStats = { invoked: 0, inFlight: 0, inFlightPeak: 0, refused: 0, dropped: 0, droppedFinished: 0, responsesTooLarge: 0, denied: 0, initErrors: 0, uncaught: 0, runtimeExits: 0, events: 0, eventsDropped: 0 };
   let idleWaiters: (() => void)[] = [];
 
   // Only the behaviours named in `partial` start counting afresh.
@@ -155,6 +180,7 @@ export async function startLambdaProxy(upstreamUrl: string, options: LambdaProxy
     if ("deny" in partial) pick.deny = picker(partial.deny);
     if ("initError" in partial) pick.init = partial.initError ? picker(partial.initError.when ?? (() => true)) : picker(undefined);
     if ("runtimeExit" in partial) pick.exit = picker(partial.runtimeExit?.when);
+    if ("dropEvents" in partial) pick.dropEvent = picker(partial.dropEvents);
   };
   setOptions(options);
 
@@ -191,6 +217,16 @@ export async function startLambdaProxy(upstreamUrl: string, options: LambdaProxy
   };
 
   const invoke = async (req: http.IncomingMessage, res: http.ServerResponse, task: InvokedTask, body: Buffer) => {
+    opts.onInvoke?.(task);
+    if (task.type === "Event") {
+      // Queued by Lambda: 202 at once, whatever becomes of the event (https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html).
+      stats.events++;
+      if (pick.dropEvent(task)) {
+        stats.eventsDropped++;
+        return send(res, { status: 202, headers: { "x-amzn-requestid": randomUUID() }, body: Buffer.alloc(0) });
+      }
+      return send(res, await forward(req, body));
+    }
     if (pick.deny(task)) {
       stats.denied++;
       return send(res, accessDenied("lambda:InvokeFunction", `arn:aws:lambda:${signedRegion(req)}:${ACCOUNT}:function:${task.functionName}`));
@@ -227,7 +263,10 @@ export async function startLambdaProxy(upstreamUrl: string, options: LambdaProxy
     const body = await readAll(req);
     const url = req.url ?? "/";
     const fn = INVOKE.exec(url);
-    if (req.method === "POST" && fn) return invoke(req, res, parseTask(decodeURIComponent(fn[1]!), body), body);
+    if (req.method === "POST" && fn) {
+      const type = req.headers["x-amz-invocation-type"];
+      return invoke(req, res, parseTask(decodeURIComponent(fn[1]!), body, typeof type === "string" ? type : undefined), body);
+    }
     if (req.method === "GET" && ACCOUNT_SETTINGS.test(url) && opts.accountConcurrency !== undefined) {
       return send(res, opts.accountConcurrency === "denied" ? accessDenied("lambda:GetAccountSettings", "*") : accountSettings(opts.accountConcurrency));
     }

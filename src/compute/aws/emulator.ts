@@ -28,6 +28,8 @@ export interface EmulatorOptions {
   dir?: string;
   s3Port?: number;
   lambdaPort?: number;
+  /** Where the worker's own Lambda calls go (a detached run's driver); default this stack's. Tests put a proxy there. */
+  workerLambdaEndpoint?: string;
   /** Milliseconds to wait for each server to be ready. */
   readyTimeoutMs?: number;
   /**
@@ -80,6 +82,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       s3Endpoint: s3.endpoint,
       taskRoot,
       lambdaPort: opts.lambdaPort,
+      ...(opts.workerLambdaEndpoint ? { workerLambdaEndpoint: opts.workerLambdaEndpoint } : {}),
       isolation: opts.isolation,
       ...(opts.tiers?.length ? { tiers: opts.tiers } : {}),
       timeoutMs,

@@ -8,7 +8,7 @@ import { awaitStoredOutcome } from "./stored-outcome.js";
 import type { AwsTarget, MemoryTier } from "./target.js";
 import { InfraError } from "../../errors.js";
 import type { ObjectStore } from "../../store/types.js";
-import type { Reply, Task } from "../../types.js";
+import type { DriverEvent, Reply, Task } from "../../types.js";
 import type { Backend, InvokeOptions } from "../types.js";
 
 /** Past the chunk's own timeout, how long the client waits for Lambda before giving up. */
@@ -147,6 +147,25 @@ export class AwsBackend implements Backend {
       if (found) return found;
     }
     throw functionError(task, payload, memoryMb);
+  }
+
+  /**
+   * Hand a detached run to a driver: the function invoked with InvocationType Event, which
+   * Lambda queues and answers 202 at once (https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html;
+   * the event may be up to 1 MB, research-aws.md §7; this one is under 1 KB).
+   */
+  async startDriver(driver: Omit<DriverEvent["driver"], "bucket">): Promise<void> {
+    // The driver cannot look the tiers up (no CloudFormation grant): they travel in the event.
+    const event: DriverEvent = { driver: { ...driver, bucket: this.target.bucket, ...(this.extras.tiers ? { tiers: [...this.extras.tiers] } : {}) } };
+    try {
+      const out = await this.lambda.send(
+        new InvokeCommand({ FunctionName: this.target.functionName, InvocationType: "Event", Payload: Buffer.from(JSON.stringify(event)) }),
+      );
+      if (out.StatusCode !== 202) throw new InfraError("transient", `Lambda answered ${out.StatusCode} to the driver's Event invocation (expected 202)`);
+    } catch (err) {
+      if (err instanceof InfraError) throw err;
+      throw classifyInvokeError(err, this.target);
+    }
   }
 
   async close(): Promise<void> {

@@ -30,7 +30,7 @@ export function makeTaskRoot(): string {
  * user's variables, so the worker cannot lean on the developer's shell (Lambda has no such
  * thing). worker/emulated.ts narrows it further, per invocation, to what Lambda defines.
  */
-function offlineEnv(s3Endpoint: string, taskRoot: string, secrets: SecretEndpoints): NodeJS.ProcessEnv {
+function offlineEnv(s3Endpoint: string, lambdaEndpoint: string, taskRoot: string, secrets: SecretEndpoints): NodeJS.ProcessEnv {
   const keep = ["PATH", "HOME", "TMPDIR", "SYSTEMROOT"] as const;
   const env: NodeJS.ProcessEnv = {};
   for (const k of keep) if (process.env[k] !== undefined) env[k] = process.env[k];
@@ -39,6 +39,8 @@ function offlineEnv(s3Endpoint: string, taskRoot: string, secrets: SecretEndpoin
     ...QUIET_ENV,
     // serverless-offline hands AWS_* variables to handlers: this routes the worker's S3.
     AWS_ENDPOINT_URL_S3: s3Endpoint,
+    // ... and its Lambda calls (a detached run's driver invoking chunks and its successor).
+    AWS_ENDPOINT_URL_LAMBDA: lambdaEndpoint,
     AWS_ACCESS_KEY_ID: "S3RVER",
     AWS_SECRET_ACCESS_KEY: "S3RVER",
     AWS_REGION: "us-east-1",
@@ -61,6 +63,8 @@ export interface OfflineOptions {
   s3Endpoint: string;
   taskRoot: string;
   lambdaPort?: number;
+  /** Where the worker's own Lambda calls go; default this stack's Lambda port (tests put a proxy there). */
+  workerLambdaEndpoint?: string;
   isolation?: "process" | "threads";
   /** Memory tiers (MB): serverless.yml's params memory and tiers, as `fanout deploy --memory` passes them. */
   tiers?: readonly number[];
@@ -94,7 +98,7 @@ export async function startOffline(opts: OfflineOptions): Promise<{ child: Child
     ],
     {
       cwd: PACKAGE_ROOT,
-      env: offlineEnv(opts.s3Endpoint, opts.taskRoot, opts.secrets ?? {}),
+      env: offlineEnv(opts.s3Endpoint, opts.workerLambdaEndpoint ?? `http://127.0.0.1:${lambdaPort}`, opts.taskRoot, opts.secrets ?? {}),
       ready: new RegExp(`listening on http://127\\.0\\.0\\.1:${lambdaPort}`),
       timeoutMs: opts.timeoutMs,
     },
