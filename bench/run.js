@@ -2,7 +2,7 @@
 // fanout benchmarks: `npm run bench` (after `npm run build`; built here if dist/ is missing).
 //
 //   node bench/run.js                 every case, then bench/RESULTS.md
-//   node bench/run.js --only a,e      some cases (a b c d e f g)
+//   node bench/run.js --only a,e      some cases (a b c d e f g h)
 //   node bench/run.js --repeat 5      repetitions of every measurement (default 3)
 //   node bench/run.js --quick         smaller sizes, for trying the script out
 //
@@ -179,6 +179,48 @@ const cases = {
     } finally {
       fs.rmSync(store, { recursive: true, force: true });
     }
+  },
+
+  /**
+   * h. What a native package costs a cold worker: one chunk of examples/crc32.ts (CRC-32
+   * through @node-rs/crc32, which reaches the worker as fanout's archive: fetched, checked
+   * and unpacked once per environment) against the same work in plain JavaScript
+   * (bench/jobs/crc32-js.ts), each on a freshly started emulated stack (a new
+   * serverless-offline process: nothing imported, cached or unpacked in it) with the
+   * worker's unpacked packages removed first. One unmeasured round of each first (the
+   * client builds and caches the archive there, as it would once per package set); both
+   * answers checked equal.
+   */
+  async depsCold() {
+    const { run } = await load("index");
+    const { startEmulator } = await load("emulator");
+    const repeat = Number(process.env.BENCH_REPEAT);
+    const jobs = { native: path.join(ROOT, "examples/crc32.ts"), js: path.join(ROOT, "bench/jobs/crc32-js.ts") };
+    const once = async (k, round) => {
+      fs.rmSync(path.join(os.tmpdir(), "fanout-deps"), { recursive: true, force: true });
+      const emu = await startEmulator({ stage: `benchh${process.pid}r${round}${k}` });
+      process.env.FANOUT_EMULATOR = JSON.stringify(emu);
+      try {
+        const res = await run(jobs[k], { backend: "emulated", chunks: 1, concurrency: 1, speculate: false, cwd: ROOT, signal: AbortSignal.timeout(120_000) });
+        const a = res.attempts[0];
+        check(a?.coldStart === true, `${k}: the chunk did not start cold`);
+        return { result: res.result, roundTripMs: a.returnedAt - a.invokedAt, handlerMs: a.handlerMs ?? 0, depsMs: a.depsMs ?? 0 };
+      } finally {
+        delete process.env.FANOUT_EMULATOR;
+        await emu.stop();
+      }
+    };
+    const first = { native: await once("native", "w"), js: await once("js", "w") };
+    check(JSON.stringify(first.native.result) === JSON.stringify(first.js.result), `the native and plain answers differ: ${JSON.stringify(first)}`);
+    check(first.native.depsMs > 0 && first.js.depsMs === 0, `expected an unpack on the native side only: ${JSON.stringify(first)}`);
+    const reps = [];
+    for (let i = 0; i < repeat; i++) {
+      const rep = {};
+      for (const k of alternate(Object.keys(jobs), i)) rep[k] = await once(k, i);
+      check(JSON.stringify(rep.native.result) === JSON.stringify(first.js.result), "the native answer changed");
+      reps.push(rep);
+    }
+    return { reps };
   },
 
   /**
@@ -668,6 +710,18 @@ async function caseG(rows) {
   }
 }
 
+async function caseH(rows) {
+  log("\nh. a cold chunk with a native package (@node-rs/crc32 from fanout's archive) vs the same work in plain JavaScript, each on a fresh emulated stack");
+  const d = unwrap(await child("depsCold", { BENCH_REPEAT: REPEAT }, 600_000), "depsCold");
+  const rt = (k) => spreadOf(d.reps, (r) => r[k].roundTripMs);
+  const handler = (k) => spreadOf(d.reps, (r) => r[k].handlerMs);
+  const unpack = spreadOf(d.reps, (r) => r.native.depsMs);
+  log(`  round trip: native ${fmtSpread(rt("native"), ms)} · plain ${fmtSpread(rt("js"), ms)} · archive fetched, checked, unpacked in ${fmtSpread(unpack, ms)}`);
+  rows.push(["h", "cold chunk, round trip: native package from the archive vs plain JavaScript", fmtSpread(rt("native"), ms), `plain JavaScript ${fmtSpread(rt("js"), ms)}`, ratioOf(rt("native"), rt("js"))]);
+  rows.push(["h", "cold chunk, billed handler time: native package vs plain JavaScript", fmtSpread(handler("native"), ms), `plain JavaScript ${fmtSpread(handler("js"), ms)}`, ratioOf(handler("native"), handler("js"))]);
+  rows.push(["h", "of which the archive's fetch, sha256 check and unpack (once per environment)", fmtSpread(unpack, ms), "–", `+${ms(unpack.median)}`]);
+}
+
 function caseNotes() {
   const S = SIZES;
   return [
@@ -678,11 +732,12 @@ function caseNotes() {
     `**e** \`bench/jobs/straggler.ts\`: ${S.stragglerItems} chunks of ${S.stragglerBaseMs} ms at concurrency ${S.stragglerConcurrency}, ${S.stragglerFraction * 100}% taking ${S.stragglerSlowMs} ms on their first attempt only; wall with speculation on and off vs the same run without stragglers (ideal ${((S.stragglerItems / S.stragglerConcurrency) * S.stragglerBaseMs).toFixed(0)} ms of execution); one fresh process per variant; result checked = ${S.stragglerItems}.`,
     `**f** start-up: \`node bin/fanout.js --help\`, \`run --help\` and \`status\` over an empty store, each a whole process from spawn to exit, against \`node -e 0\`; ${Math.max(REPEAT, S.startupRuns)} runs of each, order alternating, after one unmeasured run of each. "beyond node" is the median of each run's difference from the node run beside it.`,
     `**g** \`bench/jobs/s3lines.ts\`: \`lines("s3://bench-in/data.txt")\` over one ${Math.round(S.s3Bytes / 1048576)} MB object on the emulated stack's s3rver, ${S.s3Concurrency} chunks at concurrency ${S.s3Concurrency}, timed first invoke to last reply (workers do their own ranged GETs, decode, split into line strings; the job's map counts the lines and their UTF-8 bytes), vs two bare \`@aws-sdk/client-s3\` loops of the same ${S.s3Concurrency} ranged GETs at the same concurrency. Like for like: each range decoded with the SDK's \`transformToString()\`, split on "\\n" and given the job's per-line work (count, \`Buffer.byteLength\`), which is what a job over lines written against the bare SDK must do. Bytes only: newlines counted in the bytes, no strings made: less work than any job over lines, so an upper bound, not the goal's reference. The "per CPU second" rows divide the bytes by the CPU time (user + system, from /proc) of every process at work: the bench process, serverless-offline and s3rver; for fanout taken around the whole run(), planning and bundling included. A busy machine skews wall-time figures (and fanout's side spreads over one process more than the reference's, which a contended scheduler favours); CPU per byte it skews far less. One stack, one unmeasured round of each side, then alternating rounds; every side's line count (and byte count, where made) checked. Where fanout's read spends its time, and what was done about it: the notes at the top of \`s3read\` in bench/run.js.`,
+    `**h** one chunk of \`examples/crc32.ts\` (CRC-32 of 5 strings through \`@node-rs/crc32\`, whose compiled addon reaches the worker in fanout's archive, installed for the worker's platform) vs \`bench/jobs/crc32-js.ts\` (the same CRC-32s in plain JavaScript, nothing to ship), each on a freshly started emulated stack (a new serverless-offline process, so the chunk starts cold: bundle fetched and imported, and on the native side the archive fetched, its sha256 checked and unpacked into /tmp), with /tmp/fanout-deps removed first. "round trip" = the attempt's invoke to reply at the client; "billed handler time" = the worker's own measure of the invocation. One unmeasured round of each first (the client builds and caches the archive there); the two answers checked equal.`,
   ];
 }
 
 async function main() {
-  const only = new Set((flagValue("--only", "a,b,c,d,e,f,g") ?? "").split(","));
+  const only = new Set((flagValue("--only", "a,b,c,d,e,f,g,h") ?? "").split(","));
   if (!/^[1-9]\d*$/.test(String(REPEAT))) {
     console.error(`bench: --repeat must be a positive integer, got ${JSON.stringify(REPEAT ?? "")} — e.g. --repeat 3`);
     process.exit(2);
@@ -700,7 +755,7 @@ async function main() {
   const rows = []; // [case, measurement, fanout, reference, ratio]
   const failed = [];
   log(`fanout bench · ${commit} · ${os.cpus()[0]?.model ?? "cpu"} · ${os.availableParallelism()} cores · node ${process.version} · repeat ${REPEAT}${QUICK ? " · QUICK sizes" : ""}`);
-  for (const [key, fn] of Object.entries({ a: caseA, b: caseB, c: caseC, d: caseD, e: caseE, f: caseF, g: caseG })) {
+  for (const [key, fn] of Object.entries({ a: caseA, b: caseB, c: caseC, d: caseD, e: caseE, f: caseF, g: caseG, h: caseH })) {
     if (!only.has(key)) continue;
     try {
       await fn(rows);
@@ -720,7 +775,7 @@ async function main() {
   if (failed.length) {
     log(`failed: ${failed.join(", ")}; bench/RESULTS.md not written`);
     process.exitCode = 1;
-  } else if (!QUICK && only.size === 7 && Number(REPEAT) >= 3) {
+  } else if (!QUICK && only.size === 8 && Number(REPEAT) >= 3) {
     writeResults(path.join(ROOT, "bench", "RESULTS.md"), { started, commit, command: commandLine(args), repeat: REPEAT, totalS, load0, load1, header, rows, caseNotes: caseNotes() });
     log("wrote bench/RESULTS.md");
   }
