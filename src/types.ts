@@ -304,6 +304,8 @@ export interface RunManifest {
   client?: RunClient;
   /** Started with `--detach` / `submit()`: a background driver runs it, `attach` follows it. */
   detached?: boolean;
+  /** A `fanout bench --memory ... --sample K` run: only these chunks ran, on this memory tier. */
+  sample?: { indexes: number[]; memoryMb: number };
   summary?: RunSummary;
   error?: RemoteError & { index?: number };
 }

@@ -87,6 +87,12 @@ describe("fanout bench --memory 256,512,1024 --sample 3: a memory sweep on the l
     expect(new Set(runs.map((r) => r.runId)).size).toBe(3);
     expect(report.sample).toEqual([0, 3, 5]);
     expect(report.tiers.map((t) => [t.memoryMb, t.runId, t.attempts])).toEqual(runs.map((r, i) => [TIERS[i], r.runId, 3]));
+    // Each tier's run holds only the sample, by design: status says so, and offers no resume.
+    const shown = await fanout(["status", runs[1]!.runId, "--store", STORE]);
+    expect(shown.stdout).toContain("\n  (bench sample: 3 chunks at 512 MB): only chunks 0, 3, 5 were run, to time them\n");
+    expect(shown.stdout).not.toContain("resume:");
+    const listed = (await fanout(["status", "--store", STORE])).stdout.split("\n").find((l) => l.startsWith(runs[2]!.runId));
+    expect(listed).toMatch(/ {2}\(bench sample: 3 chunks at 1024 MB\)$/);
   }, 120_000);
 
   it("the table: one line per tier, the fastest and the recommended marked, and why the figures are local", async () => {

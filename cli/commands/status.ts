@@ -49,7 +49,12 @@ function failedOf(m: RunManifest): { failedChunks?: number[] } {
 
 function failedNote(m: RunManifest): string {
   const failed = m.summary?.failedChunks;
-  return failed?.length ? `  (${failed.length} failed: ${listed(failed)})` : "";
+  return `${failed?.length ? `  (${failed.length} failed: ${listed(failed)})` : ""}${m.sample ? `  ${sampleNote(m.sample)}` : ""}`;
+}
+
+/** A bench memory sweep's run holds only its sample's results, by design. */
+function sampleNote(sample: NonNullable<RunManifest["sample"]>): string {
+  return `(bench sample: ${sample.indexes.length} chunk${sample.indexes.length === 1 ? "" : "s"} at ${sample.memoryMb} MB)`;
 }
 
 /** Chunk indexes for a line: the first ten, then how many more. */
@@ -84,7 +89,8 @@ async function showRun(store: ObjectStore, runId: string, flags: StatusFlags): P
     builds,
     // Names only: the values were never stored.
     ...(m.env ? { env: m.env.map((n) => `${n}=***`) } : {}),
-    resume: missing > 0 || m.status !== "succeeded" ? resumeCmd({ runId, jobPath: m.job.path, flags: followUpFlags(m.backend, flags.store) }) : undefined,
+    ...(m.sample ? { sample: m.sample } : {}),
+    resume: !m.sample && (missing > 0 || m.status !== "succeeded") ? resumeCmd({ runId, jobPath: m.job.path, flags: followUpFlags(m.backend, flags.store) }) : undefined,
   };
   if (flags.json) return writeStdout(JSON.stringify(info) + "\n");
   const out = [
@@ -94,6 +100,7 @@ async function showRun(store: ObjectStore, runId: string, flags: StatusFlags): P
   if (status === "interrupted" && m.client) out.push(`  interrupted: its client (pid ${m.client.pid} on ${m.client.host}) is gone; last heard from ${m.updatedAt}`);
   if (buildsOf(m).length > 1) out.push(`  builds: ${builds.map((b) => `${b.chunks} chunk${b.chunks === 1 ? "" : "s"} by bundle ${b.bundleSha256.slice(0, 12)}`).join(" · ")}`);
   if (info.env) out.push(`  env: ${info.env.join(" ")}`);
+  if (m.sample) out.push(`  ${sampleNote(m.sample)}: only chunks ${listed(m.sample.indexes)} were run, to time them`);
   if (failed.length) out.push(`  logs: ${logsCmd({ runId, flags: followUpFlags(m.backend, flags.store) }, failed[0])}`);
   if (m.error) out.push(`  error: ${m.error.index !== undefined ? `chunk ${m.error.index}: ` : ""}${m.error.name}: ${m.error.message}`);
   if (info.resume) out.push(`  resume: ${info.resume}`);

@@ -137,6 +137,8 @@ async function runTier(job: string, memoryMb: number, backend: BackendName, opts
     const chunks = prepared.manifest.chunks;
     const sample = sampleIndices(chunks, opts.sample ?? chunks);
     notice(`memory sweep: ${memoryMb} MB, chunks ${sample.join(", ")} of ${chunks}`);
+    // Marked, so `fanout status` shows it as the sample it is, not as a run missing chunks.
+    prepared.manifest.sample = { indexes: sample, memoryMb };
     const res = await executeRun({ ...prepared, t0, options, only: sample, collect: false });
     return { res, chunks, sample };
   } finally {
