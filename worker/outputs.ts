@@ -73,9 +73,9 @@ export class ChunkOutputs {
     const claim = outputKeys.claim(runId, index);
     if (!(await sink.claim(claim, JSON.stringify({ attempt, records })))) {
       await this.dropStaged();
-      const won = await sink.read(claim);
-      return won ? (JSON.parse(won.toString("utf8")) as { records: OutputRecord[] }).records : [];
+      return winnersOutputs(sink, runId, index);
     }
+    dieAfterClaim(attempt);
     const limit = pLimit(COMMIT_MOVES);
     try {
       await Promise.all(records.map((r) => limit(() => sink.move(this.stagedRel(r.name), outputKeys.final(runId, index, r.name), r.bytes))));
@@ -99,4 +99,39 @@ export class ChunkOutputs {
     await sink.remove([...this.staged.keys()].map((n) => this.stagedRel(n)));
     this.staged.clear();
   }
+}
+
+/** How long a losing attempt waits for the winner's moves to show before it gives up. */
+const WINNER_WAIT_MS = 10_000;
+
+/**
+ * The outputs of the attempt that holds the chunk's claim, once every one is at its final key
+ * with its size. A winner still moving is waited for; one that stays incomplete died after
+ * claiming (the client releases such a claim), so this attempt fails as transient and its
+ * retry commits: reporting outputs that are not there would lose them silently.
+ */
+async function winnersOutputs(sink: OutputSink, runId: string, index: number): Promise<OutputRecord[]> {
+  const until = Date.now() + WINNER_WAIT_MS;
+  for (let wait = 50; ; wait = Math.min(wait * 2, 1000)) {
+    const won = await sink.read(outputKeys.claim(runId, index));
+    const records = won ? (JSON.parse(won.toString("utf8")) as { records: OutputRecord[] }).records : undefined;
+    if (records) {
+      const there = new Map((await sink.list(outputKeys.chunk(runId, index))).map((o) => [o.rel, o.size]));
+      if (records.every((r) => there.get(outputKeys.final(runId, index, r.name)) === r.bytes)) return records;
+    }
+    if (Date.now() + wait > until) {
+      // EBUSY: classified transient (worker/classify.ts), so the executor retries the chunk.
+      throw Object.assign(new Error(`chunk ${index}'s outputs are claimed by another attempt that has not committed them`), { code: "EBUSY" });
+    }
+    await new Promise((r) => setTimeout(r, wait));
+  }
+}
+
+/**
+ * Test setting FANOUT_TEST_DIE_AFTER_CLAIM=<attempt>: that attempt's worker dies right after
+ * writing its claim, before any move (as a Lambda hard timeout, an OOM or a killed process
+ * would), so tests can prove its retry still commits.
+ */
+function dieAfterClaim(attempt: number): void {
+  if (process.env.FANOUT_TEST_DIE_AFTER_CLAIM === String(attempt)) process.exit(137);
 }
