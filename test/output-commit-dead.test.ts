@@ -2,18 +2,20 @@
 // commit claim and finishing its moves (a Lambda hard timeout or OOM, a killed worker process)
 // keeps the claim; the client releases it when the attempt's outcome says its worker is gone
 // (src/run/outputs.ts releaseOnDeath), so the retry commits its own outputs. The test setting
-// FANOUT_TEST_DIE_AFTER_CLAIM=1 makes every first attempt's worker process exit right after its
-// claim. On S3 the claim is a PutObject with If-None-Match: *, which s3rver ignores, so the
-// workers reach it through a loopback proxy that enforces it as S3 documents ("How to prevent
-// object overwrites with conditional writes",
+// FANOUT_TEST_DIE_AFTER_CLAIM makes every first attempt die right after its claim. On S3 the
+// claim is a PutObject with If-None-Match: *, which s3rver ignores, so the client and the
+// workers (local and emulated Lambda) reach it through a loopback proxy that enforces it as S3
+// documents ("How to prevent object overwrites with conditional writes",
 // https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html).
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as path from "node:path";
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run, type RunResult } from "fanout";
-import { startS3rver, stopS3rver, type EmulatedS3 } from "../dist/src/compute/aws/s3rver.js";
 import { ROOT } from "./helpers/cli.js";
+import { useEmulator } from "./helpers/emulator.js";
+import { startLambdaProxy } from "./helpers/lambda-proxy.js";
 import { startS3Proxy } from "./helpers/s3-proxy.js";
 import { rmDir, tmpDir } from "./helpers/tmp.js";
 
@@ -23,21 +25,33 @@ const BUCKET = "dead-out";
 const WRITE = "test/fixtures/outputs/write.ts";
 const N = 24;
 const CHUNKS = 6;
-let s3: EmulatedS3;
+let stack: Awaited<ReturnType<typeof useEmulator>>;
 let proxy: Awaited<ReturnType<typeof startS3Proxy>>;
 let client: S3Client;
 const saved: Record<string, string | undefined> = {};
 
+/** A loopback port free now, for s3rver to take once the proxy in front of it knows it. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.on("error", reject);
+  });
+}
+
 beforeAll(async () => {
-  s3 = await startS3rver(path.join(DIR, "s3"), BUCKET);
-  proxy = await startS3Proxy(s3.endpoint, { conditionalWrites: true });
-  client = new S3Client({ region: "us-east-1", endpoint: s3.endpoint, forcePathStyle: true, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
-  await client.send(new CreateBucketCommand({ Bucket: BUCKET })).catch(() => {});
-  const env = { AWS_ENDPOINT_URL_S3: proxy.url, AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER", AWS_REGION: "us-east-1", FANOUT_TEST_DIE_AFTER_CLAIM: "1", FANOUT_OUT_N: String(N) };
+  const s3Port = await freePort();
+  proxy = await startS3Proxy(`http://127.0.0.1:${s3Port}`, { conditionalWrites: true });
+  stack = await useEmulator({ s3Port, workerS3Endpoint: proxy.url });
+  client = new S3Client({ region: "us-east-1", endpoint: stack.emu.s3Endpoint, forcePathStyle: true, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
+  await client.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  const env = { AWS_ENDPOINT_URL_S3: proxy.url, AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER", AWS_REGION: "us-east-1", FANOUT_OUT_N: String(N) };
   for (const k of Object.keys(env)) saved[k] = process.env[k];
-  // Local worker processes inherit this process's environment.
+  // The client's S3 calls for outputs, and local worker processes, use this environment.
   Object.assign(process.env, env);
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   for (const [k, v] of Object.entries(saved)) {
@@ -45,8 +59,8 @@ afterAll(async () => {
     else process.env[k] = v;
   }
   client?.destroy();
+  await stack?.stop();
   await proxy?.close();
-  if (s3) await stopS3rver(s3);
   rmDir(DIR);
 });
 
@@ -92,17 +106,38 @@ function expectCommitted(r: RunResult<number>, got: Map<string, Buffer>, locatio
   expect(r.summary.output).toEqual({ location, objects: w.size, bytes: [...w.values()].reduce((n, b) => n + b.length, 0) });
 }
 
+const claims = () => proxy.log.filter((q) => q.method === "PUT" && q.headers["if-none-match"] === "*").length;
+
 describe("an attempt that dies after claiming its chunk: the retry commits its own outputs", () => {
   it("local backend, a local folder (the claim is a hard link)", async () => {
     const out = path.join(DIR, "out");
-    const r = await run<number>(WRITE, { store: STORE, cwd: ROOT, chunks: CHUNKS, output: out, retries: 3 });
+    const r = await run<number>(WRITE, { store: STORE, cwd: ROOT, chunks: CHUNKS, output: out, retries: 3, env: { FANOUT_TEST_DIE_AFTER_CLAIM: "1" } });
     expectCommitted(r, folderObjects(out), path.join(out, r.runId) + path.sep);
   }, 120_000);
 
   it("local backend, an S3 prefix (the claim is a conditional PutObject)", async () => {
-    const r = await run<number>(WRITE, { store: STORE, cwd: ROOT, chunks: CHUNKS, output: `s3://${BUCKET}/dead/`, retries: 3 });
-    expectCommitted(r, await bucketObjects("dead/"), `s3://${BUCKET}/dead/${r.runId}/`);
+    proxy.log.length = 0;
+    const r = await run<number>(WRITE, { store: STORE, cwd: ROOT, chunks: CHUNKS, output: `s3://${BUCKET}/local/`, retries: 3, env: { FANOUT_TEST_DIE_AFTER_CLAIM: "1" } });
+    expectCommitted(r, await bucketObjects("local/"), `s3://${BUCKET}/local/${r.runId}/`);
     // Each chunk's dead first attempt and its retry both claimed.
-    expect(proxy.log.filter((q) => q.method === "PUT" && q.headers["if-none-match"] === "*").length).toBeGreaterThanOrEqual(2 * CHUNKS);
+    expect(claims()).toBeGreaterThanOrEqual(2 * CHUNKS);
   }, 120_000);
+
+  it("emulated stack: Lambda reports the runtime exited after the claim; the retries commit", async () => {
+    // The worker stops right after its claim (serverless-offline hosts every invocation in one
+    // process, so it cannot exit); the proxy answers as Lambda does when the runtime dies.
+    const lambda = await startLambdaProxy(stack.emu.lambdaEndpoint, { runtimeExit: { when: (t) => t.attempt === 1 && t.index !== undefined, error: "signal: segmentation fault" } });
+    const emulator = process.env.FANOUT_EMULATOR!;
+    process.env.FANOUT_EMULATOR = JSON.stringify({ ...JSON.parse(emulator), lambdaEndpoint: lambda.url });
+    proxy.log.length = 0;
+    try {
+      const r = await run<number>(WRITE, { backend: "emulated", cwd: ROOT, chunks: CHUNKS, output: `s3://${BUCKET}/lambda/`, retries: 3, speculate: false, env: { FANOUT_TEST_DIE_AFTER_CLAIM: "1:stop" } });
+      expect(lambda.stats.runtimeExits).toBe(CHUNKS);
+      expectCommitted(r, await bucketObjects("lambda/"), `s3://${BUCKET}/lambda/${r.runId}/`);
+      expect(claims()).toBe(2 * CHUNKS);
+    } finally {
+      process.env.FANOUT_EMULATOR = emulator;
+      await lambda.close();
+    }
+  }, 180_000);
 });

@@ -26,6 +26,8 @@ export class ChunkOutputs {
   private readonly staged = new Map<string, number>();
   private readonly pending = new Set<Promise<unknown>>();
   private closed = false;
+  /** FANOUT_TEST_DIE_AFTER_CLAIM, read while the chunk runs (inside its run's env; see dieAfterClaim). */
+  private readonly dieAfterClaim = process.env.FANOUT_TEST_DIE_AFTER_CLAIM;
 
   constructor(private readonly task: Task) {}
 
@@ -75,7 +77,7 @@ export class ChunkOutputs {
       await this.dropStaged();
       return winnersOutputs(sink, runId, index);
     }
-    dieAfterClaim(attempt);
+    dieAfterClaim(this.dieAfterClaim, attempt);
     const limit = pLimit(COMMIT_MOVES);
     try {
       await Promise.all(records.map((r) => limit(() => sink.move(this.stagedRel(r.name), outputKeys.final(runId, index, r.name), r.bytes))));
@@ -128,10 +130,13 @@ async function winnersOutputs(sink: OutputSink, runId: string, index: number): P
 }
 
 /**
- * Test setting FANOUT_TEST_DIE_AFTER_CLAIM=<attempt>: that attempt's worker dies right after
- * writing its claim, before any move (as a Lambda hard timeout, an OOM or a killed process
- * would), so tests can prove its retry still commits.
+ * Test setting FANOUT_TEST_DIE_AFTER_CLAIM=<attempt>: that attempt's worker process exits right
+ * after writing its claim, before any move (as a Lambda hard timeout, an OOM or a killed process
+ * would), so tests can prove its retry still commits. `<attempt>:stop` stops the attempt there
+ * without exiting, claim kept, for a process that hosts more than the worker (the emulated
+ * stack's serverless-offline); the test's Lambda proxy then reports the runtime's exit.
  */
-function dieAfterClaim(attempt: number): void {
-  if (process.env.FANOUT_TEST_DIE_AFTER_CLAIM === String(attempt)) process.exit(137);
+function dieAfterClaim(setting: string | undefined, attempt: number): void {
+  if (setting === String(attempt)) process.exit(137);
+  if (setting === `${attempt}:stop`) throw new Error(`FANOUT_TEST_DIE_AFTER_CLAIM: attempt ${attempt} stopped after its claim`);
 }
