@@ -171,6 +171,19 @@ describe("a claim whose holder is gone", () => {
       expect((await sink.list(`${RUN}/`)).filter((o) => !o.rel.includes("/.")).map((o) => [o.rel, o.size])).toEqual([[`${RUN}/4/c.txt`, 2]]);
       await sink.clear(`${RUN}/`);
     });
+
+    it(`${where}: a loser waiting on a dead holder claims the chunk once the client releases it, and commits its own outputs`, async () => {
+      const sink = await diedMidMove(location());
+      const b = new ChunkOutputs(deadTask(location(), 2));
+      await b.write("c.txt", "cc");
+      const committing = b.commit();
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await releaseDeadClaim(sink, RUN, 4, 1)).toBe(true);
+      expect((await committing).map((r) => [r.name, r.bytes])).toEqual([["c.txt", 2]]);
+      const left = (await sink.list(`${RUN}/`)).map((o) => [o.rel, o.size]);
+      expect(left).toEqual([[`${RUN}/.claims/4`, expect.any(Number)], [`${RUN}/4/c.txt`, 2]]);
+      await sink.clear(`${RUN}/`);
+    });
   }
 
   it("which outcomes mean the worker is gone: crash, oom, timeout; not a lost connection, a 429 or a cancel", () => {
