@@ -15,6 +15,8 @@ import { startS3rver, stopS3rver, type EmulatedS3 } from "../dist/src/compute/aw
 import { openOutput } from "../dist/src/store/output.js";
 import { S3Output } from "../dist/src/store/s3-output.js";
 import { ChunkOutputs } from "../dist/worker/outputs.js";
+import { InfraError } from "../dist/src/errors.js";
+import { releaseDeadClaim, workerGone } from "../dist/src/run/outputs.js";
 import type { Task } from "../dist/src/types.js";
 import { startS3Proxy } from "./helpers/s3-proxy.js";
 import { rmDir, tmpDir } from "./helpers/tmp.js";
@@ -124,5 +126,68 @@ describe("committing a staged object bigger than one CopyObject may copy", () =>
     await sink.move("staged/y.bin", "final/y.bin", data.length);
     expect(copies().map((r) => r.url.includes("uploadId="))).toEqual([false]);
     expect((await body("big/final/y.bin")).equals(data)).toBe(true);
+  });
+});
+
+// A claim left by a dead attempt (test/output-commit-dead.test.ts runs the whole path).
+describe("a claim whose holder is gone", () => {
+  const RUN = "20261128T000000Z-dead";
+  const deadTask = (output: string, attempt: number) => ({ runId: RUN, index: 4, attempt, output }) as unknown as Task;
+
+  /** Attempt 1 claims chunk 4 and moves one of its two outputs, then its worker dies (as if). */
+  async function diedMidMove(output: string) {
+    const sink = await openOutput(output);
+    await sink.write(`${RUN}/.staging/4-1/a.txt`, "aaa");
+    await sink.write(`${RUN}/.staging/4-1/b.txt`, "bbbb");
+    const records = [{ name: "a.txt", key: sink.keyOf(`${RUN}/4/a.txt`), bytes: 3 }, { name: "b.txt", key: sink.keyOf(`${RUN}/4/b.txt`), bytes: 4 }];
+    expect(await sink.claim(`${RUN}/.claims/4`, JSON.stringify({ attempt: 1, records }))).toBe(true);
+    await sink.move(`${RUN}/.staging/4-1/a.txt`, `${RUN}/4/a.txt`, 3);
+    return sink;
+  }
+
+  for (const where of ["a local folder", "an S3 prefix"]) {
+    const location = () => (where === "a local folder" ? path.join(DIR, "dead-out") : `s3://${BUCKET}/dead/`);
+
+    it(`${where}: a loser never reports the dead holder's missing outputs; it fails as transient (EBUSY) so the chunk is retried`, async () => {
+      await diedMidMove(location());
+      const b = new ChunkOutputs(deadTask(location(), 2));
+      await b.write("c.txt", "cc");
+      await expect(b.commit()).rejects.toMatchObject({ code: "EBUSY" });
+      // The loser dropped its own staging; the holder's claim and its moved output stay for the client to release.
+      const left = (await (await openOutput(location())).list(`${RUN}/`)).map((o) => o.rel).sort();
+      expect(left).toEqual([`${RUN}/.claims/4`, `${RUN}/.staging/4-1/b.txt`, `${RUN}/4/a.txt`]);
+    }, 30_000);
+
+    it(`${where}: the client releases the claim only for the attempt that holds it, with what it moved and staged; the retry then commits`, async () => {
+      const sink = await openOutput(location());
+      // Attempt 2 (a live copy, say) did not hold the claim: nothing changes.
+      expect(await releaseDeadClaim(sink, RUN, 4, 2)).toBe(false);
+      expect(JSON.parse((await sink.read(`${RUN}/.claims/4`))!.toString()).attempt).toBe(1);
+      expect(await releaseDeadClaim(sink, RUN, 4, 1)).toBe(true);
+      expect(await sink.list(`${RUN}/`)).toEqual([]);
+      const c = new ChunkOutputs(deadTask(location(), 3));
+      await c.write("c.txt", "cc");
+      expect((await c.commit()).map((r) => [r.name, r.bytes])).toEqual([["c.txt", 2]]);
+      expect((await sink.list(`${RUN}/`)).filter((o) => !o.rel.includes("/.")).map((o) => [o.rel, o.size])).toEqual([[`${RUN}/4/c.txt`, 2]]);
+      await sink.clear(`${RUN}/`);
+    });
+
+    it(`${where}: a loser waiting on a dead holder claims the chunk once the client releases it, and commits its own outputs`, async () => {
+      const sink = await diedMidMove(location());
+      const b = new ChunkOutputs(deadTask(location(), 2));
+      await b.write("c.txt", "cc");
+      const committing = b.commit();
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await releaseDeadClaim(sink, RUN, 4, 1)).toBe(true);
+      expect((await committing).map((r) => [r.name, r.bytes])).toEqual([["c.txt", 2]]);
+      const left = (await sink.list(`${RUN}/`)).map((o) => [o.rel, o.size]);
+      expect(left).toEqual([[`${RUN}/.claims/4`, expect.any(Number)], [`${RUN}/4/c.txt`, 2]]);
+      await sink.clear(`${RUN}/`);
+    });
+  }
+
+  it("which outcomes mean the worker is gone: crash, oom, timeout; not a lost connection, a 429 or a cancel", () => {
+    const kinds = ["crash", "oom", "timeout", "transient", "throttled", "cancelled"] as const;
+    expect(kinds.filter((k) => workerGone(new InfraError(k, "x")))).toEqual(["crash", "oom", "timeout"]);
   });
 });

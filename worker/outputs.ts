@@ -26,6 +26,8 @@ export class ChunkOutputs {
   private readonly staged = new Map<string, number>();
   private readonly pending = new Set<Promise<unknown>>();
   private closed = false;
+  /** FANOUT_TEST_DIE_AFTER_CLAIM, read while the chunk runs (inside its run's env; see dieAfterClaim). */
+  private readonly dieAfterClaim = process.env.FANOUT_TEST_DIE_AFTER_CLAIM;
 
   constructor(private readonly task: Task) {}
 
@@ -71,11 +73,9 @@ export class ChunkOutputs {
     const records: OutputRecord[] = [...this.staged].map(([name, bytes]) => ({ name, key: sink.keyOf(outputKeys.final(runId, index, name)), bytes }));
     // Two attempts can both succeed (a speculative copy and its original): the one that claims the chunk commits.
     const claim = outputKeys.claim(runId, index);
-    if (!(await sink.claim(claim, JSON.stringify({ attempt, records })))) {
-      await this.dropStaged();
-      const won = await sink.read(claim);
-      return won ? (JSON.parse(won.toString("utf8")) as { records: OutputRecord[] }).records : [];
-    }
+    const holders = await this.claimChunk(sink, claim, records);
+    if (holders) return holders;
+    dieAfterClaim(this.dieAfterClaim, attempt);
     const limit = pLimit(COMMIT_MOVES);
     try {
       await Promise.all(records.map((r) => limit(() => sink.move(this.stagedRel(r.name), outputKeys.final(runId, index, r.name), r.bytes))));
@@ -85,6 +85,29 @@ export class ChunkOutputs {
       throw err;
     }
     return records;
+  }
+
+  /**
+   * Claim the chunk for this attempt: undefined when it is ours, else the holder's outputs once
+   * they are all committed (this attempt's staging then goes). A claim released while this
+   * attempt waits (its holder died: see src/run/outputs.ts) is claimed again.
+   */
+  private async claimChunk(sink: OutputSink, claim: string, records: OutputRecord[]): Promise<OutputRecord[] | undefined> {
+    const { runId, index, attempt } = this.task;
+    const until = Date.now() + WINNER_WAIT_MS;
+    try {
+      while (!(await sink.claim(claim, JSON.stringify({ attempt, records })))) {
+        const theirs = await holdersOutputs(sink, runId, index, until);
+        if (theirs) {
+          await this.dropStaged();
+          return theirs;
+        }
+      }
+      return undefined;
+    } catch (err) {
+      await this.dropStaged().catch(() => {});
+      throw err;
+    }
   }
 
   /** The chunk failed: what it staged goes (writes still in flight remove themselves). */
@@ -99,4 +122,41 @@ export class ChunkOutputs {
     await sink.remove([...this.staged.keys()].map((n) => this.stagedRel(n)));
     this.staged.clear();
   }
+}
+
+/** How long a losing attempt waits for the winner's moves to show before it gives up. */
+const WINNER_WAIT_MS = 10_000;
+
+/**
+ * The outputs of the attempt that holds the chunk's claim, once every one is at its final key
+ * with its size, or undefined once the claim is gone (released: claim it again). A holder still
+ * moving is waited for until `until`; one that stays incomplete died after claiming, so this
+ * attempt fails as transient and is retried: reporting outputs that are not there would lose
+ * them silently.
+ */
+async function holdersOutputs(sink: OutputSink, runId: string, index: number, until: number): Promise<OutputRecord[] | undefined> {
+  for (let wait = 50; ; wait = Math.min(wait * 2, 1000)) {
+    const held = await sink.read(outputKeys.claim(runId, index));
+    if (!held) return undefined;
+    const { records } = JSON.parse(held.toString("utf8")) as { records: OutputRecord[] };
+    const there = new Map((await sink.list(outputKeys.chunk(runId, index))).map((o) => [o.rel, o.size]));
+    if (records.every((r) => there.get(outputKeys.final(runId, index, r.name)) === r.bytes)) return records;
+    if (Date.now() + wait > until) {
+      // EBUSY: classified transient (worker/classify.ts), so the executor retries the chunk.
+      throw Object.assign(new Error(`chunk ${index}'s outputs are claimed by another attempt that has not committed them`), { code: "EBUSY" });
+    }
+    await new Promise((r) => setTimeout(r, wait));
+  }
+}
+
+/**
+ * Test setting FANOUT_TEST_DIE_AFTER_CLAIM=<attempt>: that attempt's worker process exits right
+ * after writing its claim, before any move (as a Lambda hard timeout, an OOM or a killed process
+ * would), so tests can prove its retry still commits. `<attempt>:stop` stops the attempt there
+ * without exiting, claim kept, for a process that hosts more than the worker (the emulated
+ * stack's serverless-offline); the test's Lambda proxy then reports the runtime's exit.
+ */
+function dieAfterClaim(setting: string | undefined, attempt: number): void {
+  if (setting === String(attempt)) process.exit(137);
+  if (setting === `${attempt}:stop`) throw new Error(`FANOUT_TEST_DIE_AFTER_CLAIM: attempt ${attempt} stopped after its claim`);
 }

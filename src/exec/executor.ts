@@ -205,7 +205,8 @@ class Execution {
     const result = await attempt.run(this.params.backend);
     s.running.splice(s.running.indexOf(attempt), 1);
     if (s.running.length === 0) this.live.delete(s);
-    if (!(result instanceof InfraError)) {
+    if (result instanceof InfraError) await this.params.onAttemptFailed?.(task, result);
+    else {
       // Any reply, ok or not, is an invocation the platform accepted.
       if (this.throttle.onSuccess(attempt.record.returnedAt)) this.gate.setLimit(this.throttle.limit);
       if (result.ok && !s.done) this.win(s, result, attempt.record);

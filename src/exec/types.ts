@@ -1,5 +1,5 @@
 import type { Backend } from "../compute/types.js";
-import type { ChunkFailedError, FanoutError } from "../errors.js";
+import type { ChunkFailedError, FanoutError, InfraError } from "../errors.js";
 import type { AttemptRecord, Progress, Reply, Task } from "../types.js";
 import type { RetrySettings } from "./policy.js";
 import type { SpeculationSettings } from "./speculation.js";
@@ -31,6 +31,12 @@ export interface ExecuteParams {
    * failed for good): the caller tells its worker to stop (a cancel marker in the store).
    */
   onStopAttempt?: (index: number, attempt: number) => void;
+  /**
+   * An attempt ended without a reply from its code (an InfraError): awaited before the chunk
+   * is retried or its copy's outcome counts, so the caller can clean up after a worker that
+   * died (src/run/outputs.ts releases its output claim). Must not throw.
+   */
+  onAttemptFailed?: (task: Task, error: InfraError) => Promise<void>;
   /** Overrides of the fixed budgets, backoff curves and straggler rule (tests use short delays). */
   tuning?: {
     retry?: Partial<Omit<RetrySettings, "retries" | "retryUserErrors">>;

@@ -20,7 +20,7 @@ import { recordFailures } from "./failures.js";
 import { takeLease, type Lease } from "./lease.js";
 import { finishManifest, startManifest } from "./manifest.js";
 import { userS3Access } from "../plan/s3.js";
-import { finishOutputs } from "./outputs.js";
+import { finishOutputs, releaseOnDeath } from "./outputs.js";
 import { readValue, valuesInOrder } from "./results.js";
 import type { RunOptions, RunResult } from "./types.js";
 import { memoryNotice, summarize } from "./summary.js";
@@ -230,6 +230,7 @@ function dispatch(p: ExecuteRunParams, todo: number[], done: Set<number>, stoppi
     maxFailures: opts.maxFailures === undefined ? 10 : opts.maxFailures + 1,
     signal: stopping.signal,
     onStopAttempt: stopping.cancel.stopAttempt,
+    ...(manifest.output ? { onAttemptFailed: releaseOnDeath(manifest.output, userS3Access(options.aws)) } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(p.onValue
       ? {

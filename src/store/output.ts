@@ -23,6 +23,8 @@ export const outputKeys = {
   /** Keys under a run's output that are fanout's bookkeeping, not outputs (staging, claims). */
   hidden: (runId: string) => `${runId}/.`,
   final: (runId: string, index: number, name: string) => `${runId}/${index}/${name}`,
+  /** Where a chunk's committed outputs live (the ending / keeps chunk 1 from matching 10). */
+  chunk: (runId: string, index: number) => `${runId}/${index}/`,
 };
 
 /** Why `name` cannot name an output, or undefined: a relative path without empty, `.` or `..` parts. */

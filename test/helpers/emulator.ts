@@ -5,7 +5,7 @@ import type { Emulator } from "../../dist/src/compute/aws/emulator.js";
  * One emulated AWS stack per test file: started in beforeAll, stopped (by PID, inside
  * stop()) in afterAll. FANOUT_EMULATOR points library calls and CLI children at it.
  */
-export async function useEmulator(opts: { tiers?: number[] } = {}): Promise<{ emu: Emulator; env: Record<string, string>; stop(): Promise<void> }> {
+export async function useEmulator(opts: { tiers?: number[]; s3Port?: number; workerS3Endpoint?: string } = {}): Promise<{ emu: Emulator; env: Record<string, string>; stop(): Promise<void> }> {
   const { startEmulator } = await import("../../dist/src/compute/aws/emulator.js");
   const emu = await startEmulator({ stage: `t${process.pid}`, ...opts });
   const value = JSON.stringify({

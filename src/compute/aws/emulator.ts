@@ -30,6 +30,8 @@ export interface EmulatorOptions {
   lambdaPort?: number;
   /** Where the worker's own Lambda calls go (a detached run's driver); default this stack's. Tests put a proxy there. */
   workerLambdaEndpoint?: string;
+  /** Where the worker's S3 calls go; default this stack's s3rver. Tests put a proxy there (one that enforces conditional writes). */
+  workerS3Endpoint?: string;
   /** Milliseconds to wait for each server to be ready. */
   readyTimeoutMs?: number;
   /**
@@ -79,7 +81,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     s3 = await startS3rver(data.dir, bucket, { ...(opts.s3Port ? { port: opts.s3Port } : {}), timeoutMs });
     const offline = await startOffline({
       stage,
-      s3Endpoint: s3.endpoint,
+      s3Endpoint: opts.workerS3Endpoint ?? s3.endpoint,
       taskRoot,
       lambdaPort: opts.lambdaPort,
       ...(opts.workerLambdaEndpoint ? { workerLambdaEndpoint: opts.workerLambdaEndpoint } : {}),
