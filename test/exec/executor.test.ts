@@ -228,6 +228,22 @@ describe("execute on a FakeBackend", { timeout: 5000 }, () => {
     expect([over.stopped, [...over.failures.keys()], three.calls.map((c) => c.index)]).toEqual(["too-many-failures", [1, 3, 4], [0, 1, 2, 3, 4]]);
   });
 
+  it("onAttemptFailed hears each attempt that ended without a reply, and the retry waits for it", async () => {
+    const backend = scripted(1, [{ infra: "crash" }, { infra: "oom" }]);
+    const heard: string[] = [];
+    const out = await exec(backend, 3, {
+      retries: 2,
+      onAttemptFailed: async (task, err) => {
+        heard.push(`${task.index}/${task.attempt} ${err.kind} start (calls ${backend.of(1).length})`);
+        await new Promise((r) => setTimeout(r, 30));
+        heard.push(`${task.index}/${task.attempt} end (calls ${backend.of(1).length})`);
+      },
+    });
+    expect(out.values.get(1)).toBe(1);
+    // Each retry is invoked only once the hook for the attempt before it has finished.
+    expect(heard).toEqual(["1/1 crash start (calls 1)", "1/1 end (calls 1)", "1/2 oom start (calls 2)", "1/2 end (calls 2)"]);
+  });
+
   it("onStopAttempt tells the loser of a speculative race to stop, by index and attempt, once", async () => {
     const copyWins = new FakeBackend((i, attempt) => (i === 5 && attempt === 1 ? { hang: true } : { ok: i, ms: 2 }));
     const told: [number, number][] = [];
