@@ -23,7 +23,8 @@ import { userS3Access } from "../plan/s3.js";
 import { finishOutputs } from "./outputs.js";
 import { readValue, valuesInOrder } from "./results.js";
 import type { RunOptions, RunResult } from "./types.js";
-import { memoryNotice, summarize } from "./summary.js";
+import { closeGeneration, writeGenerationLog } from "./attempt-log.js";
+import { generationLog, memoryNotice, summarize } from "./summary.js";
 
 /** Results up to this size come back in the reply; larger ones are read from the store. */
 const INLINE_RESULT_BYTES = 256 * 1024;
@@ -115,12 +116,18 @@ interface Stopping {
 async function finishRun<O>(p: ExecuteRunParams, ref: RunRef, todo: number[], done: Set<number>, heartbeat: { stop(): Promise<void> }, stopping: Stopping): Promise<RunResult<O>> {
   const { store, manifest, options } = p;
   const { signal, lease } = stopping;
+  // A detached run's driver logs its generation's attempts, so the run's summary is the whole run's.
+  const logged = p.collect === false && manifest.detached === true;
+  if (logged) await writeGenerationLog(store, manifest.runId, generationLog(lease.generation, p.t0, done));
   const outcome = await dispatch(p, todo, done, stopping);
-  const summary = summarize(manifest, p.backend, outcome, done.size, p.t0, manifest.options);
-  if (handedOver(p, outcome, stopping)) {
+  const passing = handedOver(p, outcome, stopping);
+  const whole = logged ? await closeGeneration(store, manifest, generationLog(lease.generation, p.t0, done, outcome), outcome, !passing) : undefined;
+  const summary = whole ? summarize(manifest, p.backend, whole.outcome, whole.skipped, whole.startedAt, manifest.options) : summarize(manifest, p.backend, outcome, done.size, p.t0, manifest.options);
+  const attempts = whole?.outcome.attempts ?? outcome.attempts;
+  if (passing) {
     // Stopped for the next driver: the manifest stays running, written by it from now on.
     await heartbeat.stop();
-    return { runId: manifest.runId, result: undefined as O, summary, attempts: outcome.attempts };
+    return { runId: manifest.runId, result: undefined as O, summary, attempts };
   }
   if (manifest.output) summary.output = await finishOutputs(manifest.output, manifest.runId, userS3Access(options.aws));
   summary.builds = chunksPerBuild(manifest, new Set([...done, ...outcome.values.keys(), ...outcome.stored]));
@@ -130,7 +137,7 @@ async function finishRun<O>(p: ExecuteRunParams, ref: RunRef, todo: number[], do
   /** What a failed or cancelled run hands to `--json` and `--report`. */
   const withRun = <E extends FanoutError>(err: E): E => {
     err.summary = summary;
-    err.attemptLog = outcome.attempts;
+    err.attemptLog = attempts;
     return err;
   };
   const end = async (status: RunManifest["status"], error?: RunManifest["error"]) => {
@@ -154,7 +161,7 @@ async function finishRun<O>(p: ExecuteRunParams, ref: RunRef, todo: number[], do
   // A detached run's driver leaves collecting and reduce to `attach`.
   if (p.collect === false) {
     await end(failed.length ? "partial" : "succeeded");
-    return { runId: manifest.runId, result: undefined as O, summary, attempts: outcome.attempts };
+    return { runId: manifest.runId, result: undefined as O, summary, attempts };
   }
   const values = await valuesInOrder(new RunResults(store, manifest.runId), manifest.chunks, outcome.values, new Set(failed));
   let result: unknown = values;
