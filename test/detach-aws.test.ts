@@ -55,6 +55,13 @@ async function readObject(key: string): Promise<string | undefined> {
   }
 }
 
+/** When the run's last chunk ended, by the workers' own clocks in the stored results. */
+async function lastChunkEnd(runId: string, chunks: number): Promise<number> {
+  let end = 0;
+  for (let i = 0; i < chunks; i++) end = Math.max(end, JSON.parse((await readObject(`runs/${runId}/results/${i}.json`))!).timing.endedAt);
+  return end;
+}
+
 /** How often each chunk ran, from the lines the fixture appended to /tmp. */
 function countsOf(runId: string, chunks: number): number[] {
   const counts = new Array<number>(chunks).fill(0);
@@ -110,13 +117,23 @@ describe("detached runs on the emulated stack: the driver is the worker function
     expect(localDrivers(runId)).toEqual([]);
   }, 120_000);
 
-  it("a driver forced to hand over every 2 s: generations follow one another, exact answer, each chunk once", async () => {
+  it("a driver forced to hand over every 2 s: generations follow one another, exact answer, each chunk once, the whole run's summary", async () => {
     const runId = await detachThenKill(["--chunks", "16"], { FANOUT_DRIVER_HANDOVER_MS: "2000" });
+    // The client printed the run id once generation 1 held the lease: it started before this.
+    const detachedAt = Date.now();
     const res = await attach<number>(runId, { cwd: ROOT, backend: "emulated" });
     expect(res.result).toBe(SUM_0_80);
-    // The last generation's summary: all 16 succeeded, most of them by earlier generations (skipped by it).
-    expect(res.summary.succeeded).toBe(16);
-    expect(res.summary.skipped).toBeGreaterThan(0);
+    // The summary is the whole run's, as if one client had run it, not its last generation's.
+    const printed = await fanout(["attach", runId, "--backend", "emulated", "--json"], { env });
+    expect(printed.code, printed.stderr).toBe(0);
+    const { summary } = JSON.parse(printed.stdout);
+    expect(summary.succeeded).toBe(16);
+    expect(summary.skipped).toBe(0);
+    expect(summary.failed).toBe(0);
+    expect(summary.retries).toBe(0);
+    expect(summary.wallMs).toBeGreaterThanOrEqual((await lastChunkEnd(runId, 16)) - detachedAt);
+    // Every generation's attempts (for attach's report): one winner per chunk.
+    expect(res.attempts.filter((a) => a.won).map((a) => a.index).sort((a, b) => a - b)).toEqual([...Array(16).keys()]);
     expect(countsOf(runId, 16)).toEqual(new Array(16).fill(1));
     // 16 one-second chunks two at a time take about 8 s: at least three generations drove it.
     const gens = generations(runId);
