@@ -19,7 +19,7 @@ export async function writeGenerationLog(store: ObjectStore, runId: string, log:
 }
 
 /** Every generation's log of the run, oldest first. */
-export async function readGenerationLogs(store: ObjectStore, runId: string): Promise<GenerationLog[]> {
+async function readGenerationLogs(store: ObjectStore, runId: string): Promise<GenerationLog[]> {
   const logs: GenerationLog[] = [];
   for (const key of await store.list(keys.attemptsPrefix(runId))) {
     const body = await store.getIfExists(key);
@@ -31,7 +31,7 @@ export async function readGenerationLogs(store: ObjectStore, runId: string): Pro
 }
 
 /** The winning attempts no log holds (their generation died first), rebuilt from the stored results. */
-export async function unloggedWinners(store: ObjectStore, runId: string, logs: readonly GenerationLog[]): Promise<AttemptRecord[]> {
+async function unloggedWinners(store: ObjectStore, runId: string, logs: readonly GenerationLog[]): Promise<AttemptRecord[]> {
   const results = new RunResults(store, runId);
   const out: AttemptRecord[] = [];
   for (const index of unrecordedWins(logs)) {

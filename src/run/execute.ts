@@ -11,7 +11,7 @@ import type { ObjectStore } from "../store/types.js";
 import { taskOf } from "../task.js";
 import type { ReduceInfo } from "../job/index.js";
 import { allowedFailures } from "../options.js";
-import type { ChunkSource, Reply, RunManifest, TaskBase, Task } from "../types.js";
+import type { AttemptRecord, ChunkSource, Reply, RunManifest, RunSummary, TaskBase, Task } from "../types.js";
 import type { RunVars } from "../options.js";
 import { attachCmd, followUpFlags, statusCmd, type RunRef } from "../util/follow-up.js";
 import { chunksPerBuild } from "./builds.js";
@@ -116,14 +116,7 @@ interface Stopping {
 async function finishRun<O>(p: ExecuteRunParams, ref: RunRef, todo: number[], done: Set<number>, heartbeat: { stop(): Promise<void> }, stopping: Stopping): Promise<RunResult<O>> {
   const { store, manifest, options } = p;
   const { signal, lease } = stopping;
-  // A detached run's driver logs its generation's attempts, so the run's summary is the whole run's.
-  const logged = p.collect === false && manifest.detached === true;
-  if (logged) await writeGenerationLog(store, manifest.runId, generationLog(lease.generation, p.t0, done));
-  const outcome = await dispatch(p, todo, done, stopping);
-  const passing = handedOver(p, outcome, stopping);
-  const whole = logged ? await closeGeneration(store, manifest, generationLog(lease.generation, p.t0, done, outcome), outcome, !passing) : undefined;
-  const summary = whole ? summarize(manifest, p.backend, whole.outcome, whole.skipped, whole.startedAt, manifest.options) : summarize(manifest, p.backend, outcome, done.size, p.t0, manifest.options);
-  const attempts = whole?.outcome.attempts ?? outcome.attempts;
+  const { outcome, summary, attempts, passing } = await dispatchAndSum(p, todo, done, stopping);
   if (passing) {
     // Stopped for the next driver: the manifest stays running, written by it from now on.
     await heartbeat.stop();
@@ -178,6 +171,22 @@ async function finishRun<O>(p: ExecuteRunParams, ref: RunRef, todo: number[], do
   summary.speedup = summary.wallMs > 0 ? summary.sumChunkMs / summary.wallMs : 0;
   await end(failed.length ? "partial" : "succeeded");
   return { runId: manifest.runId, result: result as O, summary, attempts: outcome.attempts };
+}
+
+/**
+ * Dispatch, then sum the run up. A detached run's driver logs its generation's attempts, so
+ * the summary (and the attempts) are the whole run's over all its generations.
+ */
+async function dispatchAndSum(p: ExecuteRunParams, todo: number[], done: Set<number>, stopping: Stopping): Promise<{ outcome: ExecuteOutcome; summary: RunSummary; attempts: AttemptRecord[]; passing: boolean }> {
+  const { store, manifest } = p;
+  const generation = stopping.lease.generation;
+  const logged = p.collect === false && manifest.detached === true;
+  if (logged) await writeGenerationLog(store, manifest.runId, generationLog(generation, p.t0, done));
+  const outcome = await dispatch(p, todo, done, stopping);
+  const passing = handedOver(p, outcome, stopping);
+  if (!logged) return { outcome, summary: summarize(manifest, p.backend, outcome, done.size, p.t0, manifest.options), attempts: outcome.attempts, passing };
+  const whole = await closeGeneration(store, manifest, generationLog(generation, p.t0, done, outcome), outcome, !passing);
+  return { outcome, summary: summarize(manifest, p.backend, whole.outcome, whole.skipped, whole.startedAt, manifest.options), attempts: whole.outcome.attempts, passing };
 }
 
 /** Dispatch stopped for a remote driver's handover alone (not a cancel, a takeover or a failure). */
