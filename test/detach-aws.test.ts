@@ -152,6 +152,8 @@ describe("detached runs on the emulated stack: the driver is the worker function
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).toMatch(new RegExp(`run ${runId}'s driver was gone: a new one \\(the worker function, driver generation 3\\) goes on with it`));
       expect(JSON.parse(r.stdout).result).toBe(SUM_0_80);
+      // The whole run's summary: generation 1's chunks count as succeeded by the run, none skipped.
+      expect(JSON.parse(r.stdout).summary).toMatchObject({ succeeded: 16, skipped: 0, failed: 0 });
       expect(countsOf(runId, 16)).toEqual(new Array(16).fill(1));
       expect(generations(runId)).toEqual([1, 2, 3]);
       expect(chunkCalls(runId).length).toBe(16);
@@ -175,6 +177,8 @@ describe("detached runs on the emulated stack: the driver is the worker function
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(new RegExp(`run ${runId}'s driver was gone: a new one \\(the worker function, driver generation 2\\) goes on with it`));
     expect(JSON.parse(r.stdout).result).toBe(SUM_0_80);
+    // The dead driver wrote no attempt log past its start: its chunks' wins come from their stored results.
+    expect(JSON.parse(r.stdout).summary).toMatchObject({ succeeded: 4, skipped: 0, failed: 0 });
     // The chunks the dead driver left in flight finished once, and were not started again.
     expect(countsOf(runId, 4)).toEqual([1, 1, 1, 1]);
     expect(chunkCalls(runId).map((t) => t.index).sort()).toEqual([0, 1, 2, 3]);
