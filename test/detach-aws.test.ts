@@ -124,13 +124,21 @@ describe("detached runs on the emulated stack: the driver is the worker function
     const res = await attach<number>(runId, { cwd: ROOT, backend: "emulated" });
     expect(res.result).toBe(SUM_0_80);
     // The summary is the whole run's, as if one client had run it, not its last generation's.
-    const printed = await fanout(["attach", runId, "--backend", "emulated", "--json"], { env });
+    const report = `/tmp/fanout-t-report-${runId}.html`;
+    const printed = await fanout(["attach", runId, "--backend", "emulated", "--json", "--report", report], { env });
     expect(printed.code, printed.stderr).toBe(0);
+    // attach's report draws every generation's attempts: one ok bar per chunk.
+    const html = fs.readFileSync(report, "utf8");
+    fs.rmSync(report, { force: true });
+    expect(html).toMatch(/data-attempts="16"/);
+    expect([...html.matchAll(/data-testid="bar" data-outcome="ok"[^>]*data-index="(\d+)"/g)].map((m) => Number(m[1])).sort((a, b) => a - b)).toEqual([...Array(16).keys()]);
     const { summary } = JSON.parse(printed.stdout);
     expect(summary.succeeded).toBe(16);
     expect(summary.skipped).toBe(0);
     expect(summary.failed).toBe(0);
     expect(summary.retries).toBe(0);
+    // Attempts the handovers stopped before they reached Lambda are no part of the run.
+    expect(summary.stoppedEarly ?? 0).toBe(0);
     expect(summary.wallMs).toBeGreaterThanOrEqual((await lastChunkEnd(runId, 16)) - detachedAt);
     // Every generation's attempts (for attach's report): one winner per chunk.
     expect(res.attempts.filter((a) => a.won).map((a) => a.index).sort((a, b) => a - b)).toEqual([...Array(16).keys()]);

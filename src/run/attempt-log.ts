@@ -9,7 +9,7 @@ import { keys } from "../store/keys.js";
 import { RunResults } from "../store/results.js";
 import type { ObjectStore } from "../store/types.js";
 import type { AttemptRecord, RunManifest } from "../types.js";
-import { attemptFromEnvelope, unrecordedWins, wholeRun, type GenerationLog } from "./summary.js";
+import { attemptFromEnvelope, unrecordedWins, wholeRun, withoutHandover, type GenerationLog } from "./summary.js";
 
 /** Write (or rewrite) one generation's log. */
 export async function writeGenerationLog(store: ObjectStore, runId: string, log: GenerationLog): Promise<void> {
@@ -47,11 +47,12 @@ export async function runAttempts(store: ObjectStore, runId: string): Promise<At
 }
 
 /**
- * A driver generation stopping (handing over, or `ending` the run): writes its log, with the
- * winners of generations that died unlogged when the run ends, and gives the whole run's
+ * A driver generation stopping (handing over, or `ending` the run): writes its log (without
+ * what its handover stopped), with the winners of generations that died unlogged when the run ends, and gives the whole run's
  * outcome, its skipped chunks and its start (the manifest's creation, as a client's run).
  */
-export async function closeGeneration(store: ObjectStore, manifest: RunManifest, own: GenerationLog, last: ExecuteOutcome, ending: boolean): Promise<ReturnType<typeof wholeRun>> {
+export async function closeGeneration(store: ObjectStore, manifest: RunManifest, generation: GenerationLog, last: ExecuteOutcome, ending: boolean): Promise<ReturnType<typeof wholeRun>> {
+  const own = ending ? generation : withoutHandover(generation);
   const logs = [...(await readGenerationLogs(store, manifest.runId)).filter((l) => l.generation !== own.generation), own];
   if (ending) own.attempts = [...own.attempts, ...(await unloggedWinners(store, manifest.runId, logs))];
   await writeGenerationLog(store, manifest.runId, own);

@@ -127,6 +127,18 @@ export function generationLog(generation: number, startedAt: number, done: Itera
 }
 
 /**
+ * A generation that handed over, without the attempts its handover stopped (of chunks it did
+ * not finish, which the next generation runs): one client running the whole run makes none.
+ */
+export function withoutHandover(log: GenerationLog): GenerationLog {
+  const won = new Set(log.attempts.filter((a) => a.won).map((a) => a.index));
+  const attempts = log.attempts.filter((a) => a.outcome !== "cancelled" || won.has(a.index));
+  // What the handover stopped is not told apart in the count: count the races lost, which remain.
+  const stoppedEarly = attempts.filter((a) => a.outcome === "cancelled").length;
+  return { ...log, attempts, figures: { ...log.figures, stoppedEarly } };
+}
+
+/**
  * The winning attempt of a chunk whose generation died before it wrote its log, rebuilt from
  * the result the worker stored: the worker's own start and end stand for the client's times.
  */

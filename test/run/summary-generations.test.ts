@@ -2,7 +2,7 @@
 // figures; the run's summary adds them up as if one client had run it, counts as skipped only
 // the chunks done before the first generation began, and takes its wall time from the run's start.
 import { describe, expect, it } from "vitest";
-import { generationLog, summarize, unrecordedWins, wholeRun } from "../../dist/src/run/summary.js";
+import { generationLog, summarize, unrecordedWins, wholeRun, withoutHandover } from "../../dist/src/run/summary.js";
 import type { ExecuteOutcome } from "../../dist/src/exec/executor.js";
 import type { AttemptRecord, RunManifest, RunOptionsResolved } from "../../dist/src/types.js";
 
@@ -77,5 +77,14 @@ describe("a detached run's summary over its driver generations", () => {
     const whole = wholeRun([dead, next], g2);
     expect(whole.skipped).toBe(0);
     expect(summarize(MANIFEST, BACKEND, whole.outcome, whole.skipped, 900, OPTS, 6000).succeeded).toBe(5);
+  });
+
+  it("a generation that handed over leaves out the attempts its handover stopped, not a lost race", () => {
+    const stopped = { ...attempt(5, 1500, 3, false, 10), outcome: "cancelled" as const };
+    const race = { ...attempt(3, 1300, 50, false, 10), speculative: true, outcome: "cancelled" as const };
+    const g = { ...outcome([...g1.attempts, race, stopped], 1), stoppedEarly: 2 };
+    const log = withoutHandover(generationLog(1, 900, [0], g));
+    expect(log.attempts.map((a) => [a.index, a.outcome])).toEqual([[1, "ok"], [2, "crash"], [2, "ok"], [3, "ok"], [3, "cancelled"]]);
+    expect(log.figures.stoppedEarly).toBe(1);
   });
 });
