@@ -55,6 +55,13 @@ async function readObject(key: string): Promise<string | undefined> {
   }
 }
 
+/** When the run's last chunk ended, by the workers' own clocks in the stored results. */
+async function lastChunkEnd(runId: string, chunks: number): Promise<number> {
+  let end = 0;
+  for (let i = 0; i < chunks; i++) end = Math.max(end, JSON.parse((await readObject(`runs/${runId}/results/${i}.json`))!).timing.endedAt);
+  return end;
+}
+
 /** How often each chunk ran, from the lines the fixture appended to /tmp. */
 function countsOf(runId: string, chunks: number): number[] {
   const counts = new Array<number>(chunks).fill(0);
@@ -110,13 +117,31 @@ describe("detached runs on the emulated stack: the driver is the worker function
     expect(localDrivers(runId)).toEqual([]);
   }, 120_000);
 
-  it("a driver forced to hand over every 2 s: generations follow one another, exact answer, each chunk once", async () => {
+  it("a driver forced to hand over every 2 s: generations follow one another, exact answer, each chunk once, the whole run's summary", async () => {
     const runId = await detachThenKill(["--chunks", "16"], { FANOUT_DRIVER_HANDOVER_MS: "2000" });
+    // The client printed the run id once generation 1 held the lease: it started before this.
+    const detachedAt = Date.now();
     const res = await attach<number>(runId, { cwd: ROOT, backend: "emulated" });
     expect(res.result).toBe(SUM_0_80);
-    // The last generation's summary: all 16 succeeded, most of them by earlier generations (skipped by it).
-    expect(res.summary.succeeded).toBe(16);
-    expect(res.summary.skipped).toBeGreaterThan(0);
+    // The summary is the whole run's, as if one client had run it, not its last generation's.
+    const report = `/tmp/fanout-t-report-${runId}.html`;
+    const printed = await fanout(["attach", runId, "--backend", "emulated", "--json", "--report", report], { env });
+    expect(printed.code, printed.stderr).toBe(0);
+    // attach's report draws every generation's attempts: one ok bar per chunk.
+    const html = fs.readFileSync(report, "utf8");
+    fs.rmSync(report, { force: true });
+    expect(html).toMatch(/data-attempts="16"/);
+    expect([...html.matchAll(/data-testid="bar" data-outcome="ok"[^>]*data-index="(\d+)"/g)].map((m) => Number(m[1])).sort((a, b) => a - b)).toEqual([...Array(16).keys()]);
+    const { summary } = JSON.parse(printed.stdout);
+    expect(summary.succeeded).toBe(16);
+    expect(summary.skipped).toBe(0);
+    expect(summary.failed).toBe(0);
+    expect(summary.retries).toBe(0);
+    // Attempts the handovers stopped before they reached Lambda are no part of the run.
+    expect(summary.stoppedEarly ?? 0).toBe(0);
+    expect(summary.wallMs).toBeGreaterThanOrEqual((await lastChunkEnd(runId, 16)) - detachedAt);
+    // Every generation's attempts (for attach's report): one winner per chunk.
+    expect(res.attempts.filter((a) => a.won).map((a) => a.index).sort((a, b) => a - b)).toEqual([...Array(16).keys()]);
     expect(countsOf(runId, 16)).toEqual(new Array(16).fill(1));
     // 16 one-second chunks two at a time take about 8 s: at least three generations drove it.
     const gens = generations(runId);
@@ -135,6 +160,8 @@ describe("detached runs on the emulated stack: the driver is the worker function
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).toMatch(new RegExp(`run ${runId}'s driver was gone: a new one \\(the worker function, driver generation 3\\) goes on with it`));
       expect(JSON.parse(r.stdout).result).toBe(SUM_0_80);
+      // The whole run's summary: generation 1's chunks count as succeeded by the run, none skipped.
+      expect(JSON.parse(r.stdout).summary).toMatchObject({ succeeded: 16, skipped: 0, failed: 0 });
       expect(countsOf(runId, 16)).toEqual(new Array(16).fill(1));
       expect(generations(runId)).toEqual([1, 2, 3]);
       expect(chunkCalls(runId).length).toBe(16);
@@ -158,6 +185,8 @@ describe("detached runs on the emulated stack: the driver is the worker function
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(new RegExp(`run ${runId}'s driver was gone: a new one \\(the worker function, driver generation 2\\) goes on with it`));
     expect(JSON.parse(r.stdout).result).toBe(SUM_0_80);
+    // The dead driver wrote no attempt log past its start: its chunks' wins come from their stored results.
+    expect(JSON.parse(r.stdout).summary).toMatchObject({ succeeded: 4, skipped: 0, failed: 0 });
     // The chunks the dead driver left in flight finished once, and were not started again.
     expect(countsOf(runId, 4)).toEqual([1, 1, 1, 1]);
     expect(chunkCalls(runId).map((t) => t.index).sort()).toEqual([0, 1, 2, 3]);

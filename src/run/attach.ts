@@ -13,6 +13,7 @@ import { RunResults } from "../store/results.js";
 import type { ObjectStore } from "../store/types.js";
 import type { Progress, RunManifest } from "../types.js";
 import { followUpFlags, type RunRef } from "../util/follow-up.js";
+import { runAttempts } from "./attempt-log.js";
 import { polled, startAnyDriver } from "./detach.js";
 import { reduceError } from "./execute.js";
 import { storeAndImport } from "./import-bundle.js";
@@ -31,7 +32,7 @@ const POLL_MS = 500;
 
 /**
  * Follow run `runId` until it ends, then return what `run` would have: the reduced result and
- * the summary its driver recorded (`attempts` is empty: the attempts were the driver's).
+ * the summary its driver recorded, with the attempts of every driver generation (for a report).
  * Aborting `signal` stops the wait only; the run goes on.
  */
 export async function attach<O = unknown>(runId: string, options: AttachOptions = {}): Promise<RunResult<O>> {
@@ -98,11 +99,13 @@ async function progressOf(store: ObjectStore, m: RunManifest, t0: number): Promi
 /** The end of a finished run, as `run` gives it: reduce over the stored values, or its error. */
 async function resultOf<O>(store: ObjectStore, m: RunManifest, ref: RunRef): Promise<RunResult<O>> {
   const summary = m.summary!;
-  if (m.status === "aborted") throw Object.assign(new RunAbortedError(ref), { summary });
+  const attempts = await polled(() => runAttempts(store, m.runId));
+  if (m.status === "aborted") throw Object.assign(new RunAbortedError(ref), { summary, attemptLog: attempts });
   if (m.status === "failed") {
     const e = m.error!;
     const err = new ChunkFailedError(e.index ?? 0, e, 1, ref);
     err.summary = summary;
+    err.attemptLog = attempts;
     throw err;
   }
   const values = await valuesInOrder(new RunResults(store, m.runId), m.chunks, new Map());
@@ -119,5 +122,5 @@ async function resultOf<O>(store: ObjectStore, m: RunManifest, ref: RunRef): Pro
       }
     }
   }
-  return { runId: m.runId, result: result as O, summary, attempts: [] };
+  return { runId: m.runId, result: result as O, summary, attempts };
 }

@@ -11,7 +11,7 @@ import type { ObjectStore } from "../store/types.js";
 import { taskOf } from "../task.js";
 import type { ReduceInfo } from "../job/index.js";
 import { allowedFailures } from "../options.js";
-import type { ChunkSource, Reply, RunManifest, TaskBase, Task } from "../types.js";
+import type { AttemptRecord, ChunkSource, Reply, RunManifest, RunSummary, TaskBase, Task } from "../types.js";
 import type { RunVars } from "../options.js";
 import { attachCmd, followUpFlags, statusCmd, type RunRef } from "../util/follow-up.js";
 import { chunksPerBuild } from "./builds.js";
@@ -23,7 +23,8 @@ import { userS3Access } from "../plan/s3.js";
 import { finishOutputs, releaseOnDeath } from "./outputs.js";
 import { readValue, valuesInOrder } from "./results.js";
 import type { RunOptions, RunResult } from "./types.js";
-import { memoryNotice, summarize } from "./summary.js";
+import { closeGeneration, writeGenerationLog } from "./attempt-log.js";
+import { generationLog, memoryNotice, summarize } from "./summary.js";
 
 /** Results up to this size come back in the reply; larger ones are read from the store. */
 const INLINE_RESULT_BYTES = 256 * 1024;
@@ -115,12 +116,11 @@ interface Stopping {
 async function finishRun<O>(p: ExecuteRunParams, ref: RunRef, todo: number[], done: Set<number>, heartbeat: { stop(): Promise<void> }, stopping: Stopping): Promise<RunResult<O>> {
   const { store, manifest, options } = p;
   const { signal, lease } = stopping;
-  const outcome = await dispatch(p, todo, done, stopping);
-  const summary = summarize(manifest, p.backend, outcome, done.size, p.t0, manifest.options);
-  if (handedOver(p, outcome, stopping)) {
+  const { outcome, summary, attempts, passing } = await dispatchAndSum(p, todo, done, stopping);
+  if (passing) {
     // Stopped for the next driver: the manifest stays running, written by it from now on.
     await heartbeat.stop();
-    return { runId: manifest.runId, result: undefined as O, summary, attempts: outcome.attempts };
+    return { runId: manifest.runId, result: undefined as O, summary, attempts };
   }
   if (manifest.output) summary.output = await finishOutputs(manifest.output, manifest.runId, userS3Access(options.aws));
   summary.builds = chunksPerBuild(manifest, new Set([...done, ...outcome.values.keys(), ...outcome.stored]));
@@ -130,7 +130,7 @@ async function finishRun<O>(p: ExecuteRunParams, ref: RunRef, todo: number[], do
   /** What a failed or cancelled run hands to `--json` and `--report`. */
   const withRun = <E extends FanoutError>(err: E): E => {
     err.summary = summary;
-    err.attemptLog = outcome.attempts;
+    err.attemptLog = attempts;
     return err;
   };
   const end = async (status: RunManifest["status"], error?: RunManifest["error"]) => {
@@ -154,7 +154,7 @@ async function finishRun<O>(p: ExecuteRunParams, ref: RunRef, todo: number[], do
   // A detached run's driver leaves collecting and reduce to `attach`.
   if (p.collect === false) {
     await end(failed.length ? "partial" : "succeeded");
-    return { runId: manifest.runId, result: undefined as O, summary, attempts: outcome.attempts };
+    return { runId: manifest.runId, result: undefined as O, summary, attempts };
   }
   const values = await valuesInOrder(new RunResults(store, manifest.runId), manifest.chunks, outcome.values, new Set(failed));
   let result: unknown = values;
@@ -171,6 +171,22 @@ async function finishRun<O>(p: ExecuteRunParams, ref: RunRef, todo: number[], do
   summary.speedup = summary.wallMs > 0 ? summary.sumChunkMs / summary.wallMs : 0;
   await end(failed.length ? "partial" : "succeeded");
   return { runId: manifest.runId, result: result as O, summary, attempts: outcome.attempts };
+}
+
+/**
+ * Dispatch, then sum the run up. A detached run's driver logs its generation's attempts, so
+ * the summary (and the attempts) are the whole run's over all its generations.
+ */
+async function dispatchAndSum(p: ExecuteRunParams, todo: number[], done: Set<number>, stopping: Stopping): Promise<{ outcome: ExecuteOutcome; summary: RunSummary; attempts: AttemptRecord[]; passing: boolean }> {
+  const { store, manifest } = p;
+  const generation = stopping.lease.generation;
+  const logged = p.collect === false && manifest.detached === true;
+  if (logged) await writeGenerationLog(store, manifest.runId, generationLog(generation, p.t0, done));
+  const outcome = await dispatch(p, todo, done, stopping);
+  const passing = handedOver(p, outcome, stopping);
+  if (!logged) return { outcome, summary: summarize(manifest, p.backend, outcome, done.size, p.t0, manifest.options), attempts: outcome.attempts, passing };
+  const whole = await closeGeneration(store, manifest, generationLog(generation, p.t0, done, outcome), outcome, !passing);
+  return { outcome, summary: summarize(manifest, p.backend, whole.outcome, whole.skipped, whole.startedAt, manifest.options), attempts: whole.outcome.attempts, passing };
 }
 
 /** Dispatch stopped for a remote driver's handover alone (not a cancel, a takeover or a failure). */

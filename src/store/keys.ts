@@ -14,6 +14,7 @@
  *                                        one numbered part per flush (S3 cannot append)
  *   runs/<runId>/lease                   the run's driver: generation and heartbeat (one driver per run)
  *   runs/<runId>/driver.log              stdout and stderr of a detached run's driver process
+ *   runs/<runId>/attempts/<gen>.jsonl    a detached run's driver generation: its figures, then its attempt records
  *   runs/<runId>/cancel/run              marker: the whole run is cancelled (workers stop their chunks)
  *   runs/<runId>/cancel/<index>-<attempt> marker: that attempt's result is no longer wanted
  *
@@ -36,6 +37,8 @@ export const keys = {
   livePart: (runId: string, index: number, attempt: number, part: number) => `runs/${runId}/live/${index}-${attempt}/${String(part).padStart(6, "0")}.json`,
   lease: (runId: string) => `runs/${runId}/lease`,
   driverLog: (runId: string) => `runs/${runId}/driver.log`,
+  attemptsPrefix: (runId: string) => `runs/${runId}/attempts/`,
+  attempts: (runId: string, generation: number) => `runs/${runId}/attempts/${generation}.jsonl`,
   cancelPrefix: (runId: string) => `runs/${runId}/cancel/`,
   cancelRun: (runId: string) => `runs/${runId}/cancel/run`,
   cancelAttempt: (runId: string, index: number, attempt: number) => `runs/${runId}/cancel/${index}-${attempt}`,
