@@ -45,6 +45,8 @@ export const LEASE_BEAT_MS = 5000;
 /** A held lease: `lost` turns true (and onLost is called once) when a newer driver took the run over. */
 export interface Lease {
   readonly generation: number;
+  /** How often the holder beats; the lease is stale after four missed beats. */
+  readonly beatMs: number;
   readonly lost: boolean;
   /** Stop the heartbeat and remove the lease if it is still ours. */
   release(): Promise<void>;
@@ -89,6 +91,12 @@ async function readLease(store: ObjectStore, runId: string): Promise<LeaseRecord
 export async function liveLease(store: ObjectStore, runId: string): Promise<LeaseRecord | undefined> {
   const held = await readLease(store, runId);
   return held && !clientGone(held.holder, held.beatAt) ? held : undefined;
+}
+
+/** Whether generation `generation` (or a later one) has claimed the run, or the lease is gone (the run ended). */
+export async function claimedBy(store: ObjectStore, runId: string, generation: number): Promise<boolean> {
+  const held = await readLease(store, runId);
+  return held === undefined || held.generation >= generation;
 }
 
 /** The generation a new remote driver of the run should claim: past every one the lease has seen or invited. */
@@ -162,6 +170,10 @@ class HeldLease implements Lease {
     readonly orphans: InFlightChunk[],
     private readonly onLost: () => void,
   ) {}
+
+  get beatMs(): number {
+    return this.mine.holder.heartbeatMs;
+  }
 
   get generation(): number {
     return this.mine.generation;

@@ -15,7 +15,7 @@ import type { DriverEvent, Task } from "../types.js";
 import { followUpFlags, type RunRef } from "../util/follow-up.js";
 import { DrainingBackend } from "./drain.js";
 import { executeRun } from "./execute.js";
-import { claimLease, LEASE_BEAT_MS, type InFlightChunk, type Lease } from "./lease.js";
+import { claimedBy, claimLease, LEASE_BEAT_MS, type InFlightChunk, type Lease } from "./lease.js";
 import { readManifest } from "./manifest.js";
 
 /** What the function gives its driver: the run's store, its chunks' backend, the next driver's invoke, its clock. */
@@ -121,10 +121,41 @@ async function claim(e: DriverEvent["driver"], host: RemoteDriverHost, ref: RunR
   }
 }
 
-/** Leave the lease to the next generation and invoke it (Event). */
+/**
+ * Leave the lease to the next generation and invoke it (Event); invite it again while it has
+ * not claimed the run. Lambda may lose an async event (AWS, "Error handling for asynchronous
+ * invocation": events that cannot be processed are discarded), and nothing else would start
+ * the run's next driver but a `fanout attach`. A repeated invitation is safe: once one
+ * delivery has claimed its generation, the lease refuses every other.
+ */
 async function handOn(e: DriverEvent["driver"], lease: Lease, host: RemoteDriverHost): Promise<void> {
   const next: DriverEvent = { driver: { ...e, generation: e.generation + 1 } };
   await lease.handOver(next.driver.generation);
-  await host.invokeNext(next);
-  host.log(`fanout driver: run ${e.runId}: generation ${e.generation} handed over to ${next.driver.generation}`);
+  for (let sent = 1; ; sent++) {
+    await host.invokeNext(next);
+    host.log(`fanout driver: run ${e.runId}: generation ${e.generation} handed over to ${next.driver.generation}${sent > 1 ? ` (invitation ${sent})` : ""}`);
+    if (sent >= INVITATIONS || (await successorClaimed(host, e.runId, next.driver.generation, lease.beatMs))) return;
+  }
+}
+
+/** Invitations to the next generation in all. */
+const INVITATIONS = 3;
+/**
+ * How long to wait for the next generation's claim before inviting it again: it claims within a
+ * second when delivered, and two beats keep the invitations ahead of the lease going stale
+ * (four beats), when `fanout attach` would start a driver of its own.
+ */
+const CLAIM_WAIT_MS = 8_000;
+/** Kept back from the invocation's deadline while waiting. */
+const DEADLINE_MARGIN_MS = 3_000;
+
+/** Wait (within this invocation's time) for generation `generation` to claim the run. */
+async function successorClaimed(host: RemoteDriverHost, runId: string, generation: number, beatMs: number): Promise<boolean> {
+  const until = Date.now() + Math.min(CLAIM_WAIT_MS, 2 * beatMs, host.remainingMs() - DEADLINE_MARGIN_MS);
+  for (;;) {
+    // A failed read is an unknown: wait on, and invite again at worst (the lease refuses doubles).
+    if (await claimedBy(host.store, runId, generation).catch(() => false)) return true;
+    if (Date.now() >= until) return false;
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
