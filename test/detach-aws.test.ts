@@ -175,9 +175,10 @@ describe("detached runs on the emulated stack: the driver is the worker function
     }
   }, 120_000);
 
-  // Lambda may lose an async event ("Error handling for asynchronous invocation",
-  // https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html: events it
-  // cannot process are discarded): a handing-over driver invites its successor again until it claims the run.
+  // Lambda may lose an async event ("How Lambda handles errors and retries with asynchronous
+  // invocation", https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html:
+  // "events might also be deleted from the queue without being sent to the function"): a
+  // handing-over driver invites its successor again until it claims the run.
   it("a handover whose first delivery is lost: the driver invites its successor again, which goes on without attach", async () => {
     let lost = 0;
     proxy.setOptions({ dropEvents: (t) => t.driver === 2 && lost++ === 0 });

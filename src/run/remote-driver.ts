@@ -123,8 +123,9 @@ async function claim(e: DriverEvent["driver"], host: RemoteDriverHost, ref: RunR
 
 /**
  * Leave the lease to the next generation and invoke it (Event); invite it again while it has
- * not claimed the run. Lambda may lose an async event (AWS, "Error handling for asynchronous
- * invocation": events that cannot be processed are discarded), and nothing else would start
+ * not claimed the run. Lambda may lose an async event (AWS, "How Lambda handles errors and
+ * retries with asynchronous invocation": if the function cannot keep up, "events might also be
+ * deleted from the queue without being sent to the function"), and nothing else would start
  * the run's next driver but a `fanout attach`. A repeated invitation is safe: once one
  * delivery has claimed its generation, the lease refuses every other.
  */
