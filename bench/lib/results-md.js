@@ -34,7 +34,7 @@ export function writeResults(file, { started, commit, command, repeat, totalS, l
     `- load average (1/5/15 min): ${load(load0)} at the start, ${load(load1)} at the end; other work on the machine skews the figures`,
     `- total time: ${totalS.toFixed(0)} s`,
     "",
-    `Every measurement was repeated ${repeat} times; each cell is the median with the spread (min–max) in brackets, and the ratio is`,
+    `Every measurement was repeated ${repeat} times (case g at least 7, see its note); each cell is the median with the spread (min–max) in brackets, and the ratio is`,
     "the ratio of the two medians. Both sides of a comparison got the same warm-up and the same work, were measured in this same",
     "run, and ran in alternating order (the first side on even repetitions ran second on odd ones). Every result was checked.",
     "",
