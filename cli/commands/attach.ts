@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { addBackendOptions, awsOptionsFrom, checkRunId, type BackendFlags } from "../common.js";
 import { checkBackend } from "../../src/options.js";
 import { ProgressView } from "../render.js";
-import { showFailure, showResult } from "./run.js";
+import { showOutcome } from "./run.js";
 
 interface AttachFlags extends BackendFlags {
   json?: boolean;
@@ -30,22 +30,18 @@ async function attachAction(runId: string, flags: AttachFlags): Promise<void> {
   const onSigint = () => ac.abort(new Error("stopped following (SIGINT); the run goes on"));
   process.on("SIGINT", onSigint);
   try {
-    await view.start(`fanout: attaching to run ${runId}`);
-    const { attach } = await import("../../src/run/attach.js");
-    const res = await attach(runId, {
-      backend: checkBackend(flags.backend),
-      ...(flags.store ? { store: flags.store } : {}),
-      aws: awsOptionsFrom(flags),
-      signal: ac.signal,
-      onProgress: view.update,
-      onNotice: (line) => view.notice(line),
+    await showOutcome(view, flags, async () => {
+      await view.start(`fanout: attaching to run ${runId}`);
+      const { attach } = await import("../../src/run/attach.js");
+      return attach(runId, {
+        backend: checkBackend(flags.backend),
+        ...(flags.store ? { store: flags.store } : {}),
+        aws: awsOptionsFrom(flags),
+        signal: ac.signal,
+        onProgress: view.update,
+        onNotice: (line) => view.notice(line),
+      });
     });
-    view.stop(true);
-    await showResult(res, flags);
-  } catch (err) {
-    view.stop(false);
-    await showFailure(err, flags);
-    throw err;
   } finally {
     process.off("SIGINT", onSigint);
   }

@@ -165,22 +165,14 @@ async function runAction(job: string, flags: RunFlags): Promise<void> {
   process.on("SIGTERM", onSigint);
   let partial: RunSummary | undefined;
   try {
-    const opts = runOptionsFrom(flags);
-    await view.start(`fanout: bundling ${job}`);
-    const { run } = await import("../../src/run/run.js");
-    const res = await run(job, {
-      ...opts,
-      signal: ac.signal,
-      onProgress: view.update,
-      onNotice: (line) => view.notice(line),
+    const res = await showOutcome(view, flags, async () => {
+      // A bad flag, too, is a failure --json reports.
+      const opts = runOptionsFrom(flags);
+      await view.start(`fanout: bundling ${job}`);
+      const { run } = await import("../../src/run/run.js");
+      return run(job, { ...opts, signal: ac.signal, onProgress: view.update, onNotice: (line) => view.notice(line) });
     });
-    view.stop(true);
-    await showResult(res, flags);
     partial = res.summary.status === "partial" ? res.summary : undefined;
-  } catch (err) {
-    view.stop(false);
-    await showFailure(err, flags);
-    throw err;
   } finally {
     process.off("SIGINT", onSigint);
     process.off("SIGTERM", onSigint);
@@ -209,8 +201,28 @@ async function detachAction(job: string, flags: RunFlags): Promise<void> {
   await writeStdout((flags.json ? JSON.stringify({ runId }) : runId) + "\n");
 }
 
-/** A finished run's report, summary and result, as `run` and `attach` print them. */
-export async function showResult(res: { result: unknown; summary: RunSummary; attempts: AttemptRecord[] }, flags: { report?: string; quiet?: boolean; json?: boolean }): Promise<void> {
+type Shown = { result: unknown; summary: RunSummary; attempts: AttemptRecord[] };
+type ShowFlags = { report?: string; quiet?: boolean; json?: boolean };
+
+/**
+ * What `run` and `attach` print alike once `go` (which starts the progress view) ends: the
+ * result, summary and report of a finished run, or of a failed one before its error (rethrown).
+ */
+export async function showOutcome<R extends Shown>(view: ProgressView, flags: ShowFlags, go: () => Promise<R>): Promise<R> {
+  try {
+    const res = await go();
+    view.stop(true);
+    await showResult(res, flags);
+    return res;
+  } catch (err) {
+    view.stop(false);
+    await showFailure(err, flags);
+    throw err;
+  }
+}
+
+/** A finished run's report, summary and result. */
+async function showResult(res: { result: unknown; summary: RunSummary; attempts: AttemptRecord[] }, flags: { report?: string; quiet?: boolean; json?: boolean }): Promise<void> {
   if (flags.report) await writeReportOf(flags.report, res);
   if (!flags.quiet) for (const l of summaryLines(res.summary)) say(l);
   const out = flags.json ? { result: res.result, summary: res.summary } : res.result;
@@ -218,7 +230,7 @@ export async function showResult(res: { result: unknown; summary: RunSummary; at
 }
 
 /** A failed or cancelled run's summary, report and JSON, before its error line. */
-export async function showFailure(err: unknown, flags: { report?: string; quiet?: boolean; json?: boolean }): Promise<void> {
+async function showFailure(err: unknown, flags: ShowFlags): Promise<void> {
   const ran = err instanceof FanoutError && err.summary ? { summary: err.summary, attempts: err.attemptLog ?? [] } : undefined;
   if (err instanceof ChunkFailedError && ran && !flags.quiet) {
     for (const l of summaryLines(ran.summary)) say(l);
