@@ -13,11 +13,17 @@ export class Attempt implements InvokeOptions {
   fraction = 0;
   /** The memory tier to run on (`--oom-retry`), when not the backend's own. */
   readonly memoryMb?: number;
+  /**
+   * Set only when the run shows progress: a backend then reports the chunk's ctx.progress, and
+   * on Lambda that means reading it back from the store (requests nobody would look at otherwise).
+   */
+  readonly progress?: (fraction: number) => void;
   constructor(
     readonly task: Task,
     speculative: boolean,
     readonly isolate: boolean,
     memoryMb = 0,
+    followProgress = false,
   ) {
     this.record = {
       index: task.index,
@@ -30,15 +36,12 @@ export class Attempt implements InvokeOptions {
       won: false,
     };
     if (memoryMb > 0) this.memoryMb = this.record.memoryMb = memoryMb;
+    if (followProgress) this.progress = (fraction) => (this.fraction = fraction);
   }
 
   /** Client time at which the attempt was handed to the backend: where its round trip starts. */
   get invokedAt(): number {
     return this.record.invokedAt;
-  }
-
-  progress(fraction: number): void {
-    this.fraction = fraction;
   }
 
   /** Invokes the backend; resolves with its reply or an InfraError, never throws, and fills in the record. */

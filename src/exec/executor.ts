@@ -195,7 +195,7 @@ class Execution {
   private async launch(s: ChunkState, speculative: boolean): Promise<Reply | InfraError> {
     const attemptNo = ++s.lastAttempt;
     const task: Task = attemptNo === s.task.attempt ? s.task : { ...s.task, attempt: attemptNo };
-    const attempt = new Attempt(task, speculative, speculative ? false : s.isolate, s.memoryMb);
+    const attempt = new Attempt(task, speculative, speculative ? false : s.isolate, s.memoryMb, this.params.onProgress !== undefined);
     const { out } = this;
     if (out.firstInvokeAt === 0) out.firstInvokeAt = attempt.record.invokedAt;
     out.lastInvokeAt = attempt.record.invokedAt;

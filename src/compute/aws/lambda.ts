@@ -99,7 +99,7 @@ export class AwsBackend implements Backend {
     // Lambda starts a chunk on receipt; there is no queue to wait in.
     opts.started?.();
     const tier = opts.memoryMb === undefined ? undefined : this.extras.tiers?.find((t) => t.memoryMb === opts.memoryMb);
-    const unwatch = opts.progress && this.live?.watch(task, opts.progress.bind(opts));
+    const unwatch = opts.progress && this.live?.watch(task, opts.progress);
     try {
       const out = await this.lambda.send(
         new InvokeCommand({
