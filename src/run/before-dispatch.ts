@@ -21,19 +21,23 @@ interface Loaded {
   job: Job;
 }
 
-/** Stop before dispatch on what would fail every chunk; local workers read files in place. */
-export async function checkBeforeDispatch(loaded: Loaded, vars: RunVars, compute: Backend): Promise<void> {
+/**
+ * Stop before dispatch on what would fail every chunk; local workers read files in place. A
+ * remote run's asset files (name to path) come back for checkTmpFits.
+ */
+export async function checkBeforeDispatch(loaded: Loaded, vars: RunVars, compute: Backend): Promise<ReadonlyMap<string, string> | undefined> {
+  let files: Map<string, string> | undefined;
   if (compute.name !== "local") {
     const jobDir = path.dirname(path.resolve(loaded.cwd, loaded.file));
-    const files = assetFiles(loaded.job.assets ?? [], jobDir, loaded.cwd);
+    files = assetFiles(loaded.job.assets ?? [], jobDir, loaded.cwd);
     checkFsReads(loaded.file, loaded.bundle.sources ?? [], loaded.cwd, new Set(files.values()));
   }
   await checkSecretsExist(vars.secrets, compute);
+  return files;
 }
 
-/** Stop when the assets and the native packages cannot both fit in a remote worker's /tmp. */
-export function checkTmpFits(loaded: Pick<Loaded, "file" | "cwd" | "job">, compute: Backend, deps: DepsRef | undefined): void {
-  if (compute.name === "local" || compute.tmpMb === undefined) return;
-  const jobDir = path.dirname(path.resolve(loaded.cwd, loaded.file));
-  checkAssetsFit(assetFiles(loaded.job.assets ?? [], jobDir, loaded.cwd), compute.tmpMb, deps?.unpackedBytes);
+/** Stop when a remote run's assets (from checkBeforeDispatch) and native packages cannot both fit in a worker's /tmp. */
+export function checkTmpFits(files: ReadonlyMap<string, string> | undefined, compute: Backend, deps: DepsRef | undefined): void {
+  if (!files || compute.tmpMb === undefined) return;
+  checkAssetsFit(files, compute.tmpMb, deps?.unpackedBytes);
 }

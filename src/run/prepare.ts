@@ -49,10 +49,10 @@ export async function prepareRun(file: string, options: RunOptions): Promise<Pre
     // Memory comes from the flags and the job's defaults, not the plan: the local pool starts
     // now, while the chunks are planned and uploaded.
     const compute = await openCompute(resolveOptions(options, job.defaults));
-    await checkBeforeDispatch({ file, cwd, bundle: built, job }, vars, compute);
+    const assets = await checkBeforeDispatch({ file, cwd, bundle: built, job }, vars, compute);
     // Before the plan: packages too big for Lambda stop the run before anything else is uploaded.
     const deps = await shipDeps(site.store, built, compute);
-    checkTmpFits({ file, cwd, job }, compute, deps);
+    checkTmpFits(assets, compute, deps);
     const planned = options.resume
       ? await resumeRun(site.store, { runId: options.resume, file, cwd, backend, bundle: built, stored, job }, options)
       : await newJobRun(site.store, { file, backend, bundle: built, stored }, job, { ...options, cwd });
