@@ -15,25 +15,17 @@ export function registerEmulate(program: Command): void {
 async function emulateAction(f: { stage: string; memory?: string }): Promise<void> {
   const tiers = f.memory === undefined ? undefined : lambdaMemoryTiers(f.memory);
   const { startEmulator } = await import("../../src/compute/aws/emulator.js");
+  const { emulatorEnvValue } = await import("../../src/compute/aws/env.js");
   // Objects stay in the project's store after Ctrl-C, for status, logs and --resume.
   const { emulatedStoreDir } = await import("../../src/store/open.js");
   const emu = await startEmulator({ stage: f.stage, dir: emulatedStoreDir(process.cwd()), ...(tiers && tiers.length > 1 ? { tiers } : {}) });
-  const endpoints = {
-    region: emu.region,
-    s3Endpoint: emu.s3Endpoint,
-    lambdaEndpoint: emu.lambdaEndpoint,
-    bucket: emu.bucket,
-    functionName: emu.functionName,
-    ...(emu.ssmEndpoint ? { ssmEndpoint: emu.ssmEndpoint } : {}),
-    ...(emu.tiers ? { tiers: emu.tiers } : {}),
-  };
   await writeStdout(
     [
       "emulated AWS stack on loopback (Ctrl-C stops it):",
       `  S3      ${emu.s3Endpoint}   s3rver, bucket ${emu.bucket}, data in ${emu.dir}`,
       `  Lambda  ${emu.lambdaEndpoint}   serverless-offline, function ${emu.functionName}${emu.tiers ? ` (memory tiers ${emu.tiers})` : ""}`,
       "point runs (and status, logs, teardown) at it from another shell:",
-      `  export FANOUT_EMULATOR='${JSON.stringify(endpoints)}'`,
+      `  export FANOUT_EMULATOR='${emulatorEnvValue(emu)}'`,
       "  npx fanout run examples/pi.ts --chunks 360 --backend emulated",
       "",
     ].join("\n"),

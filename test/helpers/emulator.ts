@@ -7,16 +7,9 @@ import type { Emulator } from "../../dist/src/compute/aws/emulator.js";
  */
 export async function useEmulator(opts: { tiers?: number[]; s3Port?: number; workerS3Endpoint?: string } = {}): Promise<{ emu: Emulator; env: Record<string, string>; stop(): Promise<void> }> {
   const { startEmulator } = await import("../../dist/src/compute/aws/emulator.js");
+  const { emulatorEnvValue } = await import("../../dist/src/compute/aws/env.js");
   const emu = await startEmulator({ stage: `t${process.pid}`, ...opts });
-  const value = JSON.stringify({
-    region: emu.region,
-    s3Endpoint: emu.s3Endpoint,
-    lambdaEndpoint: emu.lambdaEndpoint,
-    bucket: emu.bucket,
-    functionName: emu.functionName,
-    ...(emu.tiers ? { tiers: emu.tiers } : {}),
-    ...(emu.ssmEndpoint ? { ssmEndpoint: emu.ssmEndpoint } : {}),
-  });
+  const value = emulatorEnvValue(emu);
   const previous = process.env.FANOUT_EMULATOR;
   process.env.FANOUT_EMULATOR = value;
   return {

@@ -24,6 +24,22 @@ export interface EmulatorEndpoints {
   ssmEndpoint?: string;
 }
 
+/**
+ * The FANOUT_EMULATOR value naming a running stack, as `fanout emulate` prints it and
+ * emulatorFromEnv reads it back (s3rver's fixed credentials left out).
+ */
+export function emulatorEnvValue(e: Omit<EmulatorEndpoints, "accessKeyId" | "secretAccessKey" | "tiers" | "ssmEndpoint"> & { tiers?: string | undefined; ssmEndpoint?: string | undefined }): string {
+  return JSON.stringify({
+    region: e.region,
+    s3Endpoint: e.s3Endpoint,
+    lambdaEndpoint: e.lambdaEndpoint,
+    bucket: e.bucket,
+    functionName: e.functionName,
+    ...(e.ssmEndpoint ? { ssmEndpoint: e.ssmEndpoint } : {}),
+    ...(e.tiers ? { tiers: e.tiers } : {}),
+  });
+}
+
 /** The running stack named by FANOUT_EMULATOR (set by `fanout emulate`), if any. 
  * @public tests import it from dist/, which knip cannot follow
  */
