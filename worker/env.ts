@@ -19,4 +19,9 @@ export interface WorkerEnv {
   readSecret?: SecretReader;
   /** Told of a running chunk's `ctx.progress` (the local worker sends it over IPC; Lambda writes it with the live log). */
   progress?: (task: Task, fraction: number) => void;
+  /**
+   * Epoch ms by which the reply must leave (Lambda: a second before its timeout). Until then a
+   * result PUT that fails for an outage is asked again (durable-put.ts); without it, once.
+   */
+  replyBy?: number;
 }

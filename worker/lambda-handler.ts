@@ -76,7 +76,8 @@ export function createLambdaHandler(storeOf: (bucket: string) => ObjectStore, re
     if (isDriverEvent(event)) return (await import("./driver.js")).driveFromEvent(event, context, storeFor(event.driver.bucket)) as unknown as Reply;
     const bucket = event.bucket ?? process.env.FANOUT_BUCKET;
     if (!bucket) throw new Error("fanout worker: no bucket in the task and FANOUT_BUCKET is not set");
-    const task = withinLambdaDeadline(event, context.getRemainingTimeInMillis?.());
+    const remainingMs = context.getRemainingTimeInMillis?.();
+    const task = withinLambdaDeadline(event, remainingMs);
     const memoryMb = Number(context.memoryLimitInMB ?? process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE) || undefined;
     const env: WorkerEnv = {
       store: storeFor(bucket),
@@ -85,6 +86,7 @@ export function createLambdaHandler(storeOf: (bucket: string) => ObjectStore, re
       ...(memoryMb ? { memoryMb } : {}),
       cacheDir: defaultBundleCacheDir(),
       ...(readSecret ? { readSecret } : {}),
+      ...(remainingMs ? { replyBy: Date.now() + remainingMs - 1000 } : {}),
     };
     const reply = runTask(task, env);
     if (reply instanceof Promise) {

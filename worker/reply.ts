@@ -8,6 +8,7 @@ import { keys } from "../src/store/keys.js";
 import type { PeakMemory, RemoteError, Reply, ResultEnvelope, Task } from "../src/types.js";
 import type { Outcome } from "./call.js";
 import { classify } from "./classify.js";
+import { putDurably } from "./durable-put.js";
 import type { WorkerEnv } from "./env.js";
 import type { ChunkScope } from "./scope.js";
 
@@ -53,7 +54,8 @@ export function storeAndReply(task: Task, env: WorkerEnv, scope: ChunkScope, o: 
   if (env.defer?.(task, envelope.ok, body)) return replyOf(envelope, value, bytes, task.inlineLimit);
   const key = envelope.ok ? keys.result(task.runId, task.index) : keys.failure(task.runId, task.index);
   const limit = tooLargeToReply(head, bytes <= task.inlineLimit ? bytes : 0) ? -1 : task.inlineLimit;
-  return env.store.put(key, body).then(
+  const stored = env.replyBy ? putDurably(env.store, key, body, env.replyBy) : env.store.put(key, body);
+  return stored.then(
     () => replyOf(envelope, value, bytes, limit),
     // The result exists only in this reply; the client must not take it as stored.
     (err: unknown): Reply => ({ ...envelope, ok: false, error: toRemoteError(err, "transient"), bytes: 0 }),
