@@ -89,7 +89,7 @@ export async function resolve(spec, ctx, next) { const r = await next(spec, ctx)
 
   // The run machinery: run/ (but the manifest readers: builds, liveness, manifest), exec/, plan/,
   // compute/, report/, and the bench code that bundles (sequential, compare).
-  const heavy = /node_modules\/(esbuild|@aws-sdk|@smithy|ora)\/|\/dist\/src\/(run\/(?!(builds|liveness|manifest)\.js$)|exec\/|plan\/|compute\/|report\/|bench\/(sequential|compare)\.js$)/;
+  const heavy = /node_modules\/(esbuild|@aws-sdk|@smithy|ora)\/|\/dist\/src\/(run\/(?!(builds|liveness|manifest|runs)\.js$)|exec\/|plan\/|compute\/|report\/|bench\/(sequential|compare)\.js$)/;
 
   for (const args of [["--help"], ["run", "--help"], ["status", "--help"], ["logs", "--help"], ["bench", "--help"], ["deploy", "--help"], ["teardown", "--help"], ["emulate", "--help"], ["gc", "--help"], ["--version"]]) {
     it(`fanout ${args.join(" ")} loads neither esbuild, the AWS SDK, ora nor the run machinery`, async () => {

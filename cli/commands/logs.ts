@@ -1,7 +1,8 @@
 // `fanout logs [runId] [chunk]`: the captured log lines and errors of a run's chunks.
 import type { Command } from "commander";
 import { UsageError } from "../../src/errors.js";
-import { indexOfKey, isRunId, keys } from "../../src/store/keys.js";
+import { latestRunId } from "../../src/run/runs.js";
+import { indexOfKey, keys } from "../../src/store/keys.js";
 import { RunResults } from "../../src/store/results.js";
 import type { ObjectStore } from "../../src/store/types.js";
 import type { ResultEnvelope } from "../../src/types.js";
@@ -65,9 +66,9 @@ function chunkLogs(envs: readonly ResultEnvelope[], runId: string, only: number 
   return out;
 }
 
-/** The newest run in the store (run ids sort by their start time). */
+/** The newest run in the store. */
 async function latestRun(store: ObjectStore): Promise<string> {
-  const ids = (await store.list("runs/")).filter((k) => k.endsWith("/manifest.json")).map((k) => k.split("/")[1]!).filter(isRunId).sort();
-  if (ids.length === 0) throw new UsageError(`no runs in ${store.location}`, "start one with `fanout run <job>`, or point --store/--backend at where your runs are");
-  return ids[ids.length - 1]!;
+  const id = await latestRunId(store);
+  if (id === undefined) throw new UsageError(`no runs in ${store.location}`, "start one with `fanout run <job>`, or point --store/--backend at where your runs are");
+  return id;
 }

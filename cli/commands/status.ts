@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { buildsOf, chunksPerBuild } from "../../src/run/builds.js";
 import { shownStatus } from "../../src/run/liveness.js";
+import { runManifests } from "../../src/run/runs.js";
 import { indexOfKey, keys } from "../../src/store/keys.js";
 import { RunResults } from "../../src/store/results.js";
 import type { ObjectStore } from "../../src/store/types.js";
@@ -29,9 +30,7 @@ async function statusAction(runId: string | undefined, flags: StatusFlags): Prom
 }
 
 async function listRuns(store: ObjectStore, flags: StatusFlags): Promise<void> {
-  const manifests = (await store.list("runs/")).filter((k) => k.endsWith("/manifest.json"));
-  const rows: RunManifest[] = [];
-  for (const k of manifests) rows.push(JSON.parse((await store.get(k)).toString("utf8")) as RunManifest);
+  const rows = await runManifests(store);
   if (flags.json) {
     const listed = rows.map((m) => ({ runId: m.runId, status: shownStatus(m), chunks: m.chunks, job: m.job.path, createdAt: m.createdAt, ...(m.detached ? { detached: true } : {}), ...failedOf(m) }));
     return writeStdout(JSON.stringify(listed) + "\n");
