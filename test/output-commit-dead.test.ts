@@ -7,13 +7,14 @@
 // workers (local and emulated Lambda) reach it through a loopback proxy that enforces it as S3
 // documents ("How to prevent object overwrites with conditional writes",
 // https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html).
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run, type RunResult } from "fanout";
-import { ROOT } from "./helpers/cli.js";
+import { BIN, fanout, ROOT } from "./helpers/cli.js";
 import { useEmulator } from "./helpers/emulator.js";
 import { startLambdaProxy } from "./helpers/lambda-proxy.js";
 import { startS3Proxy } from "./helpers/s3-proxy.js";
@@ -113,6 +114,41 @@ describe("an attempt that dies after claiming its chunk: the retry commits its o
     const out = path.join(DIR, "out");
     const r = await run<number>(WRITE, { store: STORE, cwd: ROOT, chunks: CHUNKS, output: out, retries: 3, env: { FANOUT_TEST_DIE_AFTER_CLAIM: "1" } });
     expectCommitted(r, folderObjects(out), path.join(out, r.runId) + path.sep);
+  }, 120_000);
+
+  it("local backend: the client killed while every chunk holds its claim; --resume releases them and commits each output once", async () => {
+    // Every first attempt stops for good right after its claim; the client is then SIGKILLed, and
+    // its worker processes exit with it. Before the resume released such claims, each chunk's
+    // new attempt waited on a holder that would never finish and failed as busy.
+    const out = path.join(DIR, "out-resume");
+    const child = spawn(process.execPath, [BIN, "run", WRITE, "--chunks", String(CHUNKS), "--concurrency", String(CHUNKS), "--store", STORE, "--output", out, "--env", "FANOUT_TEST_DIE_AFTER_CLAIM=1:hang"], {
+      cwd: ROOT,
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const exited = new Promise((r) => child.once("exit", r));
+    let runId: string | undefined;
+    let claimed = 0;
+    for (let i = 0; i < 600 && claimed < CHUNKS; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      runId ??= /run (\d{8}T\d{6}Z-[a-z0-9]{6}):/.exec(stderr)?.[1];
+      const dir = runId && path.join(out, runId, ".claims");
+      claimed = dir && fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /^\d+$/.test(f)).length : 0;
+    }
+    expect(claimed, stderr).toBe(CHUNKS);
+    child.kill("SIGKILL");
+    await exited;
+    const resumed = await fanout(["run", WRITE, "--resume", runId!, "--store", STORE, "--json", "-q"]);
+    expect(resumed.stderr).toBe("");
+    expect(resumed.code).toBe(0);
+    const r = JSON.parse(resumed.stdout) as RunResult<number>;
+    expect(r.result).toBe(((N - 1) * N * (2 * N - 1)) / 6);
+    expect(r.summary.succeeded).toBe(CHUNKS);
+    const got = folderObjects(out);
+    const w = want(runId!);
+    expect([...got.keys()].sort()).toEqual([...w.keys()].sort());
+    for (const [k, v] of w) expect(got.get(k)!.equals(v), k).toBe(true);
   }, 120_000);
 
   it("local backend, an S3 prefix (the claim is a conditional PutObject)", async () => {

@@ -16,7 +16,7 @@ import { openOutput } from "../dist/src/store/output.js";
 import { S3Output } from "../dist/src/store/s3-output.js";
 import { ChunkOutputs } from "../dist/worker/outputs.js";
 import { InfraError } from "../dist/src/errors.js";
-import { releaseDeadClaim, workerGone } from "../dist/src/run/outputs.js";
+import { claimAbandoned, releaseAbandonedClaims, releaseDeadClaim, workerGone } from "../dist/src/run/outputs.js";
 import type { Task } from "../dist/src/types.js";
 import { startS3Proxy } from "./helpers/s3-proxy.js";
 import { rmDir, tmpDir } from "./helpers/tmp.js";
@@ -185,6 +185,35 @@ describe("a claim whose holder is gone", () => {
       await sink.clear(`${RUN}/`);
     });
   }
+
+  it("a resume releases the claims no worker can still hold: local workers died with their client; on Lambda, claims older than 15 minutes", async () => {
+    const location = `s3://${BUCKET}/abandoned/`;
+    const sink = await openOutput(location);
+    const at = 1_795_000_000_000;
+    // Chunks 1-4 claimed by attempt 1; chunk 4's claim predates claim times; chunk 2 is finished (not to do).
+    for (const [index, body] of [[1, { attempt: 1, at }], [2, { attempt: 1, at }], [3, { attempt: 1, at: at + 120_000 }], [4, { attempt: 1 }]] as const) {
+      await sink.write(`${RUN}/.staging/${index}-1/a.txt`, "aaa");
+      expect(await sink.claim(`${RUN}/.claims/${index}`, JSON.stringify({ ...body, records: [] }))).toBe(true);
+      await sink.move(`${RUN}/.staging/${index}-1/a.txt`, `${RUN}/${index}/a.txt`, 3);
+    }
+    const todo = [0, 1, 3, 4, 5];
+    // Five minutes on, a Lambda attempt may still be moving: nothing goes.
+    expect(await releaseAbandonedClaims(location, RUN, todo, false, undefined, at + 300_000)).toEqual([]);
+    // 15 min 11 s after chunk 1's claim, not yet two minutes more for chunk 3's.
+    expect(await releaseAbandonedClaims(location, RUN, todo, false, undefined, at + 911_000)).toEqual([1]);
+    expect((await sink.list(`${RUN}/`)).map((o) => o.rel).sort()).toEqual([`${RUN}/.claims/2`, `${RUN}/.claims/3`, `${RUN}/.claims/4`, `${RUN}/2/a.txt`, `${RUN}/3/a.txt`, `${RUN}/4/a.txt`]);
+    // Local workers exit with their client: every unfinished chunk's claim goes, timed or not.
+    expect((await releaseAbandonedClaims(location, RUN, todo, true)).sort()).toEqual([3, 4]);
+    expect((await sink.list(`${RUN}/`)).map((o) => o.rel).sort()).toEqual([`${RUN}/.claims/2`, `${RUN}/2/a.txt`]);
+    await sink.clear(`${RUN}/`);
+  });
+
+  it("claimAbandoned: a claim without its time is kept on Lambda", () => {
+    expect(claimAbandoned({ attempt: 1 }, false, Date.now())).toBe(false);
+    expect(claimAbandoned({ attempt: 1 }, true, Date.now())).toBe(true);
+    expect(claimAbandoned({ attempt: 1, at: 0 }, false, 910_000)).toBe(false);
+    expect(claimAbandoned({ attempt: 1, at: 0 }, false, 910_001)).toBe(true);
+  });
 
   it("which outcomes mean the worker is gone: crash, oom, timeout; not a lost connection, a 429 or a cancel", () => {
     const kinds = ["crash", "oom", "timeout", "transient", "throttled", "cancelled"] as const;

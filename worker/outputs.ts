@@ -75,7 +75,7 @@ export class ChunkOutputs {
     const claim = outputKeys.claim(runId, index);
     const holders = await this.claimChunk(sink, claim, records);
     if (holders) return holders;
-    dieAfterClaim(this.dieAfterClaim, attempt);
+    await dieAfterClaim(this.dieAfterClaim, attempt);
     const limit = pLimit(COMMIT_MOVES);
     try {
       await Promise.all(records.map((r) => limit(() => sink.move(this.stagedRel(r.name), outputKeys.final(runId, index, r.name), r.bytes))));
@@ -96,7 +96,8 @@ export class ChunkOutputs {
     const { runId, index, attempt } = this.task;
     const until = Date.now() + WINNER_WAIT_MS;
     try {
-      while (!(await sink.claim(claim, JSON.stringify({ attempt, records })))) {
+      // `at`: a resumed run's client releases a claim no worker can still hold (src/run/outputs.ts).
+      while (!(await sink.claim(claim, JSON.stringify({ attempt, at: Date.now(), records })))) {
         const theirs = await holdersOutputs(sink, runId, index, until);
         if (theirs) {
           await this.dropStaged();
@@ -155,8 +156,11 @@ async function holdersOutputs(sink: OutputSink, runId: string, index: number, un
  * would), so tests can prove its retry still commits. `<attempt>:stop` stops the attempt there
  * without exiting, claim kept, for a process that hosts more than the worker (the emulated
  * stack's serverless-offline); the test's Lambda proxy then reports the runtime's exit.
+ * `<attempt>:hang` never lets the attempt go on, so a test can kill its client meanwhile.
  */
-function dieAfterClaim(setting: string | undefined, attempt: number): void {
+async function dieAfterClaim(setting: string | undefined, attempt: number): Promise<void> {
+  if (setting === undefined) return;
   if (setting === String(attempt)) process.exit(137);
   if (setting === `${attempt}:stop`) throw new Error(`FANOUT_TEST_DIE_AFTER_CLAIM: attempt ${attempt} stopped after its claim`);
+  if (setting === `${attempt}:hang`) await new Promise(() => {});
 }

@@ -20,7 +20,7 @@ import { recordFailures } from "./failures.js";
 import { takeLease, type Lease } from "./lease.js";
 import { finishManifest, startManifest } from "./manifest.js";
 import { userS3Access } from "../plan/s3.js";
-import { finishOutputs, releaseOnDeath } from "./outputs.js";
+import { finishOutputs, releaseAbandonedClaims, releaseOnDeath } from "./outputs.js";
 import { readValue, valuesInOrder } from "./results.js";
 import type { RunOptions, RunResult } from "./types.js";
 import { closeGeneration, writeGenerationLog } from "./attempt-log.js";
@@ -94,6 +94,8 @@ export async function executeRun<O>(p: ExecuteRunParams): Promise<RunResult<O>> 
     const signal = AbortSignal.any([cancel.signal, taken.signal, ...(p.remote ? [p.remote.handover] : [])]);
     const heartbeat = await startManifest(store, manifest);
     try {
+      // The lease is ours, so the client before this resume is gone; claims only its workers could hold go too.
+      if (options.resume && manifest.output) await releaseAbandonedClaims(manifest.output, runId, todo, manifest.backend === "local", userS3Access(options.aws));
       return await finishRun<O>(p, ref, todo, done, heartbeat, { cancel, lease, signal });
     } finally {
       await heartbeat.stop();

@@ -58,13 +58,67 @@ export function workerGone(err: InfraError): boolean {
  * only the holder ever removes its claim, so it cannot change between the read and the removal.
  */
 export async function releaseDeadClaim(sink: OutputSink, runId: string, index: number, attempt: number): Promise<boolean> {
-  const claim = outputKeys.claim(runId, index);
-  const body = await sink.read(claim);
-  if (!body || (JSON.parse(body.toString("utf8")) as { attempt?: number }).attempt !== attempt) return false;
+  const held = await readClaim(sink, runId, index);
+  if (held?.attempt !== attempt) return false;
+  await dropClaim(sink, runId, index, attempt);
+  return true;
+}
+
+/** What a chunk's claim says: the attempt holding it and, from workers that record it, when it was made (epoch ms). */
+interface Claim {
+  attempt?: number;
+  at?: number;
+}
+
+async function readClaim(sink: OutputSink, runId: string, index: number): Promise<Claim | undefined> {
+  const body = await sink.read(outputKeys.claim(runId, index));
+  return body ? (JSON.parse(body.toString("utf8")) as Claim) : undefined;
+}
+
+/** Drop what the attempt moved to the chunk's final keys and what it staged, then its claim. */
+async function dropClaim(sink: OutputSink, runId: string, index: number, attempt: number): Promise<void> {
   await sink.clear(outputKeys.chunk(runId, index));
   await sink.clear(outputKeys.attempt(runId, index, attempt));
-  await sink.remove([claim]);
-  return true;
+  await sink.remove([outputKeys.claim(runId, index)]);
+}
+
+/**
+ * No Lambda invocation outlives its function's timeout, at most 900 s ("Configure Lambda function
+ * timeout", https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html); ten more
+ * seconds allow for the clocks of the worker that wrote the claim and of this client.
+ */
+const LAMBDA_LONGEST_MS = 910_000;
+
+/**
+ * Whether a claim left from before a resume can have no worker behind it. Local workers exit
+ * when the client that started them dies (worker/local.ts, on "disconnect"), and a resume runs
+ * only once that client is gone (its lease); a Lambda attempt runs on after its client died,
+ * but not past Lambda's longest timeout. A claim without its time (an older worker's) is kept.
+ */
+export function claimAbandoned(claim: Claim, workersDieWithClient: boolean, now: number): boolean {
+  if (workersDieWithClient) return true;
+  return claim.at !== undefined && now - claim.at > LAMBDA_LONGEST_MS;
+}
+
+/**
+ * Before a resumed run dispatches: release the claims of its unfinished chunks that no worker
+ * can still hold (a client killed while an attempt was between its claim and its last move),
+ * so their new attempts commit their own outputs instead of failing as busy. Returns the chunks.
+ */
+export async function releaseAbandonedClaims(location: string, runId: string, todo: readonly number[], workersDieWithClient: boolean, access?: UserS3Access, now = Date.now()): Promise<number[]> {
+  const sink = await openOutput(location, access);
+  const unfinished = new Set(todo);
+  const prefix = outputKeys.claims(runId);
+  const released: number[] = [];
+  for (const { rel } of await sink.list(prefix)) {
+    const index = Number(rel.slice(prefix.length));
+    if (!unfinished.has(index)) continue;
+    const claim = await readClaim(sink, runId, index);
+    if (claim?.attempt === undefined || !claimAbandoned(claim, workersDieWithClient, now)) continue;
+    await dropClaim(sink, runId, index, claim.attempt);
+    released.push(index);
+  }
+  return released;
 }
 
 /** The executor's onAttemptFailed for a run with an output: release the claim of an attempt whose worker is gone. */
