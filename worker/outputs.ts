@@ -144,7 +144,8 @@ async function holdersOutputs(sink: OutputSink, runId: string, index: number, un
     if (records.every((r) => there.get(outputKeys.final(runId, index, r.name)) === r.bytes)) return records;
     if (Date.now() + wait > until) {
       // EBUSY: classified transient (worker/classify.ts), so the executor retries the chunk.
-      throw Object.assign(new Error(`chunk ${index}'s outputs are claimed by another attempt that has not committed them`), { code: "EBUSY" });
+      const fix = "if that attempt died with its client, `--resume` releases the claim (at once on the local backend, on Lambda once it is 15 minutes old)";
+      throw Object.assign(new Error(`chunk ${index}'s outputs are claimed by another attempt that has not committed them; ${fix}`), { code: "EBUSY" });
     }
     await new Promise((r) => setTimeout(r, wait));
   }
