@@ -14,6 +14,7 @@ import type { ObjectStore } from "../src/store/types.js";
 import { cacheSlot, defaultAssetCacheDir, touch } from "../src/util/bundle-cache.js";
 import { hashFile } from "../src/util/hash-file.js";
 import type { WorkerEnv } from "./env.js";
+import { objectPieces } from "./object-pieces.js";
 
 /** @public An asset whose bytes are not the ones the run uploaded: the chunk is refused. */
 export class AssetIntegrityError extends Error {
@@ -77,10 +78,6 @@ async function place(name: string, ref: AssetRef, env: WorkerEnv): Promise<strin
   return download(name, ref, env.store, dir);
 }
 
-/** Bytes of an asset held at once while it is fetched: a few pieces, whatever the asset's size. */
-const PIECE_BYTES = 8 * 1024 * 1024;
-const PIECES_IN_FLIGHT = 3;
-
 /**
  * Fetch the asset into the cache folder without holding it whole (an asset may be most of
  * /tmp and more than the function's memory): hash each piece as it is written beside the
@@ -92,7 +89,7 @@ async function download(name: string, ref: AssetRef, store: ObjectStore, dir: st
   try {
     const out = await fs.promises.open(aside, "w");
     try {
-      for await (const piece of pieces(store, ref)) {
+      for await (const piece of objectPieces(store, ref.key, ref.size)) {
         hash.update(piece);
         await out.write(piece);
       }
@@ -104,34 +101,6 @@ async function download(name: string, ref: AssetRef, store: ObjectStore, dir: st
     return file;
   } finally {
     fs.rmSync(aside, { force: true });
-  }
-}
-
-/**
- * The object's bytes in order: whole when small, else in ranged GETs a few at a time. The last
- * range asks one byte past the recorded size, so an object that grew shows in the hash.
- */
-async function* pieces(store: ObjectStore, ref: AssetRef): AsyncGenerator<Buffer> {
-  if (ref.size <= PIECE_BYTES) {
-    yield await store.get(ref.key);
-    return;
-  }
-  const fetchAt = (at: number) => {
-    const p = store.getRange(ref.key, at, at + PIECE_BYTES >= ref.size ? ref.size + 1 : at + PIECE_BYTES);
-    // Awaited in turn below; a failure ahead of its turn must not surface as unhandled meanwhile.
-    p.catch(() => {});
-    return p;
-  };
-  const queue: Promise<Buffer>[] = [];
-  let next = 0;
-  const ask = () => {
-    for (; queue.length < PIECES_IN_FLIGHT && next < ref.size; next += PIECE_BYTES) queue.push(fetchAt(next));
-  };
-  ask();
-  while (queue.length) {
-    const piece = await queue.shift()!;
-    ask();
-    yield piece;
   }
 }
 

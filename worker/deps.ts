@@ -12,9 +12,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { DepsRef } from "../src/types.js";
-import { openPacked, unpackInto } from "../src/util/archive.js";
+import { unpackStream } from "../src/util/archive.js";
 import { nearPackages } from "../src/util/bundle-cache.js";
 import type { WorkerEnv } from "./env.js";
+import { objectPieces } from "./object-pieces.js";
 
 /** @public A fetched dependency archive whose contents differ from what the run recorded: nothing of it is used. */
 export class DepsIntegrityError extends Error {
@@ -33,7 +34,7 @@ export async function bundleDirFor(deps: DepsRef, env: WorkerEnv): Promise<{ dir
   const t0 = Date.now();
   const mine = p === undefined;
   if (!p) {
-    p = placed(key, sha256, env);
+    p = placed(key, sha256, deps.packedBytes, env);
     unpacks.set(sha256, p);
     // A failed fetch (an outage) must not poison the process: the next chunk tries again.
     p.catch(() => unpacks.delete(sha256));
@@ -42,20 +43,24 @@ export async function bundleDirFor(deps: DepsRef, env: WorkerEnv): Promise<{ dir
   return { dir: path.join(folder, "bundles"), ...(mine ? { ms: Date.now() - t0 } : {}) };
 }
 
-/** The unpacked folder of archive `sha256`: one already in this environment's temp folder, or fetched, checked and unpacked now. */
-async function placed(key: string, sha256: string, env: WorkerEnv): Promise<string> {
+function changed(key: string, actual: string, sha256: string): DepsIntegrityError {
+  const err = new DepsIntegrityError(`dependency archive ${key} holds sha256 ${actual}, not the ${sha256} the run recorded: the stored object was changed, so the chunk is refused`);
+  err.stack = `${err.name}: ${err.message}`;
+  return err;
+}
+
+/** The unpacked folder of archive `sha256`: one already in this environment's temp folder, or fetched, unpacked aside and checked now. */
+async function placed(key: string, sha256: string, packedBytes: number | undefined, env: WorkerEnv): Promise<string> {
   const root = path.join(os.tmpdir(), "fanout-deps");
   const folder = path.join(root, sha256);
   if (fs.existsSync(path.join(folder, "node_modules"))) return folder;
-  const { raw, sha256: actual } = openPacked(await env.store.get(key));
-  if (actual !== sha256) {
-    const err = new DepsIntegrityError(`dependency archive ${key} holds sha256 ${actual}, not the ${sha256} the run recorded: the stored object was changed, so the chunk is refused`);
-    err.stack = `${err.name}: ${err.message}`;
-    throw err;
-  }
   const aside = `${folder}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
-    unpackInto(raw, path.join(aside, "node_modules"));
+    // Streamed: the archive and its files may not fit in the function's memory at once. What a
+    // changed archive unpacked stays aside and is removed; nothing of it is used.
+    const unpacked = await unpackStream(objectPieces(env.store, key, packedBytes), path.join(aside, "node_modules"));
+    if (unpacked.sha256 !== sha256) throw changed(key, unpacked.sha256, sha256);
+    unpacked.links();
     fs.mkdirSync(path.join(aside, "bundles"));
     fs.renameSync(aside, folder);
   } catch (err) {

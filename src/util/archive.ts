@@ -12,7 +12,8 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { gunzipSync, gzipSync } from "node:zlib";
+import { pipeline } from "node:stream/promises";
+import { createGunzip, gunzipSync, gzipSync } from "node:zlib";
 
 const MAGIC = Buffer.from("FANOUTPK1\n");
 const FILE = 0;
@@ -49,7 +50,7 @@ export function packFolder(dir: string): PackedFolder {
   return { gz: gzipSync(raw), sha256: createHash("sha256").update(raw).digest("hex"), unpackedBytes };
 }
 
-/** The raw stream of a packed folder and its sha256, for a check before anything is written. */
+/** The raw stream of a packed folder and its sha256 (the client's check of its cached archive). */
 export function openPacked(gz: Buffer): { raw: Buffer; sha256: string } {
   const raw = gunzipSync(gz);
   return { raw, sha256: createHash("sha256").update(raw).digest("hex") };
@@ -57,23 +58,134 @@ export function openPacked(gz: Buffer): { raw: Buffer; sha256: string } {
 
 /** Write the entries of raw stream `raw` under `dir` (which must not hold other files). */
 export function unpackInto(raw: Buffer, dir: string): void {
-  if (!raw.subarray(0, MAGIC.length).equals(MAGIC)) throw new Error("not a fanout archive (bad header)");
-  let at = MAGIC.length;
-  const root = path.resolve(dir);
-  while (at < raw.length) {
-    const kind = raw.readUInt8(at);
-    const nameLen = raw.readUInt16BE(at + 1);
-    const name = raw.toString("utf8", at + 3, at + 3 + nameLen);
-    at += 3 + nameLen;
-    const len = raw.readUInt32BE(at);
-    const body = raw.subarray(at + 4, at + 4 + len);
-    at += 4 + len;
-    const file = path.resolve(root, name);
-    // Only inside `dir`: a name with ".." or an absolute path is a broken archive.
-    if (!file.startsWith(root + path.sep)) throw new Error(`archive entry ${JSON.stringify(name)} points outside the folder`);
+  const u = new Unpacker(dir);
+  u.write(raw);
+  u.end();
+  u.links();
+}
+
+/**
+ * Unpack a gzip'd archive arriving in pieces into `dir` (a fresh folder) without holding it
+ * whole: the worker's memory may be smaller than the archive and what it unpacks to. The files
+ * are written as their bytes arrive; symlinks wait for `links()`, which the caller calls only
+ * once the sha256 is the one it expects, so no file of a changed archive was written through one.
+ */
+export async function unpackStream(gz: AsyncIterable<Uint8Array>, dir: string): Promise<{ sha256: string; links(): void }> {
+  const u = new Unpacker(dir);
+  try {
+    await pipeline(gz, createGunzip(), async (raw: AsyncIterable<Buffer>) => {
+      for await (const piece of raw) u.write(piece);
+    });
+    return { sha256: u.end(), links: () => u.links() };
+  } finally {
+    u.close();
+  }
+}
+
+const MAGIC_PHASE = 0;
+const HEAD_PHASE = 1;
+const NAME_PHASE = 2;
+const BODY_PHASE = 3;
+
+/** The raw stream's entries written under a folder as the bytes arrive, in pieces of any size. */
+class Unpacker {
+  private readonly root: string;
+  private readonly hash = createHash("sha256");
+  private phase = MAGIC_PHASE;
+  /** Header bytes gathered so far (headers may straddle pieces). */
+  private acc: Buffer[] = [];
+  private accLen = 0;
+  private kind = FILE;
+  private nameLen = 0;
+  private file = "";
+  /** Body bytes still to come for the current entry. */
+  private left = 0;
+  private fd: number | undefined;
+  private target: Buffer[] = [];
+  private readonly pending: Array<[target: string, file: string]> = [];
+
+  constructor(dir: string) {
+    this.root = path.resolve(dir);
+  }
+
+  write(piece: Buffer): void {
+    this.hash.update(piece);
+    let at = 0;
+    while (at < piece.length) {
+      if (this.phase === BODY_PHASE) {
+        const take = Math.min(this.left, piece.length - at);
+        this.body(piece.subarray(at, at + take));
+        at += take;
+        this.left -= take;
+        if (this.left === 0) this.closeEntry();
+        continue;
+      }
+      const need = this.phase === MAGIC_PHASE ? MAGIC.length : this.phase === HEAD_PHASE ? 3 : this.nameLen + 4;
+      const take = Math.min(need - this.accLen, piece.length - at);
+      // Copied: a header is a few bytes, and the piece's memory may be reused.
+      this.acc.push(Buffer.from(piece.subarray(at, at + take)));
+      this.accLen += take;
+      at += take;
+      if (this.accLen < need) break;
+      const head = this.acc.length === 1 ? this.acc[0]! : Buffer.concat(this.acc);
+      this.acc = [];
+      this.accLen = 0;
+      this.header(head);
+    }
+  }
+
+  /** The sha256 of the raw stream; throws if it ended inside an entry. */
+  end(): string {
+    if (this.phase !== HEAD_PHASE || this.accLen > 0) throw new Error("not a fanout archive (it ends inside an entry)");
+    return this.hash.digest("hex");
+  }
+
+  /** Make the symlinks the stream held. */
+  links(): void {
+    for (const [target, file] of this.pending) fs.symlinkSync(target, file);
+  }
+
+  /** Close a file left open by a stream that failed mid-entry. */
+  close(): void {
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  private header(b: Buffer): void {
+    if (this.phase === MAGIC_PHASE) {
+      if (!b.equals(MAGIC)) throw new Error("not a fanout archive (bad header)");
+      this.phase = HEAD_PHASE;
+    } else if (this.phase === HEAD_PHASE) {
+      this.kind = b.readUInt8(0);
+      this.nameLen = b.readUInt16BE(1);
+      this.phase = NAME_PHASE;
+    } else {
+      this.openEntry(b.toString("utf8", 0, this.nameLen), b.readUInt32BE(this.nameLen));
+    }
+  }
+
+  private openEntry(name: string, len: number): void {
+    const file = path.resolve(this.root, name);
+    // Only inside the folder: a name with ".." or an absolute path is a broken archive.
+    if (!file.startsWith(this.root + path.sep)) throw new Error(`archive entry ${JSON.stringify(name)} points outside the folder`);
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    if (kind === LINK) fs.symlinkSync(body.toString("utf8"), file);
-    else fs.writeFileSync(file, body, { mode: kind === EXEC ? 0o755 : 0o644 });
+    this.file = file;
+    if (this.kind === LINK) this.target = [];
+    else this.fd = fs.openSync(file, "w", this.kind === EXEC ? 0o755 : 0o644);
+    this.left = len;
+    this.phase = BODY_PHASE;
+    if (len === 0) this.closeEntry();
+  }
+
+  private body(b: Buffer): void {
+    if (this.kind === LINK) this.target.push(Buffer.from(b));
+    else for (let off = 0; off < b.length; ) off += fs.writeSync(this.fd!, b, off, b.length - off);
+  }
+
+  private closeEntry(): void {
+    if (this.kind === LINK) this.pending.push([Buffer.concat(this.target).toString("utf8"), this.file]);
+    else this.close();
+    this.phase = HEAD_PHASE;
   }
 }
 
