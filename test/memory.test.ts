@@ -4,7 +4,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { fanout } from "./helpers/cli.js";
+import { run } from "fanout";
+import { fanout, ROOT } from "./helpers/cli.js";
 import { rmDir, tmpDir } from "./helpers/tmp.js";
 
 const STORE = tmpDir("memory");
@@ -44,4 +45,29 @@ describe("peak memory", () => {
     expect(JSON.parse(res.stdout).summary.memory.limitMb).toBe(256);
     expect(res.stderr).not.toContain("memory: workers peaked");
   });
+
+  it("a cancelled run gives no memory advice; the same run left to finish does", async () => {
+    const notices = async (cancel: boolean) => {
+      const seen: string[] = [];
+      const ac = new AbortController();
+      const r = run("test/fixtures/faults/slow.ts", {
+        store: STORE,
+        cwd: ROOT,
+        chunks: 8,
+        concurrency: 2,
+        memory: 1024,
+        speculate: false,
+        signal: ac.signal,
+        onNotice: (n) => seen.push(n),
+        onProgress: (p) => {
+          if (cancel && p.done >= 2) ac.abort();
+        },
+      });
+      if (cancel) await expect(r).rejects.toThrow(/cancel/i);
+      else await r;
+      return seen.filter((n) => n.startsWith("memory: workers peaked"));
+    };
+    expect(await notices(false)).toHaveLength(1);
+    expect(await notices(true)).toEqual([]);
+  }, 60_000);
 });

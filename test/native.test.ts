@@ -206,6 +206,13 @@ describe("the dependency archive for Lambda", () => {
         `dependency archive ${keys.deps(recorded)} holds sha256 ${packed.sha256}, not the ${recorded} the run recorded`,
       );
       expect(fs.existsSync(path.join(os.tmpdir(), "fanout-deps", recorded))).toBe(false);
+      // Bytes that are no archive at all (an object replaced, or grown past its recorded size) are refused alike.
+      await store.put(keys.deps(recorded), Buffer.concat([packed.gz, Buffer.from("appended")]));
+      await expect(bundleDirFor({ packages: { "left-pad": "1.0.0" }, root: dir, key: keys.deps(recorded), sha256: recorded, packedBytes: packed.gz.length }, env)).rejects.toThrow(
+        new RegExp(`^dependency archive ${keys.deps(recorded)} holds unreadable bytes \\(.+\\), not the ${recorded} the run recorded`),
+      );
+      await store.put(keys.deps(recorded), Buffer.from("not gzip at all"));
+      await expect(bundleDirFor({ packages: { "left-pad": "1.0.0" }, root: dir, key: keys.deps(recorded), sha256: recorded }, env)).rejects.toThrow(DepsIntegrityError);
       // The intact archive under its own hash unpacks, once, into the temp folder.
       await store.put(keys.deps(packed.sha256), packed.gz);
       const placed = await bundleDirFor({ packages: { "left-pad": "1.0.0" }, root: dir, key: keys.deps(packed.sha256), sha256: packed.sha256 }, env);

@@ -43,8 +43,14 @@ export async function bundleDirFor(deps: DepsRef, env: WorkerEnv): Promise<{ dir
   return { dir: path.join(folder, "bundles"), ...(mine ? { ms: Date.now() - t0 } : {}) };
 }
 
-function changed(key: string, actual: string, sha256: string): DepsIntegrityError {
-  const err = new DepsIntegrityError(`dependency archive ${key} holds sha256 ${actual}, not the ${sha256} the run recorded: the stored object was changed, so the chunk is refused`);
+/** Bytes that are not a whole fanout archive (zlib's Z_* codes, a bad header or a cut entry): not an outage. */
+function unreadable(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  return (typeof e?.code === "string" && e.code.startsWith("Z_")) || (typeof e?.message === "string" && e.message.startsWith("not a fanout archive"));
+}
+
+function changed(key: string, holds: string, sha256: string): DepsIntegrityError {
+  const err = new DepsIntegrityError(`dependency archive ${key} holds ${holds}, not the ${sha256} the run recorded: the stored object was changed, so the chunk is refused`);
   err.stack = `${err.name}: ${err.message}`;
   return err;
 }
@@ -58,8 +64,10 @@ async function placed(key: string, sha256: string, packedBytes: number | undefin
   try {
     // Streamed: the archive and its files may not fit in the function's memory at once. What a
     // changed archive unpacked stays aside and is removed; nothing of it is used.
-    const unpacked = await unpackStream(objectPieces(env.store, key, packedBytes), path.join(aside, "node_modules"));
-    if (unpacked.sha256 !== sha256) throw changed(key, unpacked.sha256, sha256);
+    const unpacked = await unpackStream(objectPieces(env.store, key, packedBytes), path.join(aside, "node_modules")).catch((err: unknown) => {
+      throw unreadable(err) ? changed(key, `unreadable bytes (${(err as Error).message})`, sha256) : err;
+    });
+    if (unpacked.sha256 !== sha256) throw changed(key, `sha256 ${unpacked.sha256}`, sha256);
     unpacked.links();
     fs.mkdirSync(path.join(aside, "bundles"));
     fs.renameSync(aside, folder);

@@ -126,8 +126,9 @@ async function finishRun<O>(p: ExecuteRunParams, ref: RunRef, todo: number[], do
   }
   if (manifest.output) summary.output = await finishOutputs(manifest.output, manifest.runId, userS3Access(options.aws));
   summary.builds = chunksPerBuild(manifest, new Set([...done, ...outcome.values.keys(), ...outcome.stored]));
-  // A memory sweep's sample runs each tier on purpose; its table shows the peaks.
-  const roomy = manifest.sample ? undefined : memoryNotice(summary);
+  // A memory sweep's sample runs each tier on purpose; its table shows the peaks. A cancelled
+  // run's peaks are of the chunks that happened to run: no advice from them.
+  const roomy = manifest.sample || signal.aborted ? undefined : memoryNotice(summary);
   if (roomy) options.onNotice?.(roomy);
   /** What a failed or cancelled run hands to `--json` and `--report`. */
   const withRun = <E extends FanoutError>(err: E): E => {
