@@ -3,6 +3,7 @@
  * ids sort by start only to the second: runs started within one second (a script, a test, a
  * pipeline's two stages) are told apart by their manifests' createdAt, to the millisecond.
  */
+import pLimit from "p-limit";
 import { isRunId } from "../store/keys.js";
 import type { ObjectStore } from "../store/types.js";
 import type { RunManifest } from "../types.js";
@@ -22,7 +23,9 @@ function byStart(a: RunManifest, b: RunManifest): number {
 /** Every run's manifest, oldest first. */
 export async function runManifests(store: ObjectStore): Promise<RunManifest[]> {
   const ids = await runIds(store);
-  const manifests = await Promise.all(ids.map((id) => readManifest(store, id)));
+  // A few reads at once: a store of thousands of runs must not open thousands of files (EMFILE).
+  const limit = pLimit(16);
+  const manifests = await Promise.all(ids.map((id) => limit(() => readManifest(store, id))));
   return manifests.sort(byStart);
 }
 
