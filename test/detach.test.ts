@@ -100,4 +100,32 @@ describe("detach and attach (local)", () => {
       delete process.env.FANOUT_T_COUNT_FILE;
     }
   }, 90_000);
+  it("a driver killed after a retry: the whole run's summary still counts it (the driver's log is written after each setback)", async () => {
+    const store = path.join(DIR, "setback");
+    const counts = path.join(DIR, "setback-counts.txt");
+    Object.assign(process.env, { FANOUT_T_COUNT_FILE: counts, FANOUT_T_THROW_FIRST: "0" });
+    try {
+      const { runId } = await submit("test/fixtures/counted.ts", { cwd: ROOT, store, speculate: false });
+      const first = JSON.parse(fs.readFileSync(path.join(store, "runs", runId, "lease"), "utf8"));
+      // Kill the driver once its log holds chunk 0's failed first attempt, and before the run ends.
+      const log = path.join(store, "runs", runId, "attempts", "1.jsonl");
+      const failedLogged = () => fs.existsSync(log) && fs.readFileSync(log, "utf8").includes('"index":0,"attempt":1,');
+      for (let i = 0; i < 100 && !failedLogged(); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(failedLogged()).toBe(true);
+      expect(countsOf(counts).filter((c) => c > 0).length).toBeLessThan(8);
+      process.kill(-first.holder.pid, "SIGKILL");
+      // The new driver's workers do not throw: any retry the summary counts is the dead driver's.
+      delete process.env.FANOUT_T_THROW_FIRST;
+      const res = await attach<number>(runId, { cwd: ROOT, store });
+      expect(res.result).toBe(SUM_0_80);
+      expect(res.summary.succeeded).toBe(8);
+      expect(res.summary.retries).toBe(1);
+      expect(res.attempts.filter((a) => a.index === 0).map((a) => [a.attempt, a.outcome])).toContainEqual([1, "user"]);
+      expect(res.attempts.filter((a) => a.won).map((a) => a.index).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    } finally {
+      delete process.env.FANOUT_T_COUNT_FILE;
+      delete process.env.FANOUT_T_THROW_FIRST;
+    }
+  }, 90_000);
 });
+

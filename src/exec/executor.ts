@@ -211,6 +211,7 @@ class Execution {
       if (this.throttle.onSuccess(attempt.record.returnedAt)) this.gate.setLimit(this.throttle.limit);
       if (result.ok && !s.done) this.win(s, result, attempt.record);
     }
+    if (!attempt.record.won) this.params.onSetback?.(out);
     return result;
   }
 

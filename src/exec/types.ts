@@ -37,6 +37,12 @@ export interface ExecuteParams {
    * died (src/run/outputs.ts releases its output claim). Must not throw.
    */
   onAttemptFailed?: (task: Task, error: InfraError) => Promise<void>;
+  /**
+   * An attempt ended without winning (it failed, crashed, was throttled or cancelled). `sofar`
+   * is the outcome so far and still changing: read it later, not now. A detached run's driver
+   * writes its attempt log from it, since a setback, unlike a win, leaves nothing in the store.
+   */
+  onSetback?: (sofar: Readonly<ExecuteOutcome>) => void;
   /** Overrides of the fixed budgets, backoff curves and straggler rule (tests use short delays). */
   tuning?: {
     retry?: Partial<Omit<RetrySettings, "retries" | "retryUserErrors">>;

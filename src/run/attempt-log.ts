@@ -1,21 +1,54 @@
 /**
  * A detached run's attempt log in the store: each driver generation writes its own
  * `runs/<id>/attempts/<generation>.jsonl` (its figures on the first line, then one attempt
- * record a line) when it starts and when it stops, so the run's summary and report can be the
- * whole run's, however many generations drove it.
+ * record a line) when it starts, after setbacks and when it stops, so the run's summary and
+ * report can be the whole run's, however many generations drove it.
  */
-import type { ExecuteOutcome } from "../exec/executor.js";
+import type { ExecuteOutcome } from "../exec/types.js";
 import { keys } from "../store/keys.js";
 import { RunResults } from "../store/results.js";
 import type { ObjectStore } from "../store/types.js";
 import type { AttemptRecord, RunManifest } from "../types.js";
-import { attemptFromEnvelope, unrecordedWins, wholeRun, withoutHandover, type GenerationLog } from "./summary.js";
+import { attemptFromEnvelope, generationLog, unrecordedWins, wholeRun, withoutHandover, type GenerationLog } from "./summary.js";
 
 /** Write (or rewrite) one generation's log. */
 export async function writeGenerationLog(store: ObjectStore, runId: string, log: GenerationLog): Promise<void> {
   const { attempts, ...head } = log;
   const lines = [head, ...attempts].map((x) => JSON.stringify(x));
   await store.put(keys.attempts(runId, log.generation), lines.join("\n") + "\n");
+}
+
+/** How soon after a setback a running generation writes its log (setbacks come in bursts: one write for a burst). */
+const CHECKPOINT_MS = 1000;
+
+/**
+ * While a generation runs: after a setback (see ExecuteParams.onSetback) its log so far is
+ * written, so a driver that dies keeps its retries and failed attempts in the whole run's
+ * summary. Its wins need no checkpoint: the run's end rebuilds them from the stored results.
+ */
+export function checkpointGeneration(store: ObjectStore, runId: string, generation: number, startedAt: number, done: Iterable<number>): { onSetback(sofar: Readonly<ExecuteOutcome>): void; stop(): Promise<void> } {
+  const before = [...done];
+  let timer: NodeJS.Timeout | undefined;
+  let writing: Promise<void> | undefined;
+  let sofar: Readonly<ExecuteOutcome> | undefined;
+  const write = () => {
+    timer = undefined;
+    const o = sofar!;
+    // Attempts still in flight have no outcome yet: the next checkpoint, or the generation's end, has them.
+    const snapshot = { ...o, attempts: o.attempts.filter((a) => a.returnedAt > 0) } as ExecuteOutcome;
+    writing = writeGenerationLog(store, runId, generationLog(generation, startedAt, before, snapshot)).catch(() => {});
+  };
+  return {
+    onSetback(o) {
+      sofar = o;
+      timer ??= setTimeout(write, CHECKPOINT_MS);
+    },
+    async stop() {
+      clearTimeout(timer);
+      timer = undefined;
+      await writing;
+    },
+  };
 }
 
 /** Every generation's log of the run, oldest first. */

@@ -23,7 +23,7 @@ import { userS3Access } from "../plan/s3.js";
 import { finishOutputs, releaseAbandonedClaims, releaseOnDeath } from "./outputs.js";
 import { readValue, valuesInOrder } from "./results.js";
 import type { RunOptions, RunResult } from "./types.js";
-import { closeGeneration, writeGenerationLog } from "./attempt-log.js";
+import { checkpointGeneration, closeGeneration, writeGenerationLog } from "./attempt-log.js";
 import { generationLog, memoryNotice, summarize } from "./summary.js";
 
 /** Results up to this size come back in the reply; larger ones are read from the store. */
@@ -185,7 +185,8 @@ async function dispatchAndSum(p: ExecuteRunParams, todo: number[], done: Set<num
   const generation = stopping.lease.generation;
   const logged = p.collect === false && manifest.detached === true;
   if (logged) await writeGenerationLog(store, manifest.runId, generationLog(generation, p.t0, done));
-  const outcome = await dispatch(p, todo, done, stopping);
+  const checkpoint = logged ? checkpointGeneration(store, manifest.runId, generation, p.t0, done) : undefined;
+  const outcome = await dispatch(p, todo, done, stopping, checkpoint?.onSetback).finally(() => checkpoint?.stop());
   const passing = handedOver(p, outcome, stopping);
   if (!logged) return { outcome, summary: summarize(manifest, p.backend, outcome, done.size, p.t0, manifest.options), attempts: outcome.attempts, passing };
   const whole = await closeGeneration(store, manifest, generationLog(generation, p.t0, done, outcome), outcome, !passing);
@@ -215,7 +216,7 @@ function whyFailed(outcome: ExecuteOutcome, failed: number[], allowed: number | 
 }
 
 /** One task per chunk still to do, run by the executor with the run's options. */
-function dispatch(p: ExecuteRunParams, todo: number[], done: Set<number>, stopping: Stopping): Promise<ExecuteOutcome> {
+function dispatch(p: ExecuteRunParams, todo: number[], done: Set<number>, stopping: Stopping, onSetback?: (sofar: Readonly<ExecuteOutcome>) => void): Promise<ExecuteOutcome> {
   const { backend, manifest, options } = p;
   const opts = manifest.options;
   const results = new RunResults(p.store, manifest.runId);
@@ -249,6 +250,7 @@ function dispatch(p: ExecuteRunParams, todo: number[], done: Set<number>, stoppi
     maxFailures: opts.maxFailures === undefined ? 10 : opts.maxFailures + 1,
     signal: stopping.signal,
     onStopAttempt: stopping.cancel.stopAttempt,
+    ...(onSetback ? { onSetback } : {}),
     ...(manifest.output ? { onAttemptFailed: releaseOnDeath(manifest.output, userS3Access(options.aws)) } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(p.onValue

@@ -244,6 +244,24 @@ describe("execute on a FakeBackend", { timeout: 5000 }, () => {
     expect(heard).toEqual(["1/1 crash start (calls 1)", "1/1 end (calls 1)", "1/2 oom start (calls 2)", "1/2 end (calls 2)"]);
   });
 
+  it("onSetback hears each attempt that did not win, with the outcome so far, still changing (the retry it leads to counts later)", async () => {
+    const backend = scripted(1, [{ infra: "crash" }, { infra: "oom" }]);
+    const heard: string[] = [];
+    let sofar: { retries: number; attempts: readonly { index: number; won: boolean }[] } | undefined;
+    const out = await exec(backend, 3, {
+      retries: 2,
+      onSetback: (o) => {
+        sofar = o;
+        heard.push(`retries ${o.retries}, setbacks ${o.attempts.filter((a) => a.returnedAt > 0 && !a.won).length}`);
+      },
+    });
+    expect(out.values.get(1)).toBe(1);
+    // Told at each setback, before its retry is counted; the object it was given is the live one.
+    expect(heard).toEqual(["retries 0, setbacks 1", "retries 1, setbacks 2"]);
+    expect(sofar).toBe(out);
+    expect(out.retries).toBe(2);
+  });
+
   it("onStopAttempt tells the loser of a speculative race to stop, by index and attempt, once", async () => {
     const copyWins = new FakeBackend((i, attempt) => (i === 5 && attempt === 1 ? { hang: true } : { ok: i, ms: 2 }));
     const told: [number, number][] = [];
