@@ -18,8 +18,13 @@ export async function writeGenerationLog(store: ObjectStore, runId: string, log:
   await store.put(keys.attempts(runId, log.generation), lines.join("\n") + "\n");
 }
 
-/** How soon after a setback a running generation writes its log (setbacks come in bursts: one write for a burst). */
+/**
+ * How soon after a setback a running generation writes its log: setbacks come in bursts (a
+ * storm of 429s), one write serves a burst, and a log of many attempts waits longer, so that
+ * writing it takes at most a twentieth of the driver's time.
+ */
 const CHECKPOINT_MS = 1000;
+const CHECKPOINT_SHARE = 20;
 
 /**
  * While a generation runs: after a setback (see ExecuteParams.onSetback) its log so far is
@@ -31,17 +36,24 @@ export function checkpointGeneration(store: ObjectStore, runId: string, generati
   let timer: NodeJS.Timeout | undefined;
   let writing: Promise<void> | undefined;
   let sofar: Readonly<ExecuteOutcome> | undefined;
-  const write = () => {
-    timer = undefined;
+  let lastWriteMs = 0;
+  const writeNow = async () => {
     const o = sofar!;
     // Attempts still in flight have no outcome yet: the next checkpoint, or the generation's end, has them.
     const snapshot = { ...o, attempts: o.attempts.filter((a) => a.returnedAt > 0) } as ExecuteOutcome;
-    writing = writeGenerationLog(store, runId, generationLog(generation, startedAt, before, snapshot)).catch(() => {});
+    const t0 = Date.now();
+    await writeGenerationLog(store, runId, generationLog(generation, startedAt, before, snapshot)).catch(() => {});
+    lastWriteMs = Date.now() - t0;
+  };
+  const write = () => {
+    timer = undefined;
+    // One write at a time: a later snapshot never lands before an earlier one.
+    writing = (writing ?? Promise.resolve()).then(writeNow);
   };
   return {
     onSetback(o) {
       sofar = o;
-      timer ??= setTimeout(write, CHECKPOINT_MS);
+      timer ??= setTimeout(write, Math.max(CHECKPOINT_MS, CHECKPOINT_SHARE * lastWriteMs));
     },
     async stop() {
       clearTimeout(timer);
