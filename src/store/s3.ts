@@ -67,6 +67,15 @@ export const RESULT_PUT_RETRY = { mode: "adaptive", maxAttempts: 10 } as const;
 const PART_SIZE = 8 * 1024 * 1024;
 const MULTIPART_FROM = 16 * 1024 * 1024;
 
+/** Reads of an object whose body was cut off, before the error is the caller's. */
+const BODY_TRIES = 3;
+
+/** A body that stopped arriving: the connection was reset or closed before its end. */
+function cutMidBody(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  return e?.code === "ECONNRESET" || e?.code === "ERR_STREAM_PREMATURE_CLOSE" || e?.message === "aborted";
+}
+
 function isNotFound(err: unknown): boolean {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
   return e?.name === "NoSuchKey" || e?.name === "NotFound" || e?.$metadata?.httpStatusCode === 404;
@@ -79,10 +88,25 @@ export class S3Store implements ObjectStore {
     this.location = `s3://${bucket}/`;
   }
 
+  /**
+   * GetObject and its whole body. The SDK retries a request until its response headers arrive,
+   * not the body after them (aws-sdk-js-v3 #8098): a connection cut mid-body ("aborted",
+   * ECONNRESET) would fail the read, so the object is asked for again, a few times.
+   */
+  private async read(input: { Key: string; Range?: string }): Promise<Buffer> {
+    for (let tries = 1; ; tries++) {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, ...input }));
+      try {
+        return Buffer.from(await out.Body!.transformToByteArray());
+      } catch (err) {
+        if (tries >= BODY_TRIES || !cutMidBody(err)) throw err;
+      }
+    }
+  }
+
   async get(key: string): Promise<Buffer> {
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      return Buffer.from(await out.Body!.transformToByteArray());
+      return await this.read({ Key: key });
     } catch (err) {
       if (isNotFound(err)) throw new NoSuchKeyError(key, this.location);
       throw err;
@@ -101,10 +125,7 @@ export class S3Store implements ObjectStore {
   async getRange(key: string, start: number, end: number): Promise<Buffer> {
     if (end <= start) return Buffer.alloc(0);
     try {
-      const out = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${start}-${end - 1}` }),
-      );
-      return Buffer.from(await out.Body!.transformToByteArray());
+      return await this.read({ Key: key, Range: `bytes=${start}-${end - 1}` });
     } catch (err) {
       if (isNotFound(err)) throw new NoSuchKeyError(key, this.location);
       // A range that starts past the end reads as empty, as it does for the folder store.
