@@ -155,8 +155,10 @@ describe("an attempt that dies after claiming its chunk: the retry commits its o
     proxy.log.length = 0;
     const r = await run<number>(WRITE, { store: STORE, cwd: ROOT, chunks: CHUNKS, output: `s3://${BUCKET}/local/`, retries: 3, env: { FANOUT_TEST_DIE_AFTER_CLAIM: "1" } });
     expectCommitted(r, await bucketObjects("local/"), `s3://${BUCKET}/local/${r.runId}/`);
-    // Each chunk's dead first attempt and its retry both claimed.
-    expect(claims()).toBeGreaterThanOrEqual(2 * CHUNKS);
+    // Every retry claimed, and so did the dead first attempts: at least the one whose exit came
+    // first (a worker process hosts several chunks, so its exit can take others before their claim).
+    expect(claims()).toBeGreaterThan(CHUNKS);
+    expect(claims()).toBeLessThanOrEqual(2 * CHUNKS);
   }, 120_000);
 
   it("emulated stack: Lambda reports the runtime exited after the claim; the retries commit", async () => {

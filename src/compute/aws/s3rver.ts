@@ -3,7 +3,11 @@ import type { ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { fileURLToPath } from "node:url";
 import { binOf, QUIET_ENV, startServer, stopChild } from "./servers.js";
+
+/** Makes s3rver replace objects whole, as S3 does (see the file). */
+const ATOMIC_WRITES = fileURLToPath(new URL("../../../../s3rver-atomic.cjs", import.meta.url));
 
 /** A running s3rver: the emulated S3. */
 export interface EmulatedS3 {
@@ -19,7 +23,7 @@ export async function startS3rver(dir: string, bucket: string, opts: { port?: nu
   const { child, match } = await startServer(
     "s3rver",
     process.execPath,
-    ["--openssl-legacy-provider", binOf("s3rver", "s3rver"), "-d", dir, "-a", "127.0.0.1", "-p", String(opts.port ?? 0), "--silent", "--configure-bucket", bucket],
+    ["--openssl-legacy-provider", "--require", ATOMIC_WRITES, binOf("s3rver", "s3rver"), "-d", dir, "-a", "127.0.0.1", "-p", String(opts.port ?? 0), "--silent", "--configure-bucket", bucket],
     { cwd: dir, env: { ...process.env, ...QUIET_ENV }, ready: /S3rver listening on [\d.]+:(\d+)/, timeoutMs: opts.timeoutMs ?? 60_000 },
   );
   const port = Number(match[1]);
