@@ -9,11 +9,11 @@
 // https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html).
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as path from "node:path";
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run, type RunResult } from "fanout";
+import { freePort } from "../dist/src/compute/aws/servers.js";
 import { BIN, fanout, ROOT } from "./helpers/cli.js";
 import { useEmulator } from "./helpers/emulator.js";
 import { startLambdaProxy } from "./helpers/lambda-proxy.js";
@@ -31,18 +31,8 @@ let proxy: Awaited<ReturnType<typeof startS3Proxy>>;
 let client: S3Client;
 const saved: Record<string, string | undefined> = {};
 
-/** A loopback port free now, for s3rver to take once the proxy in front of it knows it. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
-}
-
 beforeAll(async () => {
+  // A port free now, for s3rver to take once the proxy in front of it knows it.
   const s3Port = await freePort();
   proxy = await startS3Proxy(`http://127.0.0.1:${s3Port}`, { conditionalWrites: true });
   stack = await useEmulator({ s3Port, workerS3Endpoint: proxy.url });
