@@ -66,6 +66,8 @@ const SIZES = {
   dispatchConcurrency: 64,
   startupRuns: 10,
   s3Bytes: QUICK ? 32 * 1024 * 1024 : 256 * 1024 * 1024,
+  // The same 16 ranges at 64 MB each: Lithops' default partition size (obj_chunk_size).
+  s3BigBytes: QUICK ? 128 * 1024 * 1024 : 1024 * 1024 * 1024,
   s3Concurrency: 16,
   s3MinRepeat: 7,
 };
@@ -325,13 +327,26 @@ const cases = {
    *   (the same run over a 64 KiB object): ~0.23-0.26 s of CPU per run of 16 chunks
    *   (serverless-offline 0.08-0.10 s, s3rver 0.09-0.11 s, client 0.04-0.07 s), about the whole
    *   CPU gap to the like-for-like reference at 256 MB (1.70 s vs 1.47 s).
+   * - Again at 8e3c292 (64 KiB object, 16 chunks): fanout ~0.13-0.23 s of CPU per run, the bare
+   *   loop's 16 GETs ~0.03-0.05 s. At 1 GB the gap per byte turns over: in 64 chunks of 16 MB
+   *   fanout spent ~4.5 s of serverless-offline CPU to the bare loop's ~3.6 s; in 16 chunks of
+   *   64 MB, ~4.4 s to ~5.3 s, as the bare loop's whole-range buffers and strings grow and
+   *   fanout's batches do not. Hence the second object size beside the first.
+   * - Tried at 8e3c292 and dropped, each no better beyond the rounds' spread (10-round A/B
+   *   runs): splitting batches only when the chunk's lines are asked for; holding the body's
+   *   pieces and decoding once at the end, as the SDK's transformToString does; batches of
+   *   1, 2 and 32 MiB (a 256 KiB string costs ~5x a 1 MiB one to make in a plain process, a
+   *   young large object each, but not measurably in the run); letting go of the chunk's lines
+   *   before its result PUT; Lambda's own heap flags (its Node bootstrap gives
+   *   --max-semi-space-size of memory/20) on both sides; worker-thread isolation.
    */
   async s3read() {
     const { startEmulator } = await load("emulator");
     const { run } = await load("index");
     const { S3Client, CreateBucketCommand, GetObjectCommand } = await import("@aws-sdk/client-s3");
     const { Upload } = await import("@aws-sdk/lib-storage");
-    const { s3Bytes: size, s3Concurrency: c } = SIZES;
+    const { s3Concurrency: c } = SIZES;
+    const size = Number(process.env.BENCH_S3_BYTES);
     const repeat = Number(process.env.BENCH_REPEAT);
     const emu = await startEmulator({ stage: `bench${process.pid}` });
     Object.assign(process.env, { FANOUT_EMULATOR: JSON.stringify(emu), AWS_ENDPOINT_URL_S3: emu.s3Endpoint, AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER", AWS_REGION: "us-east-1", FANOUT_BENCH_S3_URL: "s3://bench-in/data.txt" });
@@ -339,7 +354,8 @@ const cases = {
     try {
       await client.send(new CreateBucketCommand({ Bucket: "bench-in" }));
       const line = "2024-10-10T13:55:36Z GET /some/path/that/is/long?q=1 200 1234 \"Mozilla/5.0 (X11; Linux x86_64)\"\n";
-      const body = Buffer.from(line.repeat(Math.ceil(size / line.length)));
+      // Filled, not line.repeat(): a string holds at most 512 MB.
+      const body = Buffer.alloc(Math.ceil(size / line.length) * line.length, line);
       await new Upload({ client, params: { Bucket: "bench-in", Key: "data.txt", Body: body } }).done();
       const want = [body.length / line.length, body.length];
       const job = path.join(ROOT, "bench/jobs/s3lines.ts");
@@ -689,17 +705,24 @@ async function caseF(rows) {
 }
 
 async function caseG(rows) {
-  const { s3Bytes: size, s3Concurrency: c } = SIZES;
-  log(`\ng. lines("s3://...") on the emulated stack vs a bare SDK ranged-GET loop: one ${Math.round(size / 1048576)} MB object, ${c} ranges at concurrency ${c}, one unmeasured round each, ${Math.max(Number(REPEAT), SIZES.s3MinRepeat)} measured`);
-  // Its rounds last about a second each and vary by more than the goal's margin within one run
-  // (231-270 MB/s at 3 repetitions): at least 7, so the medians are steadier.
-  const d = unwrap(await child("s3read", { BENCH_REPEAT: Math.max(Number(REPEAT), SIZES.s3MinRepeat) }, 600_000), "s3read");
+  await caseGAt(rows, SIZES.s3Bytes);
+  await caseGAt(rows, SIZES.s3BigBytes);
+}
+
+/** Case g over one object of `size` bytes, read in s3Concurrency ranges. */
+async function caseGAt(rows, size) {
+  const c = SIZES.s3Concurrency;
+  const repeat = Math.max(Number(REPEAT), SIZES.s3MinRepeat);
+  log(`\ng. lines("s3://...") on the emulated stack vs a bare SDK ranged-GET loop: one ${Math.round(size / 1048576)} MB object, ${c} ranges of ${Math.round(size / c / 1048576)} MB at concurrency ${c}, one unmeasured round each, ${repeat} measured`);
+  // Its rounds vary by more than the goal's margin within one run (231-270 MB/s at 3
+  // repetitions, 256 MB): at least 7, so the medians are steadier.
+  const d = unwrap(await child("s3read", { BENCH_REPEAT: repeat, BENCH_S3_BYTES: size }, 900_000), "s3read");
   const mbs = (v) => `${f0(v / 1048576)} MB/s`;
   log(`  fanout lines(): ${d.perSec.fanout.map(mbs).join(", ")} · bare SDK, lines: ${d.perSec.sdkLines.map(mbs).join(", ")} · bare SDK, bytes only: ${d.perSec.sdk.map(mbs).join(", ")}`);
   const fan = spreadOf(d.perSec.fanout, (v) => v);
   const sdkLines = spreadOf(d.perSec.sdkLines, (v) => v);
   const sdk = spreadOf(d.perSec.sdk, (v) => v);
-  const what = `lines("s3://...") read, ${Math.round(size / 1048576)} MB at concurrency ${c}, emulated`;
+  const what = `lines("s3://...") read, ${Math.round(size / 1048576)} MB in ${c} ranges of ${Math.round(size / c / 1048576)} MB at concurrency ${c}, emulated`;
   rows.push(["g", `${what}, like for like (goal >= 0.90x)`, fmtSpread(fan, mbs), `bare SDK ranged GETs split into lines ${fmtSpread(sdkLines, mbs)}`, ratioOf(fan, sdkLines)]);
   rows.push(["g", `${what}, vs bytes only`, fmtSpread(fan, mbs), `bare SDK ranged GETs, newlines counted ${fmtSpread(sdk, mbs)}`, ratioOf(fan, sdk)]);
   if (d.perCpuSec.fanout.length) {
@@ -734,7 +757,7 @@ function caseNotes() {
     `**d** a fake Lambda Invoke API on 127.0.0.1 answering at once: a bare \`@aws-sdk/client-lambda\` invoke loop vs fanout's AWS backend \`invoke()\` (the \`AwsBackend\` class pointed at the loopback endpoint, else \`openAwsBackend\`), ${S.dispatchCalls} invokes at concurrency ${S.dispatchConcurrency} with the same socket pool size, after ${S.dispatchWarmup} unmeasured invokes each; every reply is checked. "no measurable overhead" when the spreads overlap or fanout is faster (it is the SDK plus bookkeeping, so cannot truly be faster).`,
     `**e** \`bench/jobs/straggler.ts\`: ${S.stragglerItems} chunks of ${S.stragglerBaseMs} ms at concurrency ${S.stragglerConcurrency}, ${S.stragglerFraction * 100}% taking ${S.stragglerSlowMs} ms on their first attempt only; wall with speculation on and off vs the same run without stragglers (ideal ${((S.stragglerItems / S.stragglerConcurrency) * S.stragglerBaseMs).toFixed(0)} ms of execution); one fresh process per variant; result checked = ${S.stragglerItems}.`,
     `**f** start-up: \`node bin/fanout.js --help\`, \`run --help\` and \`status\` over an empty store, each a whole process from spawn to exit, against \`node -e 0\`; ${Math.max(REPEAT, S.startupRuns)} runs of each, order alternating, after one unmeasured run of each. "beyond node" is the median of each run's difference from the node run beside it.`,
-    `**g** \`bench/jobs/s3lines.ts\`: \`lines("s3://bench-in/data.txt")\` over one ${Math.round(S.s3Bytes / 1048576)} MB object on the emulated stack's s3rver, ${S.s3Concurrency} chunks at concurrency ${S.s3Concurrency}, timed first invoke to last reply (workers do their own ranged GETs, decode, split into line strings; the job's map counts the lines and their UTF-8 bytes), vs two bare \`@aws-sdk/client-s3\` loops of the same ${S.s3Concurrency} ranged GETs at the same concurrency. Like for like: each range decoded with the SDK's \`transformToString()\`, split on "\\n" and given the job's per-line work (count, \`Buffer.byteLength\`), which is what a job over lines written against the bare SDK must do. Bytes only: newlines counted in the bytes, no strings made: less work than any job over lines, so an upper bound, not the goal's reference. The "per CPU second" rows divide the bytes by the CPU time (user + system, from /proc) of every process at work: the bench process, serverless-offline and s3rver; for fanout taken around the whole run(), planning and bundling included. A busy machine skews wall-time figures (and fanout's side spreads over one process more than the reference's, which a contended scheduler favours); CPU per byte it skews far less. One stack, one unmeasured round of each side, then alternating rounds (at least ${S.s3MinRepeat}, whatever --repeat says: a round lasts about a second and rounds vary more than the goal's margin); every side's line count (and byte count, where made) checked. Where fanout's read spends its time, and what was done about it: the notes at the top of \`s3read\` in bench/run.js.`,
+    `**g** \`bench/jobs/s3lines.ts\`: \`lines("s3://bench-in/data.txt")\` over one object on the emulated stack's s3rver, ${Math.round(S.s3Bytes / 1048576)} MB and then ${Math.round(S.s3BigBytes / 1048576)} MB (a fresh stack each), ${S.s3Concurrency} chunks at concurrency ${S.s3Concurrency} (ranges of ${Math.round(S.s3Bytes / S.s3Concurrency / 1048576)} MB and of ${Math.round(S.s3BigBytes / S.s3Concurrency / 1048576)} MB; Lithops partitions objects into 64 MB by default), timed first invoke to last reply (workers do their own ranged GETs, decode, split into line strings; the job's map counts the lines and their UTF-8 bytes), vs two bare \`@aws-sdk/client-s3\` loops of the same ${S.s3Concurrency} ranged GETs at the same concurrency. Like for like: each range decoded with the SDK's \`transformToString()\`, split on "\\n" and given the job's per-line work (count, \`Buffer.byteLength\`), which is what a job over lines written against the bare SDK must do. Bytes only: newlines counted in the bytes, no strings made: less work than any job over lines, so an upper bound, not the goal's reference. The "per CPU second" rows divide the bytes by the CPU time (user + system, from /proc) of every process at work: the bench process, serverless-offline and s3rver; for fanout taken around the whole run(), planning and bundling included. A busy machine skews wall-time figures (and fanout's side spreads over one process more than the reference's, which a contended scheduler favours); CPU per byte it skews far less. One stack, one unmeasured round of each side, then alternating rounds (at least ${S.s3MinRepeat}, whatever --repeat says: a ${Math.round(S.s3Bytes / 1048576)} MB round lasts about a second and rounds vary more than the goal's margin); every side's line count (and byte count, where made) checked. Where fanout's read spends its time, and what was done about it: the notes at the top of \`s3read\` in bench/run.js.`,
     `**h** one chunk of \`examples/crc32.ts\` (CRC-32 of 5 strings through \`@node-rs/crc32\`, whose compiled addon reaches the worker in fanout's archive, installed for the worker's platform) vs \`bench/jobs/crc32-js.ts\` (the same CRC-32s in plain JavaScript, nothing to ship), each on a freshly started emulated stack (a new serverless-offline process, so the chunk starts cold: bundle fetched and imported, and on the native side the archive fetched, its sha256 checked and unpacked into /tmp), with /tmp/fanout-deps removed first. "round trip" = the attempt's invoke to reply at the client; "billed handler time" = the worker's own measure of the invocation. One unmeasured round of each first (the client builds and caches the archive there); the two answers checked equal.`,
   ];
 }
