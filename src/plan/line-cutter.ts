@@ -8,7 +8,10 @@
  * (external memory, many at once in a process running chunks side by side) made the garbage
  * collector mark the whole heap over and over, which in a process with a large heap (a warm
  * worker's) doubled the read's CPU time; batches of this size stay on the V8 heap's
- * large-object space and are reused (bench/run.js, case g; measured in its notes).
+ * large-object space and are reused. The batches are split into line strings only when the
+ * lines are asked for: made while the body arrives, millions of small strings outlived every
+ * young-generation collection of the download and were copied by each (~10% of the read's CPU
+ * in bench/run.js, case g; measured in its notes).
  */
 import { isAscii } from "node:buffer";
 
@@ -27,7 +30,10 @@ export class OwnedLineCutter {
   /** Owned bytes not decoded yet, from a line start. */
   private batch: Buffer;
   private n = 0;
-  private readonly parts: string[][] = [];
+  /** Decoded batches of whole lines, split only when the lines are asked for. */
+  private readonly texts: string[] = [];
+  /** Some batch holds a "\r". */
+  private cr = false;
 
   /**
    * Bytes are fed from offset `from` on: `start` itself when it is 0, else `start - 1`, so
@@ -70,8 +76,19 @@ export class OwnedLineCutter {
   /** The owned lines, once every byte has been fed (or feed said done); "\r\n" endings lose the "\r". */
   lines(): string[] {
     if (!this.owning) return [];
-    this.flush(this.n, true);
-    return this.parts.length === 1 ? this.parts[0]! : ([] as string[]).concat(...this.parts);
+    this.flush(this.n);
+    const last = this.texts.length - 1;
+    const parts = this.texts.map((text, t) => {
+      const pieces = text.split("\n");
+      // Every batch but the last ends just past a newline: its final empty piece is not a line.
+      if (t < last) pieces.pop();
+      return pieces;
+    });
+    this.texts.length = 0;
+    // Not parts.flat(): V8's flat copies element by element, concat in bulk (bench/run.js, case g).
+    const out = parts.length === 1 ? parts[0]! : ([] as string[]).concat(...parts);
+    if (this.cr) for (let j = 0; j < out.length; j++) if (out[j]!.endsWith("\r")) out[j] = out[j]!.slice(0, -1);
+    return out;
   }
 
   private append(p: Buffer, from: number, to: number): void {
@@ -93,26 +110,18 @@ export class OwnedLineCutter {
       this.batch = bigger;
       return;
     }
-    this.flush(nl + 1, false);
+    this.flush(nl + 1);
   }
 
   /**
-   * Decode batch bytes [0, k) into lines and keep the rest for later. Not `last`: k is just past
-   * a newline, so the split's final empty piece is not a line.
+   * Decode batch bytes [0, k) as one string and keep the rest for later: k is just past a
+   * newline, or the end of the range's last line (which may be empty).
    */
-  private flush(k: number, last: boolean): void {
-    const b = this.batch;
-    const out = b.toString(isAscii(b.subarray(0, k)) ? "latin1" : "utf8", 0, k).split("\n");
-    if (!last) out.pop();
-    const cr = b.indexOf(CR);
-    if (cr !== -1 && cr < k) {
-      for (let j = 0; j < out.length; j++) {
-        const l = out[j]!;
-        if (l.endsWith("\r")) out[j] = l.slice(0, -1);
-      }
-    }
-    this.parts.push(out);
-    b.copy(b, 0, k, this.n);
+  private flush(k: number): void {
+    const b = this.batch.subarray(0, k);
+    this.texts.push(b.toString(isAscii(b) ? "latin1" : "utf8"));
+    this.cr ||= b.includes(CR);
+    this.batch.copy(this.batch, 0, k, this.n);
     this.n -= k;
   }
 }
