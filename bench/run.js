@@ -332,12 +332,17 @@ const cases = {
    *   fanout spent ~4.5 s of serverless-offline CPU to the bare loop's ~3.6 s; in 16 chunks of
    *   64 MB, ~4.4 s to ~5.3 s, as the bare loop's whole-range buffers and strings grow and
    *   fanout's batches do not. Hence the second object size beside the first.
-   * - Tried at 8e3c292 and dropped, each no better beyond the rounds' spread (10-round A/B
-   *   runs): splitting batches only when the chunk's lines are asked for; holding the body's
-   *   pieces and decoding once at the end, as the SDK's transformToString does; batches of
-   *   1, 2 and 32 MiB (a 256 KiB string costs ~5x a 1 MiB one to make in a plain process, a
-   *   young large object each, but not measurably in the run); letting go of the chunk's lines
-   *   before its result PUT; Lambda's own heap flags (its Node bootstrap gives
+   * - At 8e3c292, by serverless-offline's CPU per round (median of 10 fanout-only rounds, steadier
+   *   than the wall time): the batches are now split into line strings only when the chunk's
+   *   lines are asked for, and the worker lets go of the chunk's input before storing its result.
+   *   Made as the body arrived, 2.8 million strings outlived the download's young-generation
+   *   collections and were copied by each; held through the result PUT, finished chunks' lines
+   *   were copied again. 1140-1195 ms -> 1000-1045 ms, GC in the young generation (--trace-gc)
+   *   2.6-3.0 s -> 2.3-2.4 s over 11 rounds, 233-241 -> 256-267 MB/s.
+   * - Tried then and dropped, no better beyond the rounds' spread: holding the body's pieces and
+   *   decoding once at the end, as the SDK's transformToString does; batches of 1, 2 and 32 MiB
+   *   (a 256 KiB string costs ~5x a 1 MiB one to make in a plain process, a young large object
+   *   each, but not measurably in the run); Lambda's own heap flags (its Node bootstrap gives
    *   --max-semi-space-size of memory/20) on both sides; worker-thread isolation.
    */
   async s3read() {
