@@ -12,7 +12,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { DepsRef } from "../src/types.js";
-import { unpackStream } from "../src/util/archive.js";
+import { ArchiveFormatError, unpackStream } from "../src/util/archive.js";
 import { nearPackages } from "../src/util/bundle-cache.js";
 import type { WorkerEnv } from "./env.js";
 import { objectPieces } from "./object-pieces.js";
@@ -45,8 +45,9 @@ export async function bundleDirFor(deps: DepsRef, env: WorkerEnv): Promise<{ dir
 
 /** Bytes that are not a whole fanout archive (zlib's Z_* codes, a bad header or a cut entry): not an outage. */
 function unreadable(err: unknown): boolean {
-  const e = err as { code?: unknown; message?: unknown } | null;
-  return (typeof e?.code === "string" && e.code.startsWith("Z_")) || (typeof e?.message === "string" && e.message.startsWith("not a fanout archive"));
+  if (err instanceof ArchiveFormatError) return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && code.startsWith("Z_");
 }
 
 function changed(key: string, holds: string, sha256: string): DepsIntegrityError {

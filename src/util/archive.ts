@@ -56,12 +56,9 @@ export function openPacked(gz: Buffer): { raw: Buffer; sha256: string } {
   return { raw, sha256: createHash("sha256").update(raw).digest("hex") };
 }
 
-/** Write the entries of raw stream `raw` under `dir` (which must not hold other files). */
-export function unpackInto(raw: Buffer, dir: string): void {
-  const u = new Unpacker(dir);
-  u.write(raw);
-  u.end();
-  u.links();
+/** Bytes that are not a whole fanout archive: a bad header, or a stream that ends inside an entry. */
+export class ArchiveFormatError extends Error {
+  override name = "ArchiveFormatError";
 }
 
 /**
@@ -136,7 +133,7 @@ class Unpacker {
 
   /** The sha256 of the raw stream; throws if it ended inside an entry. */
   end(): string {
-    if (this.phase !== HEAD_PHASE || this.accLen > 0) throw new Error("not a fanout archive (it ends inside an entry)");
+    if (this.phase !== HEAD_PHASE || this.accLen > 0) throw new ArchiveFormatError("not a fanout archive (it ends inside an entry)");
     return this.hash.digest("hex");
   }
 
@@ -153,7 +150,7 @@ class Unpacker {
 
   private header(b: Buffer): void {
     if (this.phase === MAGIC_PHASE) {
-      if (!b.equals(MAGIC)) throw new Error("not a fanout archive (bad header)");
+      if (!b.equals(MAGIC)) throw new ArchiveFormatError("not a fanout archive (bad header)");
       this.phase = HEAD_PHASE;
     } else if (this.phase === HEAD_PHASE) {
       this.kind = b.readUInt8(0);
