@@ -327,23 +327,20 @@ const cases = {
    *   (the same run over a 64 KiB object): ~0.23-0.26 s of CPU per run of 16 chunks
    *   (serverless-offline 0.08-0.10 s, s3rver 0.09-0.11 s, client 0.04-0.07 s), about the whole
    *   CPU gap to the like-for-like reference at 256 MB (1.70 s vs 1.47 s).
-   * - Again at 8e3c292 (64 KiB object, 16 chunks): fanout ~0.13-0.23 s of CPU per run, the bare
-   *   loop's 16 GETs ~0.03-0.05 s. At 1 GB the gap per byte turns over: in 64 chunks of 16 MB
-   *   fanout spent ~4.5 s of serverless-offline CPU to the bare loop's ~3.6 s; in 16 chunks of
-   *   64 MB, ~4.4 s to ~5.3 s, as the bare loop's whole-range buffers and strings grow and
-   *   fanout's batches do not. Hence the second object size beside the first.
-   * - At 8e3c292, by serverless-offline's CPU per round (median of 10 fanout-only rounds, steadier
-   *   than the wall time): the batches are now split into line strings only when the chunk's
-   *   lines are asked for, and the worker lets go of the chunk's input before storing its result.
-   *   Made as the body arrived, 2.8 million strings outlived the download's young-generation
-   *   collections and were copied by each; held through the result PUT, finished chunks' lines
-   *   were copied again. 1140-1195 ms -> 1000-1045 ms, GC in the young generation (--trace-gc)
-   *   2.6-3.0 s -> 2.3-2.4 s over 11 rounds, 233-241 -> 256-267 MB/s.
+   * - The ratio grows with the range: fanout pays a fixed cost per chunk (its invocation and its
+   *   durable result PUT, s3rver's CPU on the same cores here), while the bare loop's
+   *   whole-range buffers and strings grow with the range and fanout's batches do not. Hence the
+   *   second object size; --quick shows the small end (ranges of 2 and 8 MB).
+   * - At 63dbb78 the batches are split into line strings only when the chunk's lines are asked
+   *   for, and the worker lets go of the chunk's input before storing its result. Made as the
+   *   body arrived, 2.8 million strings outlived the download's young-generation collections and
+   *   were copied by each; held through the result PUT, finished chunks' lines were copied again.
+   *   This case at 8e3c292 and after it (--only g --repeat 9, one after the other): 256 MB, like
+   *   for like 0.71x -> 0.97x, per CPU second of the reading process 0.69x -> 1.00x.
    * - Tried then and dropped, no better beyond the rounds' spread: holding the body's pieces and
-   *   decoding once at the end, as the SDK's transformToString does; batches of 1, 2 and 32 MiB
-   *   (a 256 KiB string costs ~5x a 1 MiB one to make in a plain process, a young large object
-   *   each, but not measurably in the run); Lambda's own heap flags (its Node bootstrap gives
-   *   --max-semi-space-size of memory/20) on both sides; worker-thread isolation.
+   *   decoding once at the end, as the SDK's transformToString does; batches of 1, 2 and 32 MiB;
+   *   Lambda's own heap flags (its Node bootstrap gives --max-semi-space-size of memory/20) on
+   *   both sides; worker-thread isolation.
    */
   async s3read() {
     const { startEmulator } = await load("emulator");
@@ -407,19 +404,25 @@ const cases = {
       // Besides bytes per second of wall time: bytes per CPU second of every process at work
       // (this one, serverless-offline, s3rver), which a busy machine skews far less. For fanout
       // it is taken around the whole run() (planning and bundling included, against fanout).
+      // And per CPU second of the one process that reads: serverless-offline, which hosts
+      // fanout's chunks, or this process, which runs the bare loops.
       const procs = [process.pid, ...emu.pids];
+      const readerOf = { fanout: 1, sdkLines: 0, sdk: 0 };
       const perSec = { fanout: [], sdkLines: [], sdk: [] };
       const perCpuSec = { fanout: [], sdkLines: [], sdk: [] };
+      const perReaderCpuSec = { fanout: [], sdkLines: [], sdk: [] };
       for (let r = 0; r < repeat; r++) {
         for (const k of alternate(Object.keys(sides), r)) {
           const cpu0 = cpuMsOf(procs);
           const ms = await sides[k]();
           const cpu = cpuMsOf(procs);
           perSec[k].push(body.length / (ms / 1000));
-          if (cpu !== undefined && cpu0 !== undefined) perCpuSec[k].push(body.length / ((cpu - cpu0) / 1000));
+          if (cpu === undefined || cpu0 === undefined) continue;
+          perCpuSec[k].push(body.length / ((sum(cpu) - sum(cpu0)) / 1000));
+          perReaderCpuSec[k].push(body.length / ((cpu[readerOf[k]] - cpu0[readerOf[k]]) / 1000));
         }
       }
-      return { perSec, perCpuSec, bytes: body.length };
+      return { perSec, perCpuSec, perReaderCpuSec, bytes: body.length };
     } finally {
       client.destroy();
       await emu.stop();
@@ -457,18 +460,18 @@ function execSpan(attempts) {
 }
 
 let clockTicks;
-/** CPU ms (user + system) used so far by these processes, from /proc; undefined where there is none. */
+/** CPU ms (user + system) used so far by each of these processes, from /proc; undefined where there is none. */
 function cpuMsOf(pids) {
   if (process.platform !== "linux") return undefined;
   clockTicks ??= Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" })) || 100;
-  let ticks = 0;
-  for (const pid of pids) {
+  return pids.map((pid) => {
     // Fields 14 and 15 (utime, stime), counted after the ")" that ends the command name.
     const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    ticks += Number(f[11]) + Number(f[12]);
-  }
-  return (ticks * 1000) / clockTicks;
+    return ((Number(f[11]) + Number(f[12])) * 1000) / clockTicks;
+  });
 }
+
+const sum = (xs) => xs.reduce((a, b) => a + b, 0);
 
 /** `n` calls of fn(i) with `concurrency` in flight; ms from first call to last reply. */
 async function timedLoop(n, concurrency, fn) {
@@ -738,6 +741,10 @@ async function caseGAt(rows, size) {
     log(`  per CPU second, all processes: fanout ${d.perCpuSec.fanout.map(perCpu).join(", ")} · bare SDK, lines: ${d.perCpuSec.sdkLines.map(perCpu).join(", ")} · bytes only: ${d.perCpuSec.sdk.map(perCpu).join(", ")}`);
     rows.push(["g", `${what}, bytes per CPU second of all processes, like for like`, fmtSpread(cf, perCpu), `bare SDK split into lines ${fmtSpread(cl, perCpu)}`, ratioOf(cf, cl)]);
     rows.push(["g", `${what}, bytes per CPU second of all processes, vs bytes only`, fmtSpread(cf, perCpu), `bare SDK, newlines counted ${fmtSpread(cb, perCpu)}`, ratioOf(cf, cb)]);
+    const rf = spreadOf(d.perReaderCpuSec.fanout, (v) => v);
+    const rl = spreadOf(d.perReaderCpuSec.sdkLines, (v) => v);
+    log(`  per CPU second of the reading process: fanout (serverless-offline) ${d.perReaderCpuSec.fanout.map(perCpu).join(", ")} · bare SDK, lines (bench process): ${d.perReaderCpuSec.sdkLines.map(perCpu).join(", ")}`);
+    rows.push(["g", `${what}, bytes per CPU second of the reading process, like for like`, fmtSpread(rf, perCpu), `bare SDK split into lines ${fmtSpread(rl, perCpu)}`, ratioOf(rf, rl)]);
   }
 }
 
@@ -762,7 +769,7 @@ function caseNotes() {
     `**d** a fake Lambda Invoke API on 127.0.0.1 answering at once: a bare \`@aws-sdk/client-lambda\` invoke loop vs fanout's AWS backend \`invoke()\` (the \`AwsBackend\` class pointed at the loopback endpoint, else \`openAwsBackend\`), ${S.dispatchCalls} invokes at concurrency ${S.dispatchConcurrency} with the same socket pool size, after ${S.dispatchWarmup} unmeasured invokes each; every reply is checked. "no measurable overhead" when the spreads overlap or fanout is faster (it is the SDK plus bookkeeping, so cannot truly be faster).`,
     `**e** \`bench/jobs/straggler.ts\`: ${S.stragglerItems} chunks of ${S.stragglerBaseMs} ms at concurrency ${S.stragglerConcurrency}, ${S.stragglerFraction * 100}% taking ${S.stragglerSlowMs} ms on their first attempt only; wall with speculation on and off vs the same run without stragglers (ideal ${((S.stragglerItems / S.stragglerConcurrency) * S.stragglerBaseMs).toFixed(0)} ms of execution); one fresh process per variant; result checked = ${S.stragglerItems}.`,
     `**f** start-up: \`node bin/fanout.js --help\`, \`run --help\` and \`status\` over an empty store, each a whole process from spawn to exit, against \`node -e 0\`; ${Math.max(REPEAT, S.startupRuns)} runs of each, order alternating, after one unmeasured run of each. "beyond node" is the median of each run's difference from the node run beside it.`,
-    `**g** \`bench/jobs/s3lines.ts\`: \`lines("s3://bench-in/data.txt")\` over one object on the emulated stack's s3rver, ${Math.round(S.s3Bytes / 1048576)} MB and then ${Math.round(S.s3BigBytes / 1048576)} MB (a fresh stack each), ${S.s3Concurrency} chunks at concurrency ${S.s3Concurrency} (ranges of ${Math.round(S.s3Bytes / S.s3Concurrency / 1048576)} MB and of ${Math.round(S.s3BigBytes / S.s3Concurrency / 1048576)} MB; Lithops partitions objects into 64 MB by default), timed first invoke to last reply (workers do their own ranged GETs, decode, split into line strings; the job's map counts the lines and their UTF-8 bytes), vs two bare \`@aws-sdk/client-s3\` loops of the same ${S.s3Concurrency} ranged GETs at the same concurrency. Like for like: each range decoded with the SDK's \`transformToString()\`, split on "\\n" and given the job's per-line work (count, \`Buffer.byteLength\`), which is what a job over lines written against the bare SDK must do. Bytes only: newlines counted in the bytes, no strings made: less work than any job over lines, so an upper bound, not the goal's reference. The "per CPU second" rows divide the bytes by the CPU time (user + system, from /proc) of every process at work: the bench process, serverless-offline and s3rver; for fanout taken around the whole run(), planning and bundling included. A busy machine skews wall-time figures (and fanout's side spreads over one process more than the reference's, which a contended scheduler favours); CPU per byte it skews far less. One stack, one unmeasured round of each side, then alternating rounds (at least ${S.s3MinRepeat}, whatever --repeat says: a ${Math.round(S.s3Bytes / 1048576)} MB round lasts about a second and rounds vary more than the goal's margin); every side's line count (and byte count, where made) checked. Where fanout's read spends its time, and what was done about it: the notes at the top of \`s3read\` in bench/run.js.`,
+    `**g** \`bench/jobs/s3lines.ts\`: \`lines("s3://bench-in/data.txt")\` over one object on the emulated stack's s3rver, ${Math.round(S.s3Bytes / 1048576)} MB and then ${Math.round(S.s3BigBytes / 1048576)} MB (a fresh stack each), ${S.s3Concurrency} chunks at concurrency ${S.s3Concurrency} (ranges of ${Math.round(S.s3Bytes / S.s3Concurrency / 1048576)} MB and of ${Math.round(S.s3BigBytes / S.s3Concurrency / 1048576)} MB; Lithops partitions objects into 64 MB by default), timed first invoke to last reply (workers do their own ranged GETs, decode, split into line strings; the job's map counts the lines and their UTF-8 bytes), vs two bare \`@aws-sdk/client-s3\` loops of the same ${S.s3Concurrency} ranged GETs at the same concurrency. Like for like: each range decoded with the SDK's \`transformToString()\`, split on "\\n" and given the job's per-line work (count, \`Buffer.byteLength\`), which is what a job over lines written against the bare SDK must do. Bytes only: newlines counted in the bytes, no strings made: less work than any job over lines, so an upper bound, not the goal's reference. The "per CPU second" rows divide the bytes by the CPU time (user + system, from /proc) of every process at work: the bench process, serverless-offline and s3rver; for fanout taken around the whole run(), planning and bundling included. A busy machine skews wall-time figures (and fanout's side spreads over one process more than the reference's, which a contended scheduler favours); CPU per byte it skews far less. The "reading process" row divides by the CPU of the one process that reads: serverless-offline, which hosts fanout's chunks, or the bench process, which runs the bare loop. One stack, one unmeasured round of each side, then alternating rounds (at least ${S.s3MinRepeat}, whatever --repeat says: a ${Math.round(S.s3Bytes / 1048576)} MB round lasts about a second and rounds vary more than the goal's margin); every side's line count (and byte count, where made) checked. Where fanout's read spends its time, and what was done about it: the notes at the top of \`s3read\` in bench/run.js.`,
     `**h** one chunk of \`examples/crc32.ts\` (CRC-32 of 5 strings through \`@node-rs/crc32\`, whose compiled addon reaches the worker in fanout's archive, installed for the worker's platform) vs \`bench/jobs/crc32-js.ts\` (the same CRC-32s in plain JavaScript, nothing to ship), each on a freshly started emulated stack (a new serverless-offline process, so the chunk starts cold: bundle fetched and imported, and on the native side the archive fetched, its sha256 checked and unpacked into /tmp), with /tmp/fanout-deps removed first. "round trip" = the attempt's invoke to reply at the client; "billed handler time" = the worker's own measure of the invocation. One unmeasured round of each first (the client builds and caches the archive there); the two answers checked equal.`,
   ];
 }

@@ -10,8 +10,8 @@
  * worker's) doubled the read's CPU time; batches of this size stay on the V8 heap's
  * large-object space and are reused. The batches are split into line strings only when the
  * lines are asked for: made while the body arrives, millions of small strings outlived every
- * young-generation collection of the download and were copied by each (~10% of the read's CPU
- * in bench/run.js, case g; measured in its notes).
+ * young-generation collection of the download and were copied by each (bench/run.js, case g,
+ * measured in its notes).
  */
 import { isAscii } from "node:buffer";
 
